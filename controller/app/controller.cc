@@ -1,0 +1,197 @@
+#include "app/controller.h"
+
+#include <chrono>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "reconcile/status.h"
+
+namespace coderun::app {
+namespace {
+
+using reconcile::CodeRun;
+using reconcile::NetworkPolicy;
+using reconcile::Pod;
+
+informer::InformerOptions InformerFor(const kube::Resource& r, const Options& o,
+                                      std::string selector, kube::DropKeys drop) {
+  informer::InformerOptions io;
+  io.resource = r;
+  io.namespaces = o.namespaces;
+  io.label_selector = std::move(selector);
+  io.drop_keys = std::move(drop);
+  io.watch_timeout_seconds = o.watch_timeout_seconds;
+  return io;
+}
+
+std::string ManagedSelector() {
+  return std::string(reconcile::kManagedByLabel) + "=" + reconcile::kManagedByValue;
+}
+
+const std::vector<double> kReconcileBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                               0.1,   0.25,   0.5,   1,    2.5,   5};
+
+}  // namespace
+
+Controller::Controller(kube::Client& client, const Options& options, metrics::Registry& metrics)
+    : client_(client),
+      options_(options),
+      metrics_(metrics),
+      uids_(options.settings.uid_low, options.settings.uid_high),
+      coderuns_(client, InformerFor(kube::kCodeRuns, options, "", reconcile::CodeRunDropKeys()),
+                reconcile::DecodeCodeRun, RealClock()),
+      pods_(client, InformerFor(kube::kPods, options, ManagedSelector(), reconcile::MetadataDropKeys()),
+            reconcile::DecodePod, RealClock()),
+      policies_(client,
+                InformerFor(kube::kNetworkPolicies, options, "", reconcile::MetadataDropKeys()),
+                reconcile::DecodeNetworkPolicy, RealClock()) {
+  reconcile::Caches caches{
+      [this](const std::string& key) { return coderuns_.Get(key); },
+      [this](const std::string& key) { return pods_.Get(key); },
+      [this](const std::string& ns) {
+        std::vector<std::shared_ptr<const NetworkPolicy>> out;
+        for (auto& p : policies_.List()) {
+          if (p->ns == ns) out.push_back(std::move(p));
+        }
+        return out;
+      }};
+  reconciler_ = std::make_unique<reconcile::Reconciler>(client_, std::move(caches),
+                                                        options_.settings, uids_, RealClock());
+
+  coderuns_.AddHandler([this](const std::string& key, const CodeRun*, const CodeRun*) {
+    queue_.Add(key);
+  });
+  pods_.AddHandler([this](const std::string& key, const Pod* old_pod, const Pod* pod) {
+    const Pod* p = pod ? pod : old_pod;
+    if (pod && pod->run_as_user) {
+      uids_.PodSeen(key, *pod->run_as_user);
+    } else if (!pod) {
+      uids_.PodGone(key);
+    }
+    if (p->controller_kind == "CodeRun" && !p->controller_name.empty()) {
+      queue_.Add(p->ns + "/" + p->controller_name);
+    }
+  });
+  policies_.AddHandler([this](const std::string&, const NetworkPolicy* old_np,
+                              const NetworkPolicy* np) {
+    const NetworkPolicy* p = np ? np : old_np;
+    if (p->name == reconcile::kNetworkPolicyName && !(np && reconcile::IsIntactDenyAll(*np))) {
+      // Ours was deleted or altered: restore it where runs exist.
+      bool has_runs = false;
+      for (const auto& run : coderuns_.List()) {
+        if (run->ns == p->ns) {
+          has_runs = true;
+          break;
+        }
+      }
+      if (has_runs) queue_.Add(reconcile::NetworkPolicyKey(p->ns));
+    }
+    // A policy change may release runs held for a conflict.
+    for (const auto& run : coderuns_.List()) {
+      if (run->ns == p->ns && run->reason == "NetworkPolicyConflict") queue_.Add(run->Key());
+    }
+  });
+  RegisterMetrics();
+}
+
+Controller::~Controller() { Stop(); }
+
+void Controller::RegisterMetrics() {
+  auto relists = [this] {
+    std::vector<std::pair<metrics::Labels, double>> out;
+    auto add = [&](const char* resource, const informer::InformerStats& s) {
+      out.push_back({{{"resource", resource}, {"reason", "gone"}}, double(s.relists_gone.load())});
+      out.push_back({{{"resource", resource}, {"reason", "error"}}, double(s.relists_error.load())});
+    };
+    add("coderuns", coderuns_.stats());
+    add("pods", pods_.stats());
+    add("networkpolicies", policies_.stats());
+    return out;
+  };
+  metrics_.AddCallback("coderun_informer_relists_total", "Full relists of a watched resource.",
+                       "counter", relists);
+  metrics_.AddCallback("coderun_workqueue_depth", "Keys waiting in the work queue.", "gauge", [this] {
+    return std::vector<std::pair<metrics::Labels, double>>{{{}, double(queue_.Len())}};
+  });
+  metrics_.AddCallback("coderun_run_uids_in_use", "Run UIDs held by live Pods or reservations.",
+                       "gauge", [this] {
+                         return std::vector<std::pair<metrics::Labels, double>>{
+                             {{}, double(uids_.InUse())}};
+                       });
+}
+
+void Controller::Start() {
+  coderuns_.Start();
+  pods_.Start();
+  policies_.Start();
+  starter_ = std::thread([this] { RunWorkers(); });
+  prober_ = std::thread([this] { Probe(); });
+}
+
+bool Controller::Synced() const {
+  return coderuns_.HasSynced() && pods_.HasSynced() && policies_.HasSynced();
+}
+
+bool Controller::Ready() const { return Synced() && api_ok_.load(); }
+
+void Controller::RunWorkers() {
+  while (!stopping_ && !Synced()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (stopping_) return;
+  log::Info("caches synced", {{"coderuns", std::to_string(coderuns_.List().size())},
+                              {"pods", std::to_string(pods_.List().size())},
+                              {"workers", std::to_string(options_.workers)}});
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { Worker(); });
+}
+
+void Controller::Probe() {
+  const std::string ns = options_.namespaces.empty() ? "" : options_.namespaces.front();
+  kube::ListOptions opts;
+  opts.limit = 1;
+  while (!stopping_) {
+    auto page = client_.List(kube::kCodeRuns, ns, opts, reconcile::CodeRunDropKeys());
+    bool ok = page.ok();
+    if (ok != api_ok_.exchange(ok)) {
+      if (ok) {
+        log::Info("api reachable");
+      } else {
+        log::Warn("api unreachable", {{"error", std::string(page.status().message())}});
+      }
+    }
+    for (int i = 0; i < 50 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void Controller::Worker() {
+  while (auto key = queue_.Get()) {
+    auto start = std::chrono::steady_clock::now();
+    reconcile::Result r = reconciler_->Reconcile(*key);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_.Observe("coderun_reconcile_duration_seconds", "Time spent in one reconcile.",
+                     kReconcileBuckets, secs);
+    metrics_.Inc("coderun_reconcile_total", "Reconciles by result.",
+                 {{"result", r.error.ok() ? r.outcome : "error"}});
+    if (!r.error.ok()) {
+      log::Warn("reconcile failed", {{"key", *key}, {"error", std::string(r.error.message())},
+                                     {"retries", std::to_string(queue_.NumRequeues(*key))}});
+      queue_.AddRateLimited(*key);
+    } else {
+      queue_.Forget(*key);
+      if (r.requeue_after) queue_.AddAfter(*key, *r.requeue_after);
+    }
+    queue_.Done(*key);
+  }
+}
+
+void Controller::Stop() {
+  if (stopping_.exchange(true)) return;
+  queue_.ShutDown();
+  if (starter_.joinable()) starter_.join();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  if (prober_.joinable()) prober_.join();
+  coderuns_.Stop();
+  pods_.Stop();
+  policies_.Stop();
+}
+
+}  // namespace coderun::app

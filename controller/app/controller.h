@@ -1,0 +1,57 @@
+// The running controller: informers for CodeRuns, run Pods and NetworkPolicies feeding a
+// work queue drained by N reconcile workers, plus metrics and readiness.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "app/options.h"
+#include "informer/informer.h"
+#include "kube/client.h"
+#include "metrics/registry.h"
+#include "reconcile/reconciler.h"
+#include "reconcile/types.h"
+#include "reconcile/uid_allocator.h"
+#include "workqueue/workqueue.h"
+
+namespace coderun::app {
+
+class Controller {
+ public:
+  Controller(kube::Client& client, const Options& options, metrics::Registry& metrics);
+  ~Controller();
+
+  // Starts the informers; workers start once every cache has synced. Non-blocking.
+  void Start();
+  // Stops workers and informers; in-flight reconciles finish first. Idempotent.
+  void Stop();
+
+  bool Synced() const;
+  // Caches synced and the API answering.
+  bool Ready() const;
+
+ private:
+  void RunWorkers();
+  void Worker();
+  void Probe();
+  void RegisterMetrics();
+
+  kube::Client& client_;
+  const Options options_;
+  metrics::Registry& metrics_;
+  reconcile::UidAllocator uids_;
+  workqueue::RateLimitingQueue queue_;
+  informer::Informer<reconcile::CodeRun> coderuns_;
+  informer::Informer<reconcile::Pod> pods_;
+  informer::Informer<reconcile::NetworkPolicy> policies_;
+  std::unique_ptr<reconcile::Reconciler> reconciler_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> api_ok_{false};
+  std::thread starter_;               // waits for sync, then starts workers
+  std::thread prober_;                // checks the API every few seconds
+  std::vector<std::thread> workers_;  // owned by starter_ until Stop()
+};
+
+}  // namespace coderun::app

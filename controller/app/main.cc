@@ -1,0 +1,94 @@
+// coderun-controller: runs CodeRuns (coderun.dev/v1alpha1) in locked-down Pods.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_join.h"
+#include "app/controller.h"
+#include "app/http_server.h"
+#include "app/options.h"
+#include "common/log.h"
+#include "kube/cpprest_transport.h"
+#include "kube/http_client.h"
+#include "kube/kubeconfig.h"
+#include "metrics/registry.h"
+
+namespace {
+
+using namespace coderun;
+
+absl::StatusOr<kube::RestConfig> LoadConfig(const app::Options& o) {
+  std::string path = o.kubeconfig;
+  if (path.empty()) {
+    if (const char* env = std::getenv("KUBECONFIG"); env && *env) path = env;
+  }
+  if (!path.empty()) return kube::LoadKubeconfig(path);
+  return kube::InClusterConfig();
+}
+
+int Run(int argc, char** argv) {
+  auto options = app::ParseOptions(argc, argv);
+  if (!options.ok()) {
+    if (absl::IsCancelled(options.status())) {
+      std::fputs(std::string(options.status().message()).c_str(), stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "coderun-controller: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  log::Configure(options->log_format, options->log_level);
+
+  auto config = LoadConfig(*options);
+  if (!config.ok()) {
+    std::fprintf(stderr, "coderun-controller: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  auto transport = kube::NewCpprestTransport(*config);
+  if (!transport.ok()) {
+    std::fprintf(stderr, "coderun-controller: %s\n",
+                 std::string(transport.status().message()).c_str());
+    return 2;
+  }
+  std::unique_ptr<kube::Client> client =
+      kube::NewClient(std::move(*transport), options->qps, options->burst);
+
+  // Signals go to the main thread only: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  metrics::Registry metrics;
+  app::Controller controller(*client, *options, metrics);
+  app::HttpServer http(options->http_address);
+  http.Handle("/healthz", [] { return app::HttpReply{200, "text/plain", "ok\n"}; });
+  http.Handle("/readyz", [&controller] {
+    return controller.Ready() ? app::HttpReply{200, "text/plain", "ok\n"}
+                              : app::HttpReply{503, "text/plain", "not ready\n"};
+  });
+  http.Handle("/metrics", [&metrics] {
+    return app::HttpReply{200, "text/plain; version=0.0.4", metrics.Render()};
+  });
+  if (auto st = http.Start(); !st.ok()) {
+    std::fprintf(stderr, "coderun-controller: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
+  log::Info("starting", {{"server", config->server},
+                         {"namespaces", options->namespaces.empty() ? "*" : absl::StrJoin(options->namespaces, ",")},
+                         {"http", "127.0.0.1:" + std::to_string(http.port())}});
+  controller.Start();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  controller.Stop();
+  http.Stop();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Run(argc, argv); }

@@ -1,0 +1,93 @@
+#include "app/options.h"
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "reconcile/quantity.h"
+
+namespace coderun::app {
+namespace {
+
+absl::Status ParseQuantityFlag(const std::string& flag, const std::string& text,
+                               reconcile::Quantity* out) {
+  auto q = reconcile::ParseQuantity(std::string_view(text));
+  if (!q.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", q.status().message()));
+  *out = *q;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
+  Options o;
+  reconcile::Settings& s = o.settings;
+  std::string max_cpu = "4", max_memory = "4Gi", tmp_size = "64Mi", uid_range = "200000-265535";
+  std::string log_format = "text", log_level = "info";
+
+  CLI::App app{"coderun-controller: runs CodeRuns (coderun.dev/v1alpha1) in locked-down Pods"};
+  app.add_option("--kubeconfig", o.kubeconfig,
+                 "kubeconfig file; default $KUBECONFIG, else the in-cluster service account");
+  app.add_option("--namespace", o.namespaces, "namespace to serve (repeatable); default all");
+  app.add_option("--workers", o.workers, "reconcile workers")->check(CLI::Range(1, 64));
+  app.add_option("--runner-image", s.runner_image, "runner image for language python");
+  app.add_option("--max-timeout-seconds", s.max_timeout_seconds, "largest spec.limits.timeoutSeconds")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-cpu", max_cpu, "largest spec.limits.cpu");
+  app.add_option("--max-memory", max_memory, "largest spec.limits.memory");
+  app.add_option("--max-pids", s.max_pids, "largest spec.limits.pids")->check(CLI::PositiveNumber);
+  app.add_option("--max-output-bytes", s.max_output_bytes, "largest spec.limits.outputBytes")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-pending-seconds", s.max_pending_seconds,
+                 "a run that cannot start (no room, quota, refused namespace) fails after this")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--default-ttl", s.default_ttl_seconds,
+                 "seconds a finished CodeRun without ttlSecondsAfterFinished is kept")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--uid-range", uid_range, "LOW-HIGH: Linux UIDs given to runs, one per live run");
+  app.add_option("--cpu-request-ratio", s.cpu_request_ratio,
+                 "cpu request = cpu limit x this (1 = steady timings; lower packs more runs)")
+      ->check(CLI::Range(0.001, 1.0));
+  app.add_option("--tmp-size", tmp_size, "size of each run's memory-backed /tmp");
+  app.add_option("--deadline-margin-seconds", s.deadline_margin_seconds,
+                 "activeDeadlineSeconds = timeout + this (backstop)")
+      ->check(CLI::Range(30, 3600));
+  app.add_flag("--keep-pods", s.keep_pods, "keep finished run Pods (their Secrets still go)");
+  app.add_option("--qps", o.qps, "client-side API request rate; 0 = unlimited")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--burst", o.burst, "client-side API burst")->check(CLI::PositiveNumber);
+  app.add_option("--http-address", o.http_address, "host:port for /healthz, /readyz, /metrics");
+  app.add_option("--watch-timeout-seconds", o.watch_timeout_seconds,
+                 "server-side timeout of each watch request")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return absl::CancelledError(app.help());
+  } catch (const CLI::ParseError& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+
+  if (auto st = ParseQuantityFlag("--max-cpu", max_cpu, &s.max_cpu); !st.ok()) return st;
+  if (auto st = ParseQuantityFlag("--max-memory", max_memory, &s.max_memory); !st.ok()) return st;
+  if (auto st = ParseQuantityFlag("--tmp-size", tmp_size, &s.tmp_size); !st.ok()) return st;
+  long long low = 0, high = 0;
+  char tail = 0;
+  if (std::sscanf(uid_range.c_str(), "%lld-%lld%c", &low, &high, &tail) != 2 || low < 1000 ||
+      high < low || high > 2147483646) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--uid-range ", uid_range, ": want LOW-HIGH with 1000 <= LOW <= HIGH"));
+  }
+  s.uid_low = low;
+  s.uid_high = high;
+  o.log_format = log_format == "json" ? log::Format::kJson : log::Format::kText;
+  o.log_level = log_level == "debug"  ? log::Level::kDebug
+                : log_level == "warn" ? log::Level::kWarn
+                : log_level == "error" ? log::Level::kError
+                                       : log::Level::kInfo;
+  return o;
+}
+
+}  // namespace coderun::app

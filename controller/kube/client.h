@@ -1,0 +1,114 @@
+// A typed-by-resource, JSON-valued Kubernetes API client (the shape of client-go's dynamic
+// client). Implementations are thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace coderun::kube {
+
+using json = nlohmann::json;
+
+// Identifies a resource collection, e.g. {"", "v1", "pods", true}.
+struct Resource {
+  std::string group;    // "" for the core group
+  std::string version;  // "v1", "v1alpha1"
+  std::string plural;   // "pods", "coderuns"
+  bool namespaced = true;
+
+  // "/api/v1" or "/apis/<group>/<version>" + "/namespaces/<ns>" (when ns is not empty) +
+  // "/<plural>" + ("/<name>" when name is not empty).
+  std::string Path(std::string_view ns, std::string_view name = "") const;
+};
+
+inline const Resource kPods{"", "v1", "pods", true};
+inline const Resource kSecrets{"", "v1", "secrets", true};
+inline const Resource kEvents{"", "v1", "events", true};
+inline const Resource kNamespaces{"", "v1", "namespaces", false};
+inline const Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies", true};
+inline const Resource kLeases{"coordination.k8s.io", "v1", "leases", true};
+inline const Resource kCodeRuns{"coderun.dev", "v1alpha1", "coderuns", true};
+
+// Object keys dropped while parsing, wherever they appear (e.g. "managedFields", "stdout"):
+// they never reach memory as JSON values. Keeps caches small.
+using DropKeys = std::unordered_set<std::string>;
+
+struct ListOptions {
+  std::string label_selector;
+  std::string field_selector;
+  int limit = 0;                 // page size; 0 = server default (no paging)
+  std::string continue_token;
+  std::string resource_version;  // "" = most recent (quorum read)
+};
+
+struct WatchOptions {
+  std::string label_selector;
+  std::string field_selector;
+  std::string resource_version;  // resume point
+  int timeout_seconds = 300;     // server-side watch timeout
+  bool allow_bookmarks = true;
+};
+
+struct WatchEvent {
+  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+  json object;       // the object (for ERROR: a metav1.Status)
+};
+
+// Parses one watch-stream line. Malformed JSON, a missing/unknown "type" or a non-object
+// "object" is InvalidArgument (the caller relists). Total: never throws.
+absl::StatusOr<WatchEvent> DecodeWatchEvent(std::string_view line, const DropKeys& drop = {});
+
+// Parses JSON text, dropping `drop` keys at any depth. Never throws; InvalidArgument on
+// malformed input.
+absl::StatusOr<json> ParseJson(std::string_view text, const DropKeys& drop = {});
+
+struct DeleteOptions {
+  std::optional<std::string> precondition_uid;  // only delete this incarnation
+  std::string propagation_policy;               // "Background", "Foreground", "Orphan" or ""
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+
+  // All calls return API errors as described in errors.h. `ns` is ignored for
+  // cluster-scoped resources and means "all namespaces" when empty on List/Watch.
+  virtual absl::StatusOr<json> Get(const Resource& r, const std::string& ns,
+                                   const std::string& name, const DropKeys& drop = {}) = 0;
+  // One page of a list (a *List object: metadata.resourceVersion, metadata.continue, items).
+  virtual absl::StatusOr<json> List(const Resource& r, const std::string& ns,
+                                    const ListOptions& opts, const DropKeys& drop = {}) = 0;
+  virtual absl::StatusOr<json> Create(const Resource& r, const std::string& ns,
+                                      const json& object) = 0;
+  // PUT; object.metadata.resourceVersion gives optimistic concurrency (409 Conflict).
+  virtual absl::StatusOr<json> Update(const Resource& r, const std::string& ns,
+                                      const json& object) = 0;
+  // PUT to the /status subresource.
+  virtual absl::StatusOr<json> UpdateStatus(const Resource& r, const std::string& ns,
+                                            const json& object) = 0;
+  // PATCH with application/merge-patch+json; `subresource` may be "status".
+  virtual absl::StatusOr<json> MergePatch(const Resource& r, const std::string& ns,
+                                          const std::string& name, const json& patch,
+                                          const std::string& subresource = "") = 0;
+  // NotFound is returned as an error; callers that want idempotence treat it as done.
+  virtual absl::Status Delete(const Resource& r, const std::string& ns, const std::string& name,
+                              const DeleteOptions& opts = {}) = 0;
+  // Streams a watch: `on_event` gets each decoded event; returning false stops. Returns OK
+  // when the server ends the stream normally, the API error when the watch is refused
+  // (e.g. 410 Gone), InvalidArgument for an undecodable line, Unavailable on a dropped
+  // connection. Blocking.
+  virtual absl::Status Watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+                             const std::function<bool(WatchEvent&&)>& on_event,
+                             const DropKeys& drop = {}) = 0;
+  // GET pods/<name>/log?limitBytes=N (container may be empty).
+  virtual absl::StatusOr<std::string> PodLog(const std::string& ns, const std::string& pod,
+                                             const std::string& container, long limit_bytes) = 0;
+};
+
+}  // namespace coderun::kube

@@ -1,0 +1,33 @@
+// Kubernetes API errors as values: an absl::Status carrying the HTTP code and the
+// `reason` of the apiserver's Status object ("NotFound", "AlreadyExists", "Conflict",
+// "Gone", "Expired", "Forbidden", "Invalid", ...).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace coderun::kube {
+
+// Builds the error for an HTTP response with a non-2xx status; `body` is the apiserver's
+// Status JSON when present (anything else is tolerated).
+absl::Status ApiError(int http_code, std::string_view body);
+
+// HTTP code of an API error; 0 for errors that did not come from an HTTP response.
+int HttpCode(const absl::Status& status);
+// Kubernetes reason of an API error ("" if none).
+std::string Reason(const absl::Status& status);
+
+bool IsNotFound(const absl::Status& status);       // 404
+bool IsAlreadyExists(const absl::Status& status);  // 409 reason AlreadyExists
+bool IsConflict(const absl::Status& status);       // 409 reason Conflict (stale resourceVersion)
+bool IsGone(const absl::Status& status);           // 410 (Gone or Expired): relist
+bool IsForbidden(const absl::Status& status);      // 403
+bool IsInvalid(const absl::Status& status);        // 422
+// 403 from a ResourceQuota ("exceeded quota"): a run waits for room, it has not failed.
+bool IsQuotaExceeded(const absl::Status& status);
+// True for errors worth retrying: no response, 429, 5xx, timeouts.
+bool IsTransient(const absl::Status& status);
+
+}  // namespace coderun::kube

@@ -1,0 +1,117 @@
+#include "reconcile/pod.h"
+
+#include <openssl/sha.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace coderun::reconcile {
+
+using kube::json;
+
+std::string PodName(const std::string& coderun_name, const std::string& coderun_uid) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(coderun_uid.data()), coderun_uid.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hash;
+  for (int i = 0; i < 5; ++i) {
+    hash.push_back(kHex[digest[i] >> 4]);
+    hash.push_back(kHex[digest[i] & 0xf]);
+  }
+  std::string prefix = coderun_name.substr(0, 52);
+  while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
+  return prefix.empty() ? "run-" + hash : prefix + "-" + hash;
+}
+
+json RunLabels(const CodeRun& run) {
+  return {{kManagedByLabel, kManagedByValue}, {kUidLabel, run.uid}};
+}
+
+json OwnerReference(const CodeRun& run) {
+  return {{"apiVersion", "coderun.dev/v1alpha1"}, {"kind", "CodeRun"},
+          {"name", run.name},                     {"uid", run.uid},
+          {"controller", true},                   {"blockOwnerDeletion", true}};
+}
+
+static json ObjectMeta(const CodeRun& run) {
+  return {{"name", PodName(run.name, run.uid)},
+          {"namespace", run.ns},
+          {"labels", RunLabels(run)},
+          {"annotations", {{"coderun.dev/coderun", run.name}}},
+          {"ownerReferences", json::array({OwnerReference(run)})}};
+}
+
+json BuildSecret(const CodeRun& run, const json& spec) {
+  auto text = [&](const char* key) {
+    auto it = spec.find(key);
+    return it != spec.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  json args = spec.contains("args") && spec["args"].is_array() ? spec["args"] : json::array();
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", ObjectMeta(run)},
+          {"type", "Opaque"},
+          {"immutable", true},
+          {"stringData",
+           {{"code", text("code")}, {"stdin", text("stdin")}, {"args.json", args.dump()}}}};
+}
+
+json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
+              std::int64_t run_uid) {
+  const std::string name = PodName(run.name, run.uid);
+  auto cpu_request = static_cast<std::int64_t>(
+      std::ceil(static_cast<double>(limits.cpu_milli) * s.cpu_request_ratio));
+  if (cpu_request < 1) cpu_request = 1;
+  json resources = {
+      {"limits", {{"cpu", FormatMilli(limits.cpu_milli)},
+                  {"memory", absl::StrCat(limits.memory_bytes)}}},
+      {"requests", {{"cpu", FormatMilli(cpu_request)},
+                    {"memory", absl::StrCat(limits.memory_bytes)}}}};
+  json container = {
+      {"name", kRunnerContainer},
+      {"image", s.runner_image},
+      {"imagePullPolicy", "IfNotPresent"},
+      {"command", {kRunnerPath}},
+      {"args",
+       {absl::StrCat("--input-dir=", kInputMountPath),
+        absl::StrCat("--timeout-seconds=", limits.timeout_seconds),
+        absl::StrCat("--pids=", limits.pids), absl::StrCat("--output-bytes=", limits.output_bytes)}},
+      {"resources", resources},
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"privileged", false},
+        {"readOnlyRootFilesystem", true},
+        {"runAsNonRoot", true},
+        {"capabilities", {{"drop", {"ALL"}}}}}},
+      {"volumeMounts",
+       {{{"name", "input"}, {"mountPath", kInputMountPath}, {"readOnly", true}},
+        {{"name", "tmp"}, {"mountPath", "/tmp"}}}},
+      {"terminationMessagePolicy", "File"}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", ObjectMeta(run)},
+      {"spec",
+       {{"restartPolicy", "Never"},
+        {"activeDeadlineSeconds", limits.timeout_seconds + s.deadline_margin_seconds},
+        {"automountServiceAccountToken", false},
+        {"enableServiceLinks", false},
+        {"hostNetwork", false},
+        {"hostPID", false},
+        {"hostIPC", false},
+        {"terminationGracePeriodSeconds", 5},
+        {"securityContext",
+         {{"runAsNonRoot", true},
+          {"runAsUser", run_uid},
+          {"runAsGroup", run_uid},
+          {"fsGroup", run_uid},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+        {"containers", {container}},
+        {"volumes",
+         {{{"name", "input"}, {"secret", {{"secretName", name}, {"defaultMode", 0440}}}},
+          {{"name", "tmp"},
+           {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", absl::StrCat(s.tmp_size.Value())}}}}}}}}};
+}
+
+}  // namespace coderun::reconcile

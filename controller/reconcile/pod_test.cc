@@ -1,0 +1,94 @@
+#include "reconcile/pod.h"
+
+#include <gtest/gtest.h>
+
+namespace coderun::reconcile {
+namespace {
+
+using kube::json;
+
+CodeRun SampleRun() {
+  CodeRun run;
+  run.ns = "team-a";
+  run.name = "hello";
+  run.uid = "0b5e5c1e-1111-2222-3333-444455556666";
+  return run;
+}
+
+ValidLimits Limits() { return ValidLimits{10, 1000, 268435456, 50, 65536}; }
+
+TEST(PodNameTest, IsReadablePrefixPlusUidHash) {
+  std::string name = PodName("hello", "uid-1");
+  EXPECT_EQ(name.rfind("hello-", 0), 0u);
+  EXPECT_EQ(name.size(), std::string("hello-").size() + 10);
+  EXPECT_NE(PodName("hello", "uid-1"), PodName("hello", "uid-2"));
+  EXPECT_EQ(PodName("hello", "uid-1"), PodName("hello", "uid-1"));
+}
+
+TEST(PodNameTest, LongNamesFitALabelValueAndTrimSeparators) {
+  std::string long_name(200, 'a');
+  EXPECT_LE(PodName(long_name, "u").size(), 63u);
+  std::string dashed = std::string(51, 'b') + "-x";
+  EXPECT_EQ(PodName(dashed, "u").substr(0, 52), std::string(51, 'b') + "-");
+  EXPECT_EQ(PodName(std::string(51, 'b') + ".-", "u").find(".-"), std::string::npos);
+}
+
+TEST(BuildPodTest, IsHardenedAsDesignSays) {
+  Settings s;
+  s.runner_image = "runner:1";
+  json pod = BuildPod(SampleRun(), Limits(), s, 200123);
+  const json& spec = pod["spec"];
+  EXPECT_EQ(pod["metadata"]["name"], PodName("hello", SampleRun().uid));
+  EXPECT_EQ(pod["metadata"]["labels"]["app.kubernetes.io/managed-by"], "coderun-controller");
+  EXPECT_EQ(pod["metadata"]["labels"]["coderun.dev/uid"], SampleRun().uid);
+  const json& owner = pod["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(owner["uid"], SampleRun().uid);
+  EXPECT_EQ(owner["kind"], "CodeRun");
+  EXPECT_EQ(owner["controller"], true);
+  EXPECT_EQ(owner["blockOwnerDeletion"], true);
+  EXPECT_EQ(spec["restartPolicy"], "Never");
+  EXPECT_EQ(spec["activeDeadlineSeconds"], 40);
+  EXPECT_EQ(spec["automountServiceAccountToken"], false);
+  EXPECT_EQ(spec["enableServiceLinks"], false);
+  EXPECT_EQ(spec["hostNetwork"], false);
+  EXPECT_EQ(spec["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(spec["securityContext"]["runAsUser"], 200123);
+  EXPECT_EQ(spec["securityContext"]["runAsGroup"], 200123);
+  EXPECT_EQ(spec["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+  ASSERT_EQ(spec["containers"].size(), 1u);
+  const json& c = spec["containers"][0];
+  EXPECT_EQ(c["image"], "runner:1");
+  EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(c["securityContext"]["capabilities"]["drop"], json::array({"ALL"}));
+  EXPECT_EQ(c["resources"]["limits"]["cpu"], "1");
+  EXPECT_EQ(c["resources"]["limits"]["memory"], "268435456");
+  EXPECT_EQ(c["resources"]["requests"]["memory"], "268435456");
+  EXPECT_EQ(c["resources"]["requests"]["cpu"], "1");
+  EXPECT_FALSE(c.contains("env"));
+  EXPECT_EQ(spec["volumes"][1]["emptyDir"]["medium"], "Memory");
+  EXPECT_EQ(spec["volumes"][1]["emptyDir"]["sizeLimit"], "67108864");
+  EXPECT_EQ(spec["volumes"][0]["secret"]["secretName"], pod["metadata"]["name"]);
+}
+
+TEST(BuildPodTest, CpuRequestFollowsTheRatio) {
+  Settings s;
+  s.cpu_request_ratio = 0.1;
+  json pod = BuildPod(SampleRun(), Limits(), s, 200000);
+  EXPECT_EQ(pod["spec"]["containers"][0]["resources"]["requests"]["cpu"], "100m");
+  EXPECT_EQ(pod["spec"]["containers"][0]["resources"]["limits"]["cpu"], "1");
+}
+
+TEST(BuildPodTest, NeverPutsCodeInArgvOrEnv) {
+  json pod = BuildPod(SampleRun(), Limits(), Settings{}, 200000);
+  std::string dumped = pod.dump();
+  json secret = BuildSecret(SampleRun(), {{"code", "print('SECRET-CODE')"}, {"stdin", "SECRET-IN"}});
+  EXPECT_EQ(dumped.find("SECRET"), std::string::npos);
+  EXPECT_EQ(secret["stringData"]["code"], "print('SECRET-CODE')");
+  EXPECT_EQ(secret["stringData"]["stdin"], "SECRET-IN");
+  EXPECT_EQ(secret["stringData"]["args.json"], "[]");
+  EXPECT_EQ(secret["metadata"]["ownerReferences"][0]["uid"], SampleRun().uid);
+}
+
+}  // namespace
+}  // namespace coderun::reconcile

@@ -1,0 +1,56 @@
+#include "reconcile/quantity.h"
+
+#include <gtest/gtest.h>
+
+namespace coderun::reconcile {
+namespace {
+
+std::int64_t Milli(std::string_view text) {
+  auto q = ParseQuantity(text);
+  EXPECT_TRUE(q.ok()) << text << ": " << q.status();
+  return q.ok() ? q->milli : -1;
+}
+
+TEST(QuantityTest, ParsesDecimalAndBinarySuffixes) {
+  EXPECT_EQ(Milli("1"), 1000);
+  EXPECT_EQ(Milli("500m"), 500);
+  EXPECT_EQ(Milli("1.5"), 1500);
+  EXPECT_EQ(Milli("0.25"), 250);
+  EXPECT_EQ(Milli("2k"), 2000000);
+  EXPECT_EQ(Milli("256Mi"), std::int64_t{256} * 1024 * 1024 * 1000);
+  EXPECT_EQ(Milli("1Gi"), (std::int64_t{1} << 30) * 1000);
+  EXPECT_EQ(Milli("1G"), std::int64_t{1000000000} * 1000);
+  EXPECT_EQ(Milli("1e3"), 1000000);
+  EXPECT_EQ(Milli("+3"), 3000);
+  EXPECT_EQ(Milli(".5"), 500);
+}
+
+TEST(QuantityTest, RoundsSubMilliUp) {
+  EXPECT_EQ(Milli("0.0001"), 1);
+  EXPECT_EQ(Milli("1.0001"), 1001);
+  EXPECT_EQ(Milli("1.0000"), 1000);
+}
+
+TEST(QuantityTest, RefusesGarbageNegativeAndOverflow) {
+  for (const char* bad : {"", "lots", "1x", "-1", "1.2.3", "Mi", "1Ki2", "1e", "1e99999", "m",
+                          "99999999999999999999", "9Ei"}) {
+    EXPECT_FALSE(ParseQuantity(std::string_view(bad)).ok()) << bad;
+  }
+}
+
+TEST(QuantityTest, AcceptsJsonNumbersAndStrings) {
+  EXPECT_EQ(ParseQuantityValue(nlohmann::json(2))->milli, 2000);
+  EXPECT_EQ(ParseQuantityValue(nlohmann::json("100m"))->milli, 100);
+  EXPECT_EQ(ParseQuantityValue(nlohmann::json(0.5))->milli, 500);
+  EXPECT_FALSE(ParseQuantityValue(nlohmann::json(-1)).ok());
+  EXPECT_FALSE(ParseQuantityValue(nlohmann::json::array()).ok());
+}
+
+TEST(QuantityTest, FormatsMilli) {
+  EXPECT_EQ(FormatMilli(1000), "1");
+  EXPECT_EQ(FormatMilli(1500), "1500m");
+  EXPECT_EQ(Quantity{1500}.Value(), 2);
+}
+
+}  // namespace
+}  // namespace coderun::reconcile

@@ -1,0 +1,72 @@
+// The CodeRun reconciler: level-triggered and idempotent. Given a key it re-reads the
+// CodeRun and its Pod from the caches, decides, and writes; it is safe to run again at any
+// point, after a crash, or twice.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "kube/client.h"
+#include "reconcile/settings.h"
+#include "reconcile/types.h"
+#include "reconcile/uid_allocator.h"
+#include "reconcile/validate.h"
+
+namespace coderun::reconcile {
+
+// Read access to the informers' caches (shared, immutable objects).
+struct Caches {
+  std::function<std::shared_ptr<const CodeRun>(const std::string& key)> coderun;
+  std::function<std::shared_ptr<const Pod>(const std::string& key)> pod;
+  std::function<std::vector<std::shared_ptr<const NetworkPolicy>>(const std::string& ns)>
+      policies;
+};
+
+struct Result {
+  absl::Status error;  // non-OK: retry with backoff
+  std::optional<std::chrono::milliseconds> requeue_after;
+  std::string outcome;  // for metrics and logs: "created", "status", "finished", "noop", ...
+};
+
+// Work-queue keys: "ns/name" for a CodeRun, "netpol:ns" to re-check a namespace's policy.
+std::string NetworkPolicyKey(const std::string& ns);
+
+class Reconciler {
+ public:
+  Reconciler(kube::Client& client, Caches caches, const Settings& settings,
+             UidAllocator& uids, Clock& clock);
+
+  Result Reconcile(const std::string& key);
+
+ private:
+  Result ReconcileRun(const CodeRun& run);
+  Result Finished(const CodeRun& run);
+  Result Start(const CodeRun& run, const ValidLimits& limits);
+  Result Observe(const CodeRun& run, const Pod& pod);
+  Result PodMissing(const CodeRun& run);
+  // Ensures the deny-all policy of `ns` is in place. Returns a conflict message if another
+  // policy lets run Pods talk.
+  absl::StatusOr<std::optional<std::string>> EnsureNetworkPolicy(const std::string& ns);
+  // Pending while waiting for room; Failed once the pending deadline has passed.
+  Result Waiting(const CodeRun& run, std::string reason, std::string message,
+                 const std::string& pod_name = "");
+  Result WriteStatus(const CodeRun& run, const struct RunStatus& desired, std::string outcome);
+  absl::Status Cleanup(const CodeRun& run);
+
+  std::int64_t NowUnix() const;
+  std::string NowText() const;
+
+  kube::Client& client_;
+  Caches caches_;
+  const Settings settings_;
+  UidAllocator& uids_;
+  Clock& clock_;
+};
+
+}  // namespace coderun::reconcile

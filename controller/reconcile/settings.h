@@ -1,0 +1,35 @@
+// Controller settings that shape runs (flags of coderun-controller).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "reconcile/quantity.h"
+
+namespace coderun::reconcile {
+
+struct Settings {
+  std::string runner_image = "coderun/runner:dev";  // for language "python"
+  // Platform-wide maxima: a spec above any of them finishes as InvalidSpec.
+  std::int64_t max_timeout_seconds = 600;
+  Quantity max_cpu{4000};                                       // 4 cores
+  Quantity max_memory{std::int64_t{4} * 1024 * 1024 * 1024 * 1000};  // 4Gi
+  std::int64_t max_pids = 1024;
+  std::int64_t max_output_bytes = 1048576;
+  // A run that cannot start (unschedulable, quota, refused namespace) fails after this.
+  std::int64_t max_pending_seconds = 300;
+  // TTL of finished CodeRuns without spec.ttlSecondsAfterFinished.
+  std::int64_t default_ttl_seconds = 86400;
+  // Run UIDs are allocated from [uid_low, uid_high], unique among live run Pods.
+  std::int64_t uid_low = 200000;
+  std::int64_t uid_high = 265535;
+  // cpu request = cpu limit x ratio (1.0: steady timings; lower packs more runs).
+  double cpu_request_ratio = 1.0;
+  Quantity tmp_size{std::int64_t{64} * 1024 * 1024 * 1000};  // 64Mi
+  // activeDeadlineSeconds = timeout + margin (backstop only; sandbox setup counts too).
+  std::int64_t deadline_margin_seconds = 30;
+  // Keep finished Pods (debugging); their Secrets are deleted regardless.
+  bool keep_pods = false;
+};
+
+}  // namespace coderun::reconcile

@@ -1,0 +1,164 @@
+#include "reconcile/status.h"
+
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace coderun::reconcile {
+
+using kube::json;
+
+RunStatus PendingStatus(std::string reason, std::string message, std::string pod_name) {
+  return RunStatus{kPending, std::move(reason), std::move(message), std::move(pod_name)};
+}
+
+RunStatus FailedStatus(std::string reason, std::string message, std::string pod_name) {
+  return RunStatus{kFailed, std::move(reason), std::move(message), std::move(pod_name)};
+}
+
+namespace {
+
+bool IsImageError(const std::string& reason) {
+  return reason == "ErrImagePull" || reason == "ImagePullBackOff" ||
+         reason == "InvalidImageName" || reason == "ErrImageNeverPull" ||
+         reason == "CreateContainerConfigError" || reason == "CreateContainerError" ||
+         reason == "RunContainerError";
+}
+
+RunStatus FromTerminated(const Pod& pod, const ContainerTerminated& t) {
+  RunStatus st;
+  st.pod_name = pod.name;
+  st.start_time = t.started_at;
+  st.exit_code = t.exit_code;
+  if (t.reason == "OOMKilled") {
+    st.phase = kFailed;
+    st.reason = "MemoryLimitExceeded";
+    st.message = "the program ran out of memory (OOM killed)";
+    st.signal = t.signal != 0 ? t.signal : 9;
+    return st;
+  }
+  if (t.exit_code == 0 && t.signal == 0) {
+    st.phase = kSucceeded;
+    st.reason = "Completed";
+    st.message = "";
+    return st;
+  }
+  st.phase = kFailed;
+  int signal = t.signal != 0 ? t.signal : (t.exit_code > 128 && t.exit_code < 160 ? t.exit_code - 128 : 0);
+  if (signal != 0) {
+    st.reason = "Killed";
+    st.signal = signal;
+    st.message = absl::StrCat("the program was killed by signal ", signal);
+  } else {
+    st.reason = "NonZeroExit";
+    st.message = absl::StrCat("the program exited with code ", t.exit_code);
+  }
+  return st;
+}
+
+}  // namespace
+
+RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds) {
+  if (pod.phase == "Failed" && pod.reason == "DeadlineExceeded") {
+    return FailedStatus("PodFailed",
+                        absl::StrCat("the Pod reached its deadline backstop (activeDeadlineSeconds=",
+                                     deadline_seconds, ") before the run ended"),
+                        pod.name);
+  }
+  if (pod.phase == "Failed" && pod.reason == "Evicted") {
+    return FailedStatus("PodFailed", absl::StrCat("the Pod was evicted: ", pod.message), pod.name);
+  }
+  if (pod.terminated) {  // restartPolicy Never: a terminated runner ends the Pod
+    return FromTerminated(pod, *pod.terminated);
+  }
+  if (pod.phase == "Succeeded") {
+    RunStatus st{kSucceeded, "Completed", "", pod.name};
+    st.exit_code = 0;
+    return st;
+  }
+  if (pod.phase == "Failed") {
+    std::string why = pod.message.empty() ? pod.reason : pod.message;
+    return FailedStatus("PodFailed",
+                        absl::StrCat("the Pod failed", why.empty() ? "" : ": ", why), pod.name);
+  }
+  if (pod.deleting) {
+    return FailedStatus("PodFailed", "the Pod was deleted before the run finished", pod.name);
+  }
+  if (pod.waiting && IsImageError(pod.waiting->reason)) {
+    return FailedStatus("PodFailed",
+                        absl::StrCat("the runner container could not start: ",
+                                     pod.waiting->reason,
+                                     pod.waiting->message.empty() ? "" : ": ",
+                                     pod.waiting->message),
+                        pod.name);
+  }
+  if (pod.phase == "Running" || pod.running) {
+    RunStatus st{kRunning, "Running", "", pod.name};
+    st.start_time = pod.running_started_at.empty() ? pod.start_time : pod.running_started_at;
+    return st;
+  }
+  if (pod.has_unschedulable) {
+    return PendingStatus("Unschedulable",
+                         absl::StrCat("waiting for room: ", pod.unschedulable_message), pod.name);
+  }
+  return PendingStatus("PodPending", absl::StrCat("Pod ", pod.name, " created, waiting to start"),
+                       pod.name);
+}
+
+bool StatusDiffers(const CodeRun& run, const RunStatus& d) {
+  return run.phase != d.phase || run.reason != d.reason || run.message != d.message ||
+         (!d.pod_name.empty() && run.pod_name != d.pod_name) ||
+         (!d.start_time.empty() && run.start_time != d.start_time) ||
+         run.observed_generation != run.generation ||
+         run.finished_condition_status != (d.Terminal() ? "True" : "False");
+}
+
+json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now) {
+  json status = {{"phase", d.phase},
+                 {"reason", d.reason},
+                 {"message", d.message},
+                 {"observedGeneration", run.generation}};
+  if (!d.pod_name.empty()) status["podName"] = d.pod_name;
+  if (!d.start_time.empty()) status["startTime"] = d.start_time;
+  if (d.exit_code) status["exitCode"] = *d.exit_code;
+  if (d.signal) status["signal"] = *d.signal;
+  if (d.Terminal()) status["completionTime"] = now;
+  const std::string cond_status = d.Terminal() ? "True" : "False";
+  const std::string transition =
+      run.finished_condition_status == cond_status && !run.finished_condition_time.empty()
+          ? run.finished_condition_time
+          : now;
+  status["conditions"] = json::array({{{"type", "Finished"},
+                                       {"status", cond_status},
+                                       {"reason", d.reason},
+                                       {"message", d.message},
+                                       {"observedGeneration", run.generation},
+                                       {"lastTransitionTime", transition}}});
+  return {{"metadata", {{"resourceVersion", run.resource_version}}}, {"status", status}};
+}
+
+std::string FormatTime(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+std::optional<std::int64_t> ParseTime(const std::string& s) {
+  std::tm tm{};
+  int y, mo, d, h, mi, sec;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+}  // namespace coderun::reconcile

@@ -1,0 +1,52 @@
+// From a run Pod's state to the CodeRun's status, and the status patch itself.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "kube/client.h"
+#include "reconcile/types.h"
+
+namespace coderun::reconcile {
+
+inline constexpr char kPending[] = "Pending";
+inline constexpr char kRunning[] = "Running";
+inline constexpr char kSucceeded[] = "Succeeded";
+inline constexpr char kFailed[] = "Failed";
+
+// The status the controller wants a CodeRun to have.
+struct RunStatus {
+  std::string phase, reason, message;
+  std::string pod_name;
+  std::string start_time;  // RFC 3339; "" = leave as is
+  std::optional<std::int32_t> exit_code;
+  std::optional<std::int32_t> signal;
+
+  bool Terminal() const { return phase == kSucceeded || phase == kFailed; }
+};
+
+RunStatus PendingStatus(std::string reason, std::string message, std::string pod_name = "");
+RunStatus FailedStatus(std::string reason, std::string message, std::string pod_name = "");
+
+// What the Pod's state says about the run. `timeout_seconds` and `deadline_seconds` word the
+// messages. Pending Pods map to Pending (Unschedulable or PodPending); image errors, eviction,
+// the deadline backstop, deletion and other platform failures to Failed/PodFailed; a
+// terminated runner container to Succeeded/Completed, or Failed with NonZeroExit,
+// MemoryLimitExceeded (OOMKilled) or Killed (signal).
+RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds);
+
+// True if writing `desired` would change what `run` already shows.
+bool StatusDiffers(const CodeRun& run, const RunStatus& desired);
+
+// A merge patch for the /status subresource: metadata.resourceVersion (optimistic
+// concurrency), the status fields, observedGeneration and the Finished condition.
+// `now` is RFC 3339; it stamps completionTime for terminal statuses and the condition's
+// lastTransitionTime when its status flips.
+kube::json StatusPatch(const CodeRun& run, const RunStatus& desired, const std::string& now);
+
+// RFC 3339 UTC with seconds ("2026-11-26T06:37:52Z"), and its inverse (nullopt if malformed).
+std::string FormatTime(std::int64_t unix_seconds);
+std::optional<std::int64_t> ParseTime(const std::string& rfc3339);
+
+}  // namespace coderun::reconcile

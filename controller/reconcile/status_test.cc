@@ -1,0 +1,132 @@
+#include "reconcile/status.h"
+
+#include <gtest/gtest.h>
+
+namespace coderun::reconcile {
+namespace {
+
+Pod PodIn(std::string phase) {
+  Pod pod;
+  pod.name = "run-abc";
+  pod.phase = std::move(phase);
+  return pod;
+}
+
+Pod Terminated(int exit_code, std::string reason = "", int signal = 0) {
+  Pod pod = PodIn(exit_code == 0 ? "Succeeded" : "Failed");
+  pod.terminated = ContainerTerminated{exit_code, signal, std::move(reason), "", "2026-01-01T00:00:00Z", ""};
+  return pod;
+}
+
+TEST(ObservePodTest, PendingPodsWaitWithTheirCause) {
+  RunStatus st = ObservePod(PodIn("Pending"), 40);
+  EXPECT_EQ(st.phase, "Pending");
+  EXPECT_EQ(st.reason, "PodPending");
+  Pod unschedulable = PodIn("Pending");
+  unschedulable.has_unschedulable = true;
+  unschedulable.unschedulable_message = "0/1 nodes are available: Insufficient cpu";
+  st = ObservePod(unschedulable, 40);
+  EXPECT_EQ(st.phase, "Pending");
+  EXPECT_EQ(st.reason, "Unschedulable");
+  EXPECT_NE(st.message.find("Insufficient cpu"), std::string::npos);
+}
+
+TEST(ObservePodTest, RunningCarriesStartTime) {
+  Pod pod = PodIn("Running");
+  pod.running = true;
+  pod.running_started_at = "2026-01-01T00:00:01Z";
+  RunStatus st = ObservePod(pod, 40);
+  EXPECT_EQ(st.phase, "Running");
+  EXPECT_EQ(st.start_time, "2026-01-01T00:00:01Z");
+  EXPECT_FALSE(st.Terminal());
+}
+
+TEST(ObservePodTest, ExitCodesAndSignals) {
+  RunStatus ok = ObservePod(Terminated(0), 40);
+  EXPECT_EQ(ok.phase, "Succeeded");
+  EXPECT_EQ(ok.reason, "Completed");
+  EXPECT_EQ(ok.exit_code, 0);
+  RunStatus fail = ObservePod(Terminated(1), 40);
+  EXPECT_EQ(fail.phase, "Failed");
+  EXPECT_EQ(fail.reason, "NonZeroExit");
+  EXPECT_EQ(fail.exit_code, 1);
+  RunStatus oom = ObservePod(Terminated(137, "OOMKilled"), 40);
+  EXPECT_EQ(oom.reason, "MemoryLimitExceeded");
+  RunStatus killed = ObservePod(Terminated(137, "Error"), 40);
+  EXPECT_EQ(killed.reason, "Killed");
+  EXPECT_EQ(killed.signal, 9);
+  RunStatus sig = ObservePod(Terminated(0, "Error", 15), 40);
+  EXPECT_EQ(sig.reason, "Killed");
+  EXPECT_EQ(sig.signal, 15);
+}
+
+TEST(ObservePodTest, PlatformFailuresArePodFailedWithTheCause) {
+  Pod deadline = PodIn("Failed");
+  deadline.reason = "DeadlineExceeded";
+  RunStatus st = ObservePod(deadline, 40);
+  EXPECT_EQ(st.reason, "PodFailed");
+  EXPECT_NE(st.message.find("deadline"), std::string::npos);
+  EXPECT_NE(st.message.find("40"), std::string::npos);
+
+  Pod evicted = PodIn("Failed");
+  evicted.reason = "Evicted";
+  evicted.message = "The node was low on resource: memory.";
+  st = ObservePod(evicted, 40);
+  EXPECT_EQ(st.reason, "PodFailed");
+  EXPECT_NE(st.message.find("evicted"), std::string::npos);
+
+  Pod image = PodIn("Pending");
+  image.waiting = ContainerWaiting{"ErrImageNeverPull", "image not present"};
+  st = ObservePod(image, 40);
+  EXPECT_EQ(st.phase, "Failed");
+  EXPECT_NE(st.message.find("ErrImageNeverPull"), std::string::npos);
+
+  Pod deleted = PodIn("Running");
+  deleted.deleting = true;
+  st = ObservePod(deleted, 40);
+  EXPECT_EQ(st.reason, "PodFailed");
+  EXPECT_NE(st.message.find("deleted"), std::string::npos);
+}
+
+TEST(StatusPatchTest, TerminalStatusStampsCompletionAndFinishedCondition) {
+  CodeRun run;
+  run.generation = 1;
+  run.resource_version = "42";
+  run.finished_condition_status = "False";
+  run.finished_condition_time = "2026-01-01T00:00:00Z";
+  RunStatus st = ObservePod(Terminated(0), 40);
+  auto patch = StatusPatch(run, st, "2026-01-01T00:00:09Z");
+  EXPECT_EQ(patch["metadata"]["resourceVersion"], "42");
+  EXPECT_EQ(patch["status"]["completionTime"], "2026-01-01T00:00:09Z");
+  EXPECT_EQ(patch["status"]["observedGeneration"], 1);
+  const auto& cond = patch["status"]["conditions"][0];
+  EXPECT_EQ(cond["type"], "Finished");
+  EXPECT_EQ(cond["status"], "True");
+  EXPECT_EQ(cond["lastTransitionTime"], "2026-01-01T00:00:09Z");
+
+  RunStatus pending = PendingStatus("PodPending", "waiting");
+  auto p2 = StatusPatch(run, pending, "2026-01-01T00:00:09Z");
+  EXPECT_FALSE(p2["status"].contains("completionTime"));
+  EXPECT_EQ(p2["status"]["conditions"][0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
+}
+
+TEST(StatusTest, DiffersOnlyWhenSomethingChanges) {
+  CodeRun run;
+  run.phase = "Pending";
+  run.reason = "PodPending";
+  run.message = "waiting";
+  run.generation = run.observed_generation = 1;
+  run.finished_condition_status = "False";
+  EXPECT_FALSE(StatusDiffers(run, PendingStatus("PodPending", "waiting")));
+  EXPECT_TRUE(StatusDiffers(run, PendingStatus("Unschedulable", "waiting")));
+}
+
+TEST(TimeTest, RoundTrips) {
+  EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(ParseTime("2026-11-26T06:37:52Z"), 1795675072);
+  EXPECT_EQ(ParseTime(FormatTime(1795675072)), 1795675072);
+  EXPECT_FALSE(ParseTime("yesterday").has_value());
+}
+
+}  // namespace
+}  // namespace coderun::reconcile

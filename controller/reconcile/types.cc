@@ -1,0 +1,158 @@
+#include "reconcile/types.h"
+
+namespace coderun::reconcile {
+namespace {
+
+using kube::json;
+
+std::string Str(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<std::int64_t> Int(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it != obj.end() && it->is_number_integer()) return it->get<std::int64_t>();
+  return std::nullopt;
+}
+
+const json& Obj(const json& obj, const char* key) {
+  static const json kEmpty = json::object();
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_object() ? *it : kEmpty;
+}
+
+const json& Arr(const json& obj, const char* key) {
+  static const json kEmpty = json::array();
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_array() ? *it : kEmpty;
+}
+
+absl::Status CheckMetadata(const json& object, const char* kind) {
+  if (!object.is_object() || !Obj(object, "metadata").contains("name")) {
+    return absl::InvalidArgumentError(std::string(kind) + " without metadata.name");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const kube::DropKeys& CodeRunDropKeys() {
+  static const kube::DropKeys keys = {"managedFields", "annotations", "code",
+                                      "stdin",         "args",        "stdout",
+                                      "stderr"};
+  return keys;
+}
+
+const kube::DropKeys& MetadataDropKeys() {
+  static const kube::DropKeys keys = {"managedFields", "annotations"};
+  return keys;
+}
+
+absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
+  if (auto s = CheckMetadata(object, "CodeRun"); !s.ok()) return s;
+  const json& meta = object["metadata"];
+  const json& spec = Obj(object, "spec");
+  const json& limits = Obj(spec, "limits");
+  const json& status = Obj(object, "status");
+  CodeRun run;
+  run.ns = Str(meta, "namespace");
+  run.name = Str(meta, "name");
+  run.uid = Str(meta, "uid");
+  run.resource_version = Str(meta, "resourceVersion");
+  run.creation_timestamp = Str(meta, "creationTimestamp");
+  run.generation = Int(meta, "generation").value_or(0);
+  run.deleting = meta.contains("deletionTimestamp");
+  if (auto lang = Str(spec, "language"); !lang.empty()) run.language = lang;
+  run.limits.timeout_seconds = Int(limits, "timeoutSeconds").value_or(10);
+  if (limits.contains("cpu")) run.limits.cpu = limits["cpu"];
+  if (limits.contains("memory")) run.limits.memory = limits["memory"];
+  run.limits.pids = Int(limits, "pids").value_or(50);
+  run.limits.output_bytes = Int(limits, "outputBytes").value_or(65536);
+  run.ttl_seconds_after_finished = Int(spec, "ttlSecondsAfterFinished");
+  run.phase = Str(status, "phase");
+  run.reason = Str(status, "reason");
+  run.message = Str(status, "message");
+  run.pod_name = Str(status, "podName");
+  run.start_time = Str(status, "startTime");
+  run.completion_time = Str(status, "completionTime");
+  run.exit_code = Int(status, "exitCode");
+  run.observed_generation = Int(status, "observedGeneration").value_or(0);
+  for (const json& cond : Arr(status, "conditions")) {
+    if (Str(cond, "type") == "Finished") {
+      run.finished_condition_status = Str(cond, "status");
+      run.finished_condition_time = Str(cond, "lastTransitionTime");
+    }
+  }
+  return run;
+}
+
+absl::StatusOr<Pod> DecodePod(const json& object) {
+  if (auto s = CheckMetadata(object, "Pod"); !s.ok()) return s;
+  const json& meta = object["metadata"];
+  const json& spec = Obj(object, "spec");
+  const json& status = Obj(object, "status");
+  Pod pod;
+  pod.ns = Str(meta, "namespace");
+  pod.name = Str(meta, "name");
+  pod.uid = Str(meta, "uid");
+  pod.creation_timestamp = Str(meta, "creationTimestamp");
+  pod.deleting = meta.contains("deletionTimestamp");
+  pod.run_uid_label = Str(Obj(meta, "labels"), kUidLabel);
+  for (const json& ref : Arr(meta, "ownerReferences")) {
+    if (ref.is_object() && ref.value("controller", false)) {
+      pod.controller_uid = Str(ref, "uid");
+      pod.controller_kind = Str(ref, "kind");
+      pod.controller_name = Str(ref, "name");
+    }
+  }
+  pod.run_as_user = Int(Obj(spec, "securityContext"), "runAsUser");
+  pod.phase = Str(status, "phase");
+  pod.reason = Str(status, "reason");
+  pod.message = Str(status, "message");
+  pod.start_time = Str(status, "startTime");
+  for (const json& cond : Arr(status, "conditions")) {
+    if (Str(cond, "type") == "PodScheduled" && Str(cond, "status") == "False") {
+      pod.has_unschedulable = true;
+      pod.unschedulable_message = Str(cond, "message");
+      if (pod.unschedulable_message.empty()) pod.unschedulable_message = Str(cond, "reason");
+    }
+  }
+  for (const json& cs : Arr(status, "containerStatuses")) {
+    if (Str(cs, "name") != "runner") continue;
+    const json& state = Obj(cs, "state");
+    if (state.contains("terminated")) {
+      const json& t = Obj(state, "terminated");
+      ContainerTerminated term;
+      term.exit_code = static_cast<std::int32_t>(Int(t, "exitCode").value_or(0));
+      term.signal = static_cast<std::int32_t>(Int(t, "signal").value_or(0));
+      term.reason = Str(t, "reason");
+      term.message = Str(t, "message");
+      term.started_at = Str(t, "startedAt");
+      term.finished_at = Str(t, "finishedAt");
+      pod.terminated = std::move(term);
+    } else if (state.contains("waiting")) {
+      const json& w = Obj(state, "waiting");
+      pod.waiting = ContainerWaiting{Str(w, "reason"), Str(w, "message")};
+    } else if (state.contains("running")) {
+      pod.running = true;
+      pod.running_started_at = Str(Obj(state, "running"), "startedAt");
+    }
+  }
+  return pod;
+}
+
+absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const json& object) {
+  if (auto s = CheckMetadata(object, "NetworkPolicy"); !s.ok()) return s;
+  const json& meta = object["metadata"];
+  NetworkPolicy np;
+  np.ns = Str(meta, "namespace");
+  np.name = Str(meta, "name");
+  np.uid = Str(meta, "uid");
+  np.resource_version = Str(meta, "resourceVersion");
+  np.managed = Str(Obj(meta, "labels"), kManagedByLabel) == kManagedByValue;
+  np.spec = Obj(object, "spec");
+  return np;
+}
+
+}  // namespace coderun::reconcile

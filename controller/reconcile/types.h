@@ -1,0 +1,94 @@
+// Slim, typed views of the objects the controller caches. Decoded once on arrival from the
+// informers' JSON; big fields (code, stdin, output, managedFields) are never kept.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kube/client.h"
+
+namespace coderun::reconcile {
+
+inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
+inline constexpr char kManagedByValue[] = "coderun-controller";
+inline constexpr char kUidLabel[] = "coderun.dev/uid";
+inline constexpr char kNetworkPolicyName[] = "coderun-deny-all";
+
+// Keys dropped while parsing CodeRuns for the cache (see kube::DropKeys). The reconciler
+// reads code, stdin and args with one GET when it creates the run's Secret.
+const kube::DropKeys& CodeRunDropKeys();
+// Keys dropped while parsing Pods and NetworkPolicies for the cache.
+const kube::DropKeys& MetadataDropKeys();
+
+struct Limits {
+  std::int64_t timeout_seconds = 10;
+  nlohmann::json cpu = "1";        // as written (string or number); validated by reconcile
+  nlohmann::json memory = "256Mi";
+  std::int64_t pids = 50;
+  std::int64_t output_bytes = 65536;
+};
+
+// What the controller needs of a CodeRun.
+struct CodeRun {
+  std::string ns, name, uid, resource_version, creation_timestamp;
+  std::int64_t generation = 0;
+  bool deleting = false;  // metadata.deletionTimestamp set
+  std::string language = "python";
+  Limits limits;
+  std::optional<std::int64_t> ttl_seconds_after_finished;
+  // Status as last written.
+  std::string phase, reason, message, pod_name, start_time, completion_time;
+  std::optional<std::int64_t> exit_code;
+  std::int64_t observed_generation = 0;
+  std::string finished_condition_status;  // "True", "False" or "" (absent)
+  std::string finished_condition_time;    // its lastTransitionTime
+
+  bool Terminal() const { return phase == "Succeeded" || phase == "Failed"; }
+  std::string Key() const { return ns + "/" + name; }
+};
+
+struct ContainerTerminated {
+  std::int32_t exit_code = 0;
+  std::int32_t signal = 0;
+  std::string reason, message, started_at, finished_at;
+};
+
+struct ContainerWaiting {
+  std::string reason, message;
+};
+
+// What the controller needs of a run Pod (only Pods with the managed-by label are watched).
+struct Pod {
+  std::string ns, name, uid, creation_timestamp;
+  bool deleting = false;
+  std::string run_uid_label;                // label coderun.dev/uid
+  std::string controller_uid;               // controller ownerReference's uid, if any
+  std::string controller_kind;              // its kind
+  std::string controller_name;              // its name (the CodeRun's, for runs)
+  std::optional<std::int64_t> run_as_user;  // pod securityContext.runAsUser
+  std::string phase, reason, message, start_time;
+  // Condition PodScheduled=False, e.g. reason Unschedulable.
+  std::string unschedulable_message;
+  bool has_unschedulable = false;
+  std::optional<ContainerTerminated> terminated;  // the runner container's final state
+  std::optional<ContainerWaiting> waiting;        // e.g. ErrImagePull, CreateContainerConfigError
+  bool running = false;
+  std::string running_started_at;
+};
+
+// A NetworkPolicy in a namespace with runs (all policies are watched: a foreign one that
+// lets run Pods talk must be seen).
+struct NetworkPolicy {
+  std::string ns, name, uid, resource_version;
+  bool managed = false;  // carries the managed-by label
+  nlohmann::json spec;   // small; kept whole
+};
+
+absl::StatusOr<CodeRun> DecodeCodeRun(const kube::json& object);
+absl::StatusOr<Pod> DecodePod(const kube::json& object);
+absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const kube::json& object);
+
+}  // namespace coderun::reconcile

@@ -1,0 +1,66 @@
+#include "reconcile/validate.h"
+
+#include <gtest/gtest.h>
+
+namespace coderun::reconcile {
+namespace {
+
+std::string Refusal(const CodeRun& run, const Settings& s = {}) {
+  Validation v = Validate(run, s);
+  auto* why = std::get_if<std::string>(&v);
+  return why ? *why : "";
+}
+
+TEST(ValidateTest, DefaultsPass) {
+  Validation v = Validate(CodeRun{}, Settings{});
+  ASSERT_TRUE(std::holds_alternative<ValidLimits>(v));
+  const auto& l = std::get<ValidLimits>(v);
+  EXPECT_EQ(l.timeout_seconds, 10);
+  EXPECT_EQ(l.cpu_milli, 1000);
+  EXPECT_EQ(l.memory_bytes, 268435456);
+  EXPECT_EQ(l.pids, 50);
+  EXPECT_EQ(l.output_bytes, 65536);
+}
+
+TEST(ValidateTest, EachMaximumNamesItsField) {
+  Settings s;
+  s.max_timeout_seconds = 60;
+  s.max_cpu = Quantity{2000};
+  s.max_memory = Quantity{std::int64_t{512} * 1024 * 1024 * 1000};
+  s.max_pids = 100;
+  s.max_output_bytes = 131072;
+  CodeRun run;
+  run.limits.timeout_seconds = 61;
+  EXPECT_NE(Refusal(run, s).find("spec.limits.timeoutSeconds"), std::string::npos);
+  run = CodeRun{};
+  run.limits.cpu = "2500m";
+  EXPECT_NE(Refusal(run, s).find("spec.limits.cpu"), std::string::npos);
+  run = CodeRun{};
+  run.limits.memory = "1Gi";
+  EXPECT_NE(Refusal(run, s).find("spec.limits.memory"), std::string::npos);
+  run = CodeRun{};
+  run.limits.pids = 101;
+  EXPECT_NE(Refusal(run, s).find("spec.limits.pids"), std::string::npos);
+  run = CodeRun{};
+  run.limits.output_bytes = 131073;
+  EXPECT_NE(Refusal(run, s).find("spec.limits.outputBytes"), std::string::npos);
+  run = CodeRun{};
+  run.limits.memory = "512Mi";
+  run.limits.cpu = 2;
+  EXPECT_EQ(Refusal(run, s), "");
+}
+
+TEST(ValidateTest, RefusesWhatTheSchemaCannotCatch) {
+  CodeRun run;
+  run.language = "ruby";
+  EXPECT_NE(Refusal(run).find("spec.language"), std::string::npos);
+  run = CodeRun{};
+  run.limits.cpu = "lots";
+  EXPECT_NE(Refusal(run).find("spec.limits.cpu"), std::string::npos);
+  run = CodeRun{};
+  run.limits.memory = "0";
+  EXPECT_NE(Refusal(run).find("spec.limits.memory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coderun::reconcile
