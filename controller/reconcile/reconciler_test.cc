@@ -1,0 +1,259 @@
+// The reconciler against an in-memory API (informer::FakeClient). Its "caches" read the
+// fake store directly, so each Reconcile() sees the world as the informers would once
+// caught up.
+#include "reconcile/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include "informer/fake_client.h"
+#include "reconcile/network_policy.h"
+#include "reconcile/pod.h"
+#include "reconcile/status.h"
+#include "workqueue/fake_clock.h"
+
+namespace coderun::reconcile {
+namespace {
+
+using kube::json;
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  ReconcilerTest() {
+    settings_.uid_low = 300000;
+    settings_.uid_high = 300009;
+    settings_.max_pending_seconds = 60;
+    settings_.default_ttl_seconds = 3600;
+    Caches caches{
+        [this](const std::string& key) -> std::shared_ptr<const CodeRun> {
+          auto [ns, name] = Split(key);
+          auto obj = api_.Get(kube::kCodeRuns, ns, name);
+          if (!obj.ok()) return nullptr;
+          return std::make_shared<CodeRun>(*DecodeCodeRun(*obj));
+        },
+        [this](const std::string& key) -> std::shared_ptr<const Pod> {
+          auto [ns, name] = Split(key);
+          auto obj = api_.Get(kube::kPods, ns, name);
+          if (!obj.ok()) return nullptr;
+          return std::make_shared<Pod>(*DecodePod(*obj));
+        },
+        [this](const std::string& ns) {
+          std::vector<std::shared_ptr<const NetworkPolicy>> out;
+          auto list = api_.List(kube::kNetworkPolicies, ns, {});
+          for (const auto& item : (*list)["items"]) {
+            out.push_back(std::make_shared<NetworkPolicy>(*DecodeNetworkPolicy(item)));
+          }
+          return out;
+        }};
+    reconciler_ = std::make_unique<Reconciler>(api_, caches, settings_, uids_, clock_);
+  }
+
+  static std::pair<std::string, std::string> Split(const std::string& key) {
+    auto slash = key.find('/');
+    return {key.substr(0, slash), key.substr(slash + 1)};
+  }
+
+  std::string Now() const {
+    return FormatTime(std::chrono::duration_cast<std::chrono::seconds>(
+                          clock_.WallNow().time_since_epoch())
+                          .count());
+  }
+
+  json CreateRun(const std::string& name, json limits = json::object()) {
+    return api_.Put(kube::kCodeRuns,
+                    {{"apiVersion", "coderun.dev/v1alpha1"},
+                     {"kind", "CodeRun"},
+                     {"metadata", {{"name", name}, {"namespace", "ns"}, {"generation", 1},
+                                   {"creationTimestamp", Now()}}},
+                     {"spec", {{"code", "print(1)"}, {"stdin", "in"}, {"limits", limits}}}});
+  }
+
+  CodeRun Run(const std::string& name) { return *DecodeCodeRun(*api_.Get(kube::kCodeRuns, "ns", name)); }
+  Result Reconcile(const std::string& name) { return reconciler_->Reconcile("ns/" + name); }
+  int PodCount() { return static_cast<int>((*api_.List(kube::kPods, "ns", {}))["items"].size()); }
+
+  // Plays the kubelet: the runner container terminated with `exit_code`.
+  void Terminate(const std::string& run, int exit_code, const std::string& reason = "") {
+    CodeRun r = Run(run);
+    json pod = *api_.Get(kube::kPods, "ns", PodName(r.name, r.uid));
+    pod["status"] = {{"phase", exit_code == 0 ? "Succeeded" : "Failed"},
+                     {"containerStatuses",
+                      {{{"name", "runner"},
+                        {"state", {{"terminated", {{"exitCode", exit_code}, {"reason", reason}}}}}}}}};
+    api_.Put(kube::kPods, pod);
+  }
+
+  Settings settings_;
+  informer::FakeClient api_;
+  FakeClock clock_;
+  UidAllocator uids_{300000, 300009};
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+TEST_F(ReconcilerTest, NewRunGetsPolicyThenSecretThenOnePod) {
+  CreateRun("hello");
+  Result r = Reconcile("hello");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.outcome, "created");
+  CodeRun run = Run("hello");
+  EXPECT_EQ(run.phase, "Pending");
+  EXPECT_EQ(run.reason, "PodPending");
+  EXPECT_EQ(run.pod_name, PodName("hello", run.uid));
+  EXPECT_TRUE(api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName).ok());
+  auto secret = api_.Get(kube::kSecrets, "ns", run.pod_name);
+  ASSERT_TRUE(secret.ok());
+  EXPECT_EQ((*secret)["stringData"]["code"], "print(1)");
+  auto pod = api_.Get(kube::kPods, "ns", run.pod_name);
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ((*pod)["spec"]["securityContext"]["runAsUser"], 300000);
+
+  // Idempotent: again, and again, still one Pod.
+  EXPECT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(PodCount(), 1);
+}
+
+TEST_F(ReconcilerTest, PodOutcomeBecomesTerminalStatusThenChildrenGo) {
+  CreateRun("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  Terminate("hello", 1);
+  Result r = Reconcile("hello");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  CodeRun run = Run("hello");
+  EXPECT_EQ(run.phase, "Failed");
+  EXPECT_EQ(run.reason, "NonZeroExit");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.finished_condition_status, "True");
+  EXPECT_FALSE(run.completion_time.empty());
+  EXPECT_EQ(PodCount(), 0);
+  EXPECT_FALSE(api_.Get(kube::kSecrets, "ns", run.pod_name).ok());
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(*r.requeue_after, std::chrono::seconds(3600));
+}
+
+TEST_F(ReconcilerTest, TerminalStatusIsNeverRewritten) {
+  CreateRun("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  Terminate("hello", 0);
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  std::string rv = Run("hello").resource_version;
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  clock_.Advance(std::chrono::seconds(10));
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(Run("hello").resource_version, rv);
+  EXPECT_EQ(Run("hello").phase, "Succeeded");
+}
+
+TEST_F(ReconcilerTest, OverMaximaIsInvalidSpecWithoutPod) {
+  CreateRun("big", {{"memory", "64Gi"}});
+  ASSERT_TRUE(Reconcile("big").error.ok());
+  CodeRun run = Run("big");
+  EXPECT_EQ(run.phase, "Failed");
+  EXPECT_EQ(run.reason, "InvalidSpec");
+  EXPECT_NE(run.message.find("spec.limits.memory"), std::string::npos);
+  EXPECT_EQ(PodCount(), 0);
+}
+
+TEST_F(ReconcilerTest, PodDeletedBySomeoneElseFailsTheRun) {
+  CreateRun("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  api_.Erase(kube::kPods, "ns", Run("hello").pod_name);
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  CodeRun run = Run("hello");
+  EXPECT_EQ(run.reason, "PodFailed");
+  EXPECT_NE(run.message.find("deleted"), std::string::npos);
+  EXPECT_EQ(PodCount(), 0) << "no second Pod";
+}
+
+TEST_F(ReconcilerTest, StrangerPodWithOurLabelsIsNotTaken) {
+  CodeRun before = *DecodeCodeRun(CreateRun("hello"));
+  api_.Put(kube::kPods, {{"metadata", {{"name", "impostor"}, {"namespace", "ns"},
+                                       {"labels", RunLabels(before)}}}});
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  CodeRun run = Run("hello");
+  EXPECT_NE(run.pod_name, "impostor");
+  EXPECT_TRUE(api_.Get(kube::kPods, "ns", run.pod_name).ok());
+  EXPECT_TRUE(api_.Get(kube::kPods, "ns", "impostor").ok()) << "left alone";
+}
+
+TEST_F(ReconcilerTest, ForeignAllowPolicyHoldsRunsUntilRemoved) {
+  api_.Put(kube::kNetworkPolicies,
+           {{"metadata", {{"name", "allow-all"}, {"namespace", "ns"}}},
+            {"spec", {{"podSelector", json::object()}, {"ingress", json::array({json::object()})}}}});
+  CreateRun("hello");
+  Result r = Reconcile("hello");
+  ASSERT_TRUE(r.error.ok());
+  EXPECT_EQ(Run("hello").reason, "NetworkPolicyConflict");
+  EXPECT_NE(Run("hello").message.find("ns/allow-all"), std::string::npos);
+  EXPECT_EQ(PodCount(), 0);
+  api_.Erase(kube::kNetworkPolicies, "ns", "allow-all");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(PodCount(), 1);
+}
+
+TEST_F(ReconcilerTest, AlteredOrDeletedPolicyIsRestored) {
+  CreateRun("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  json np = *api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName);
+  np["spec"]["ingress"] = json::array({json::object()});
+  api_.Put(kube::kNetworkPolicies, np);
+  ASSERT_TRUE(reconciler_->Reconcile(NetworkPolicyKey("ns")).error.ok());
+  EXPECT_EQ((*api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName))["spec"], DenyAllSpec());
+  api_.Erase(kube::kNetworkPolicies, "ns", kNetworkPolicyName);
+  ASSERT_TRUE(reconciler_->Reconcile(NetworkPolicyKey("ns")).error.ok());
+  EXPECT_TRUE(api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName).ok());
+}
+
+TEST_F(ReconcilerTest, UnschedulablePodWaitsThenFailsAtThePendingDeadline) {
+  CreateRun("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  CodeRun run = Run("hello");
+  json pod = *api_.Get(kube::kPods, "ns", run.pod_name);
+  pod["status"] = {{"phase", "Pending"},
+                   {"conditions", {{{"type", "PodScheduled"}, {"status", "False"},
+                                    {"reason", "Unschedulable"}, {"message", "Insufficient cpu"}}}}};
+  api_.Put(kube::kPods, pod);
+  Result r = Reconcile("hello");
+  EXPECT_EQ(Run("hello").phase, "Pending");
+  EXPECT_EQ(Run("hello").reason, "Unschedulable");
+  ASSERT_TRUE(r.requeue_after.has_value());
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(Run("hello").phase, "Failed");
+  EXPECT_EQ(Run("hello").reason, "PodFailed");
+  EXPECT_NE(Run("hello").message.find("Insufficient cpu"), std::string::npos);
+  EXPECT_EQ(PodCount(), 0);
+}
+
+TEST_F(ReconcilerTest, FinishedRunIsDeletedAfterItsTtl) {
+  CreateRun("hello");
+  json run = *api_.Get(kube::kCodeRuns, "ns", "hello");
+  run["spec"]["ttlSecondsAfterFinished"] = 5;
+  api_.Put(kube::kCodeRuns, run);
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  Terminate("hello", 0);
+  Result r = Reconcile("hello");
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(*r.requeue_after, std::chrono::seconds(5));
+  clock_.Advance(std::chrono::seconds(3));
+  r = Reconcile("hello");
+  EXPECT_EQ(r.outcome, "ttl");
+  EXPECT_TRUE(api_.Get(kube::kCodeRuns, "ns", "hello").ok());
+  clock_.Advance(std::chrono::seconds(3));
+  EXPECT_EQ(Reconcile("hello").outcome, "expired");
+  EXPECT_FALSE(api_.Get(kube::kCodeRuns, "ns", "hello").ok());
+}
+
+TEST_F(ReconcilerTest, RunUidsAreUniqueAcrossLiveRuns) {
+  std::set<std::int64_t> uids;
+  for (int i = 0; i < 5; ++i) {
+    std::string name = "run" + std::to_string(i);
+    CreateRun(name);
+    ASSERT_TRUE(Reconcile(name).error.ok());
+    json pod = *api_.Get(kube::kPods, "ns", Run(name).pod_name);
+    uids.insert(pod["spec"]["securityContext"]["runAsUser"].get<std::int64_t>());
+  }
+  EXPECT_EQ(uids.size(), 5u);
+}
+
+}  // namespace
+}  // namespace coderun::reconcile
