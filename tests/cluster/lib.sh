@@ -1,0 +1,226 @@
+# Shared bash for tests/cluster/* scripts. Source it; do not execute it.
+#
+# Layout (all git-ignored, at the repo root):
+#   .cluster/pki/      CA, serving and client certs, service-account key pair
+#   .cluster/etcd/     etcd data
+#   .cluster/logs/     one log per daemon
+#   .cluster/run/      <name>.pid, <name>.start (field 22 of /proc/<pid>/stat),
+#                      <name>.cmdline (the argv we launched, NUL-separated)
+#   .cluster/bin/      symlinks to the built binaries (kubectl, etcd, kube-apiserver)
+#   .cluster/kubeconfig  admin kubeconfig (system:masters)
+# Binaries are built into ${CODERUN_CACHE:-$HOME/.cache/coderun}/bin by ./build.
+
+CLUSTER_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$CLUSTER_LIB_DIR/../.." && pwd)
+STATE=$REPO_ROOT/.cluster
+PKI=$STATE/pki
+RUN=$STATE/run
+LOGS=$STATE/logs
+CODERUN_CACHE=${CODERUN_CACHE:-$HOME/.cache/coderun}
+BIN=$CODERUN_CACHE/bin
+
+# Pinned versions; go.mod in tests/cluster/go must agree.
+K8S_VERSION=v1.34.4
+
+# Loopback endpoints. The port overrides exist only to run a second, throwaway
+# cluster from another checkout; the tests assume the defaults.
+ETCD_PORT=${CODERUN_ETCD_PORT:-23790}
+ETCD_PEER_PORT=${CODERUN_ETCD_PEER_PORT:-23800}
+APISERVER_PORT=${CODERUN_APISERVER_PORT:-6443}
+ETCD_CLIENT_URL=http://127.0.0.1:$ETCD_PORT
+ETCD_PEER_URL=http://127.0.0.1:$ETCD_PEER_PORT
+APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
+SERVICE_CIDR=10.96.0.0/16
+SERVICE_FIRST_IP=10.96.0.1
+
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --- processes -------------------------------------------------------------
+
+# Serialises up, down and restart-apiserver (held until the script exits; fd 8
+# is closed in the daemons so they never inherit it).
+lock_state() {
+  mkdir -p "$RUN"
+  exec 8>"$RUN/.lock"
+  flock -w 300 8 || die "another tests/cluster command holds $RUN/.lock"
+}
+
+# Field 22 (starttime, clock ticks after boot) of /proc/<pid>/stat. The comm
+# field may contain spaces or parentheses, so parse after the last ')'.
+proc_starttime() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  # Now field 3 (state) is the first word; field 22 is word 20.
+  set -- $stat
+  printf '%s\n' "${20}"
+}
+
+# still_running <pid> <starttime>: that very process exists and has not
+# exited (a zombie, state Z or X, has: its memory, ports and files are gone).
+still_running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  set -- "$2" $stat
+  [[ $2 != [ZX] && ${21} == "$1" ]]
+}
+
+# cmdline_is <pid> <file>: /proc/<pid>/cmdline equals the file's bytes. (Read
+# through a pipe: cmp trusts the 0 size that stat reports for /proc files.)
+cmdline_is() { cat "/proc/$1/cmdline" 2>/dev/null | cmp -s - "$2"; }
+
+# True if <name>'s pidfile names a live process that is the one we started:
+# same start time and same argv as recorded at launch. Prints the pid.
+daemon_pid() {
+  local name=$1 pid start
+  [[ -f $RUN/$name.pid && -f $RUN/$name.start && -f $RUN/$name.cmdline ]] || return 1
+  pid=$(<"$RUN/$name.pid")
+  start=$(<"$RUN/$name.start")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ $(proc_starttime "$pid") == "$start" ]] || return 1
+  cmdline_is "$pid" "$RUN/$name.cmdline" || return 1
+  printf '%s\n' "$pid"
+}
+
+forget_daemon() { rm -f "$RUN/$1.pid" "$RUN/$1.start" "$RUN/$1.cmdline"; }
+
+# True if <name> is running with exactly this argv (so a changed flag, cert
+# path or binary means "restart it").
+daemon_matches() {
+  local name=$1; shift
+  daemon_pid "$name" >/dev/null || return 1
+  cmp -s "$RUN/$name.cmdline" <(printf '%s\0' "$@")
+}
+
+# start_daemon <name> <argv...>: runs argv in its own session, stdin from
+# /dev/null, output appended to .cluster/logs/<name>.log, and records the pid,
+# its start time and argv. Returns once the child has exec'd argv.
+start_daemon() {
+  local name=$1; shift
+  mkdir -p "$RUN" "$LOGS"
+  printf '\n===== %s starting %s =====\n' "$(date -Is)" "$name" >>"$LOGS/$name.log"
+  # Without job control the background child is not a process-group leader,
+  # so setsid execs in place (no fork) and $! is the daemon's own pid.
+  set +m
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- &
+  local pid=$! i
+  printf '%s\0' "$@" >"$RUN/$name.cmdline"
+  proc_starttime "$pid" >"$RUN/$name.start" || { forget_daemon "$name"; die "$name exited at once; see $LOGS/$name.log"; }
+  echo "$pid" >"$RUN/$name.pid"
+  for ((i = 0; i < 100; i++)); do   # wait for the exec (argv replaces setsid's)
+    cmdline_is "$pid" "$RUN/$name.cmdline" && { log "started $name (pid $pid)"; return 0; }
+    [[ -d /proc/$pid ]] || break
+    sleep 0.05
+  done
+  forget_daemon "$name"
+  tail -n 30 "$LOGS/$name.log" >&2 || true
+  die "$name did not start; see $LOGS/$name.log"
+}
+
+# stop_daemon <name> [deadline-seconds]: SIGTERM the recorded process (only if
+# the pid check passes), SIGKILL after the deadline, wait until it is gone.
+stop_daemon() {
+  local name=$1 deadline=${2:-20} pid start i
+  if ! pid=$(daemon_pid "$name"); then
+    [[ -f $RUN/$name.pid ]] && log "$name: stale pidfile (process gone or not ours), not signalling anything"
+    forget_daemon "$name"
+    return 0
+  fi
+  start=$(<"$RUN/$name.start")
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < deadline * 10; i++)); do
+    still_running "$pid" "$start" || { forget_daemon "$name"; return 0; }
+    sleep 0.1
+  done
+  log "$name (pid $pid) still alive after ${deadline}s, sending SIGKILL"
+  still_running "$pid" "$start" && kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    still_running "$pid" "$start" || { forget_daemon "$name"; return 0; }
+    sleep 0.1
+  done
+  die "$name (pid $pid) survived SIGKILL"
+}
+
+# Fail early if someone else holds a port we are about to bind.
+port_free() {
+  ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# wait_until <name> <seconds> <command...>: poll the command until it succeeds.
+# Gives up early if daemon <name> died; on failure prints its log tail.
+wait_until() {
+  local name=$1 secs=$2; shift 2
+  local end=$((SECONDS + secs))
+  while ((SECONDS < end)); do
+    "$@" >/dev/null 2>&1 && return 0
+    if ! daemon_pid "$name" >/dev/null; then
+      log "$name exited; last log lines:"; tail -n 40 "$LOGS/$name.log" >&2 || true
+      return 1
+    fi
+    sleep 0.3
+  done
+  log "$name not ready after ${secs}s; last log lines:"; tail -n 40 "$LOGS/$name.log" >&2 || true
+  return 1
+}
+
+# --- components ------------------------------------------------------------
+
+etcd_argv() {
+  ETCD_ARGV=("$BIN/etcd"
+    --name=coderun
+    --data-dir="$STATE/etcd"
+    --listen-client-urls="$ETCD_CLIENT_URL"
+    --advertise-client-urls="$ETCD_CLIENT_URL"
+    --listen-peer-urls="$ETCD_PEER_URL"
+    --initial-advertise-peer-urls="$ETCD_PEER_URL"
+    --initial-cluster="coderun=$ETCD_PEER_URL"
+    --initial-cluster-state=new
+    --log-level=warn)
+}
+
+etcd_healthy() { curl -fsS --max-time 2 "$ETCD_CLIENT_URL/health" | grep -q '"health":"true"'; }
+
+apiserver_argv() {
+  APISERVER_ARGV=("$BIN/kube-apiserver"
+    --bind-address=127.0.0.1
+    --advertise-address=127.0.0.1
+    --secure-port="$APISERVER_PORT"
+    --etcd-servers="$ETCD_CLIENT_URL"
+    --tls-cert-file="$PKI/apiserver.crt"
+    --tls-private-key-file="$PKI/apiserver.key"
+    --client-ca-file="$PKI/ca.crt"
+    --authorization-mode=Node,RBAC
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local
+    --service-account-key-file="$PKI/sa.pub"
+    --service-account-signing-key-file="$PKI/sa.key"
+    --service-cluster-ip-range="$SERVICE_CIDR"
+    # Let Pod Security Admission, not the global switch, decide about
+    # privileged Pods (kubeadm clusters do the same).
+    --allow-privileged=true
+    --profiling=false)
+}
+
+apiserver_ready() {
+  curl -fsS --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "$APISERVER_URL/readyz" | grep -qx ok
+}
+
+start_etcd() {
+  etcd_argv
+  port_free "$ETCD_PORT" && port_free "$ETCD_PEER_PORT" ||
+    die "port $ETCD_PORT or $ETCD_PEER_PORT is in use by a process we did not start"
+  mkdir -p "$STATE/etcd" && chmod 700 "$STATE/etcd"
+  start_daemon etcd "${ETCD_ARGV[@]}"
+  wait_until etcd 30 etcd_healthy || die "etcd did not become healthy"
+}
+
+start_apiserver() {
+  apiserver_argv
+  port_free "$APISERVER_PORT" || die "port $APISERVER_PORT is in use by a process we did not start"
+  start_daemon kube-apiserver "${APISERVER_ARGV[@]}"
+  wait_until kube-apiserver 90 apiserver_ready || die "kube-apiserver did not become ready"
+  log "kube-apiserver ready at $APISERVER_URL"
+}
