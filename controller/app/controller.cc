@@ -4,6 +4,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "kube/errors.h"
+#include "reconcile/network_policy.h"
 #include "reconcile/status.h"
 
 namespace coderun::app {
@@ -171,7 +173,8 @@ void Controller::Worker() {
     metrics_.Inc("coderun_reconcile_total", "Reconciles by result.",
                  {{"result", r.error.ok() ? r.outcome : "error"}});
     if (!r.error.ok()) {
-      log::Warn("reconcile failed", {{"key", *key}, {"error", std::string(r.error.message())},
+      // A conflict only means the cache was a step behind our own last write: retry quietly.
+      log::Write(kube::IsConflict(r.error) ? log::Level::kDebug : log::Level::kWarn, "reconcile failed", {{"key", *key}, {"error", std::string(r.error.message())},
                                      {"retries", std::to_string(queue_.NumRequeues(*key))}});
       queue_.AddRateLimited(*key);
     } else {

@@ -51,7 +51,7 @@ int Run(int argc, char** argv) {
     return 2;
   }
   std::unique_ptr<kube::Client> client =
-      kube::NewClient(std::move(*transport), options->qps, options->burst);
+      kube::NewClient(std::move(*transport), kube::ClientOptions{options->qps, options->burst});
 
   // Signals go to the main thread only: block them before any thread starts.
   sigset_t signals;

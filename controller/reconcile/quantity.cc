@@ -83,11 +83,16 @@ absl::StatusOr<Quantity> ParseQuantity(std::string_view text) {
   }
 
   // value_milli = (int.frac) * 10^exp10 * binary, rounded up.
-  std::string digits = int_digits + frac_digits;
+  std::string digits = int_digits;
+  digits.append(frac_digits);
   int exp = exp10 - static_cast<int>(frac_digits.size());
   // Strip leading zeros to keep the number small.
   size_t nz = digits.find_first_not_of('0');
-  digits = nz == std::string::npos ? "0" : digits.substr(nz);
+  if (nz == std::string::npos) {
+    digits.assign(1, '0');
+  } else {
+    digits.erase(0, nz);
+  }
   std::int64_t value = 0;
   bool round_up = false;
   if (exp < 0) {
@@ -95,7 +100,7 @@ absl::StatusOr<Quantity> ParseQuantity(std::string_view text) {
     size_t drop = static_cast<size_t>(-exp);
     if (drop >= digits.size()) {
       round_up = digits.find_first_not_of('0') != std::string::npos;
-      digits = "0";
+      digits.assign(1, '0');
     } else {
       std::string_view dropped(digits.data() + digits.size() - drop, drop);
       round_up = dropped.find_first_not_of('0') != std::string_view::npos;
