@@ -1,0 +1,401 @@
+// An in-memory kube::Client for unit tests: an object store with a global resourceVersion
+// counter and an event history that watches replay, paged lists, simple label selectors
+// ("k=v,k2=v2", "k"), and knobs to make watches fail the ways a real server does.
+// Thread-safe. Header-only so that it stays out of the production library.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_split.h"
+#include "kube/client.h"
+#include "kube/errors.h"
+
+namespace coderun::informer {
+
+// What the next Watch call does after replaying the events it has (FIFO, one per call).
+enum class WatchFault {
+  kGoneStatus,  // refuse the watch: 410 returned by Watch, no events
+  kGoneEvent,   // send an ERROR event with a 410 Status, then end the stream
+  kGarbage,     // end with InvalidArgument, as for an undecodable line
+  kDisconnect,  // end with Unavailable, as for a dropped connection
+  kEndNormally, // end the stream normally (OK) right away
+};
+
+class FakeClient final : public kube::Client {
+ public:
+  using json = kube::json;
+  struct ListCall { std::string ns; kube::ListOptions options; };
+  struct WatchCall {
+    std::string ns;
+    kube::WatchOptions options;
+    std::chrono::steady_clock::time_point at;
+    std::optional<WatchFault> fault;  // injected into this call
+  };
+
+  // ---- test controls -------------------------------------------------------------------
+
+  // Creates or replaces `object` as is (no conflict checks); assigns a new resourceVersion
+  // (and a uid on creation); records ADDED or MODIFIED. Returns the stored object.
+  json Put(const kube::Resource& r, json object) {
+    std::lock_guard lock(mu_);
+    return StoreLocked(r, std::move(object));
+  }
+  // Deletes an object, recording DELETED. False if it did not exist.
+  bool Erase(const kube::Resource& r, const std::string& ns, const std::string& name) {
+    std::lock_guard lock(mu_);
+    return EraseLocked(r, Key(r, ns, name));
+  }
+  // Deletes an object without recording an event, as if the DELETED event had been lost
+  // behind a compaction: only a relist can notice. False if it did not exist.
+  bool EraseWithoutEvent(const kube::Resource& r, const std::string& ns,
+                         const std::string& name) {
+    std::lock_guard lock(mu_);
+    ++rv_;
+    return store_[Id(r)].erase(Key(r, ns, name)) > 0;
+  }
+  // Records a BOOKMARK at the current resourceVersion; returns that resourceVersion.
+  std::string Bookmark(const kube::Resource& r) {
+    std::lock_guard lock(mu_);
+    ++rv_;
+    json bm = {{"kind", "Bookmark"}, {"metadata", {{"resourceVersion", std::to_string(rv_)}}}};
+    history_[Id(r)].push_back({rv_, "BOOKMARK", std::move(bm)});
+    cv_.notify_all();
+    return std::to_string(rv_);
+  }
+  // Forgets the history so far: watches from an older resourceVersion get 410 Gone.
+  void Compact() {
+    std::lock_guard lock(mu_);
+    compacted_ = rv_;
+  }
+  void InjectWatchFault(WatchFault fault) {
+    std::lock_guard lock(mu_);
+    faults_.push_back(fault);
+  }
+  // The next List call returns `status`.
+  void FailNextList(absl::Status status) {
+    std::lock_guard lock(mu_);
+    list_failures_.push_back(std::move(status));
+  }
+  // The next List call that carries a continue token gets 410 Expired.
+  void ExpireNextContinue() {
+    std::lock_guard lock(mu_);
+    expire_continue_ = true;
+  }
+  // How long a watch stays open (real time) before the "server" ends it normally.
+  void set_watch_duration(std::chrono::milliseconds d) {
+    std::lock_guard lock(mu_);
+    watch_duration_ = d;
+  }
+  void SetPodLog(const std::string& ns, const std::string& pod, std::string text) {
+    std::lock_guard lock(mu_);
+    pod_logs_[ns + "/" + pod] = std::move(text);
+  }
+  std::vector<ListCall> list_calls() const {
+    std::lock_guard lock(mu_);
+    return list_calls_;
+  }
+  std::vector<WatchCall> watch_calls() const {
+    std::lock_guard lock(mu_);
+    return watch_calls_;
+  }
+  std::string resource_version() const {
+    std::lock_guard lock(mu_);
+    return std::to_string(rv_);
+  }
+
+  // ---- kube::Client --------------------------------------------------------------------
+
+  absl::StatusOr<json> Get(const kube::Resource& r, const std::string& ns,
+                           const std::string& name, const kube::DropKeys& drop = {}) override {
+    std::lock_guard lock(mu_);
+    const json* obj = FindLocked(r, Key(r, ns, name));
+    if (!obj) return Error(404, "NotFound", name + " not found");
+    return Dropped(*obj, drop);
+  }
+
+  absl::StatusOr<json> List(const kube::Resource& r, const std::string& ns,
+                            const kube::ListOptions& opts,
+                            const kube::DropKeys& drop = {}) override {
+    std::lock_guard lock(mu_);
+    list_calls_.push_back({ns, opts});
+    if (!list_failures_.empty()) {
+      absl::Status s = std::move(list_failures_.front());
+      list_failures_.pop_front();
+      return s;
+    }
+    if (!opts.continue_token.empty() && expire_continue_) {
+      expire_continue_ = false;
+      return Error(410, "Expired", "continue token expired");
+    }
+    json items = json::array();
+    std::string last, next;
+    for (const auto& [key, obj] : store_[Id(r)]) {
+      if (!opts.continue_token.empty() && key <= opts.continue_token) continue;
+      if (!InNamespace(r, ns, obj) || !Selected(opts.label_selector, obj)) continue;
+      if (opts.limit > 0 && static_cast<int>(items.size()) == opts.limit) {
+        next = last;  // the token is the last key served
+        break;
+      }
+      items.push_back(Dropped(obj, drop));
+      last = key;
+    }
+    json meta = {{"resourceVersion", std::to_string(rv_)}};
+    if (!next.empty()) meta["continue"] = next;
+    return json{{"kind", "List"}, {"metadata", meta}, {"items", items}};
+  }
+
+  absl::StatusOr<json> Create(const kube::Resource& r, const std::string& ns,
+                              const json& object) override {
+    std::lock_guard lock(mu_);
+    json obj = object;
+    if (r.namespaced) obj["metadata"]["namespace"] = ns;
+    std::string name = Meta(obj, "name");
+    if (name.empty()) {
+      name = Meta(obj, "generateName") + std::to_string(rv_ + 1);
+      obj["metadata"]["name"] = name;
+    }
+    if (FindLocked(r, Key(r, ns, name))) return Error(409, "AlreadyExists", name + " exists");
+    obj["metadata"].erase("uid");
+    obj["metadata"]["generation"] = 1;
+    return StoreLocked(r, std::move(obj));
+  }
+
+  absl::StatusOr<json> Update(const kube::Resource& r, const std::string& ns,
+                              const json& object) override {
+    return Replace(r, ns, object, /*status_only=*/false);
+  }
+  absl::StatusOr<json> UpdateStatus(const kube::Resource& r, const std::string& ns,
+                                    const json& object) override {
+    return Replace(r, ns, object, /*status_only=*/true);
+  }
+
+  absl::StatusOr<json> MergePatch(const kube::Resource& r, const std::string& ns,
+                                  const std::string& name, const json& patch,
+                                  const std::string& subresource = "") override {
+    json merged;
+    {
+      std::lock_guard lock(mu_);
+      const json* old = FindLocked(r, Key(r, ns, name));
+      if (!old) return Error(404, "NotFound", name + " not found");
+      merged = *old;
+    }
+    merged.merge_patch(subresource == "status" ? json{{"status", patch.value("status", json())}}
+                                               : patch);
+    return Replace(r, ns, merged, subresource == "status");
+  }
+
+  absl::Status Delete(const kube::Resource& r, const std::string& ns, const std::string& name,
+                      const kube::DeleteOptions& opts = {}) override {
+    std::lock_guard lock(mu_);
+    const json* obj = FindLocked(r, Key(r, ns, name));
+    if (!obj) return Error(404, "NotFound", name + " not found");
+    if (opts.precondition_uid && Meta(*obj, "uid") != *opts.precondition_uid) {
+      return Error(409, "Conflict", "uid precondition failed");
+    }
+    EraseLocked(r, Key(r, ns, name));
+    return absl::OkStatus();
+  }
+
+  absl::Status Watch(const kube::Resource& r, const std::string& ns,
+                     const kube::WatchOptions& opts,
+                     const std::function<bool(kube::WatchEvent&&)>& on_event,
+                     const kube::DropKeys& drop = {}) override {
+    std::unique_lock lock(mu_);
+    std::optional<WatchFault> fault;
+    if (!faults_.empty()) {
+      fault = faults_.front();
+      faults_.pop_front();
+    }
+    watch_calls_.push_back({ns, opts, std::chrono::steady_clock::now(), fault});
+    if (fault == WatchFault::kGoneStatus) return Error(410, "Gone", "watch refused");
+    uint64_t pos = opts.resource_version.empty() ? rv_ : std::stoull(opts.resource_version);
+    if (pos < compacted_) return Error(410, "Expired", "too old resource version");
+    const auto deadline = std::chrono::steady_clock::now() + watch_duration_;
+    while (true) {
+      std::vector<kube::WatchEvent> batch;
+      for (const Logged& e : history_[Id(r)]) {
+        if (e.rv <= pos) continue;
+        pos = e.rv;
+        if (e.type == "BOOKMARK" ? !opts.allow_bookmarks
+                                 : !InNamespace(r, ns, e.object) ||
+                                       !Selected(opts.label_selector, e.object)) {
+          continue;
+        }
+        batch.push_back({e.type, Dropped(e.object, drop)});
+      }
+      lock.unlock();
+      for (auto& event : batch) {
+        if (!on_event(std::move(event))) return absl::OkStatus();
+      }
+      if (fault) return Fail(*fault, on_event);
+      lock.lock();
+      if (history_[Id(r)].empty() || history_[Id(r)].back().rv <= pos) {
+        if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) return absl::OkStatus();
+      }
+    }
+  }
+
+  absl::StatusOr<std::string> PodLog(const std::string& ns, const std::string& pod,
+                                     const std::string&, long limit_bytes) override {
+    std::lock_guard lock(mu_);
+    auto it = pod_logs_.find(ns + "/" + pod);
+    if (it == pod_logs_.end()) return Error(404, "NotFound", "no log for " + pod);
+    if (limit_bytes > 0) return it->second.substr(0, static_cast<size_t>(limit_bytes));
+    return it->second;
+  }
+
+ private:
+  struct Logged {
+    uint64_t rv;
+    std::string type;
+    json object;
+  };
+
+  static absl::Status Error(int code, const std::string& reason, const std::string& message) {
+    json status = {{"kind", "Status"}, {"status", "Failure"}, {"code", code},
+                   {"reason", reason}, {"message", message}};
+    return kube::ApiError(code, status.dump());
+  }
+  // metadata.<field> as a string, "" if absent.
+  static std::string Meta(const json& obj, const char* field) {
+    auto m = obj.find("metadata");
+    if (m == obj.end() || !m->is_object()) return "";
+    auto f = m->find(field);
+    return f != m->end() && f->is_string() ? f->get<std::string>() : "";
+  }
+  static std::string Id(const kube::Resource& r) { return r.group + "/" + r.plural; }
+  static std::string Key(const kube::Resource& r, const std::string& ns, const std::string& n) {
+    return (r.namespaced ? ns : "") + "/" + n;
+  }
+  static std::string KeyOfObject(const kube::Resource& r, const json& obj) {
+    return Key(r, Meta(obj, "namespace"), Meta(obj, "name"));
+  }
+  static bool InNamespace(const kube::Resource& r, const std::string& ns, const json& obj) {
+    return !r.namespaced || ns.empty() || Meta(obj, "namespace") == ns;
+  }
+  static bool Selected(const std::string& selector, const json& obj) {
+    if (selector.empty()) return true;
+    json labels = obj.value("metadata", json::object()).value("labels", json::object());
+    for (absl::string_view term : absl::StrSplit(selector, ',', absl::SkipEmpty())) {
+      std::vector<std::string> kv = absl::StrSplit(term, absl::MaxSplits('=', 1));
+      auto it = labels.find(kv[0]);
+      if (it == labels.end()) return false;
+      if (kv.size() == 2 && (!it->is_string() || *it != kv[1])) return false;
+    }
+    return true;
+  }
+  static void DropIn(json& j, const kube::DropKeys& drop) {
+    if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end();) {
+        if (drop.contains(it.key())) {
+          it = j.erase(it);
+        } else {
+          DropIn(*it, drop);
+          ++it;
+        }
+      }
+    } else if (j.is_array()) {
+      for (auto& e : j) DropIn(e, drop);
+    }
+  }
+  static json Dropped(json j, const kube::DropKeys& drop) {
+    if (!drop.empty()) DropIn(j, drop);
+    return j;
+  }
+
+  const json* FindLocked(const kube::Resource& r, const std::string& key) {
+    auto& objects = store_[Id(r)];
+    auto it = objects.find(key);
+    return it == objects.end() ? nullptr : &it->second;
+  }
+  json StoreLocked(const kube::Resource& r, json obj) {
+    const std::string key = KeyOfObject(r, obj);
+    auto& objects = store_[Id(r)];
+    auto it = objects.find(key);
+    const bool created = it == objects.end();
+    if (created && !obj["metadata"].contains("uid")) {
+      obj["metadata"]["uid"] = "uid-" + std::to_string(++uids_);
+    }
+    obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    objects[key] = obj;
+    history_[Id(r)].push_back({rv_, created ? "ADDED" : "MODIFIED", obj});
+    cv_.notify_all();
+    return obj;
+  }
+  bool EraseLocked(const kube::Resource& r, const std::string& key) {
+    auto& objects = store_[Id(r)];
+    auto it = objects.find(key);
+    if (it == objects.end()) return false;
+    json obj = std::move(it->second);
+    objects.erase(it);
+    obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    history_[Id(r)].push_back({rv_, "DELETED", std::move(obj)});
+    cv_.notify_all();
+    return true;
+  }
+  absl::StatusOr<json> Replace(const kube::Resource& r, const std::string& ns,
+                               const json& object, bool status_only) {
+    std::lock_guard lock(mu_);
+    json obj = object;
+    if (r.namespaced) obj["metadata"]["namespace"] = ns;
+    const std::string name = Meta(obj, "name");
+    const json* old = FindLocked(r, Key(r, ns, name));
+    if (!old) return Error(404, "NotFound", name + " not found");
+    std::string want = obj["metadata"].value("resourceVersion", "");
+    if (!want.empty() && want != Meta(*old, "resourceVersion")) {
+      return Error(409, "Conflict", "the object has been modified");
+    }
+    json next = *old;
+    if (status_only) {
+      next["status"] = obj.value("status", json());
+    } else {
+      next = obj;
+      next["metadata"]["uid"] = Meta(*old, "uid");
+      if (old->contains("status")) next["status"] = old->at("status");
+      int64_t gen = old->at("metadata").value("generation", int64_t{1});
+      bool spec_changed = obj.value("spec", json()) != old->value("spec", json());
+      next["metadata"]["generation"] = spec_changed ? gen + 1 : gen;
+    }
+    return StoreLocked(r, std::move(next));
+  }
+  absl::Status Fail(WatchFault fault, const std::function<bool(kube::WatchEvent&&)>& on_event) {
+    switch (fault) {
+      case WatchFault::kGoneEvent:
+        on_event({"ERROR", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"}}});
+        return absl::OkStatus();
+      case WatchFault::kGarbage:
+        return absl::InvalidArgumentError("undecodable watch event: {\"type\":\"ADDED\",\"obj");
+      case WatchFault::kDisconnect:
+        return absl::UnavailableError("connection reset by peer");
+      default:
+        return absl::OkStatus();
+    }
+  }
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // with mu_: new history
+  // All guarded by mu_.
+  uint64_t rv_ = 100;
+  uint64_t compacted_ = 0;
+  uint64_t uids_ = 0;
+  std::map<std::string, std::map<std::string, json>> store_;  // resource id -> "ns/name" -> obj
+  std::map<std::string, std::vector<Logged>> history_;        // resource id -> events
+  std::deque<WatchFault> faults_;
+  std::deque<absl::Status> list_failures_;
+  bool expire_continue_ = false;
+  std::chrono::milliseconds watch_duration_{50};
+  std::map<std::string, std::string> pod_logs_;
+  std::vector<ListCall> list_calls_;
+  std::vector<WatchCall> watch_calls_;
+};
+
+}  // namespace coderun::informer
