@@ -96,7 +96,12 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
   RegisterMetrics();
 }
 
-Controller::~Controller() { Stop(); }
+Controller::~Controller() {
+  Stop();
+  coderuns_.Stop();
+  pods_.Stop();
+  policies_.Stop();
+}
 
 void Controller::RegisterMetrics() {
   auto relists = [this] {
@@ -192,9 +197,6 @@ void Controller::Stop() {
   for (auto& w : workers_) w.join();
   workers_.clear();
   if (prober_.joinable()) prober_.join();
-  coderuns_.Stop();
-  pods_.Stop();
-  policies_.Stop();
 }
 
 }  // namespace coderun::app

@@ -25,7 +25,10 @@ class Controller {
 
   // Starts the informers; workers start once every cache has synced. Non-blocking.
   void Start();
-  // Stops workers and informers; in-flight reconciles finish first. Idempotent.
+  // Stops reconciling: in-flight reconciles finish, no new ones start. Returns promptly.
+  // The informers' watch threads keep running until the destructor, which may wait up to a
+  // watch timeout for a silent stream: a process that is exiting skips it (see main.cc).
+  // Idempotent.
   void Stop();
 
   bool Synced() const;
