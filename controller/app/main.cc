@@ -53,6 +53,8 @@ int Run(int argc, char** argv) {
   std::unique_ptr<kube::Client> client =
       kube::NewClient(std::move(*transport), kube::ClientOptions{options->qps, options->burst});
 
+  // A peer closing a connection must be an error value, not the end of the process.
+  signal(SIGPIPE, SIG_IGN);
   // Signals go to the main thread only: block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);

@@ -22,8 +22,9 @@ struct Resource {
   std::string plural;   // "pods", "coderuns"
   bool namespaced = true;
 
-  // "/api/v1" or "/apis/<group>/<version>" + "/namespaces/<ns>" (when ns is not empty) +
-  // "/<plural>" + ("/<name>" when name is not empty).
+  // "/api/v1" or "/apis/<group>/<version>" + "/namespaces/<ns>" (when ns is not empty and
+  // the resource is namespaced) + "/<plural>" + ("/<name>" when name is not empty). ns and
+  // name are percent-encoded (a no-op for valid Kubernetes names).
   std::string Path(std::string_view ns, std::string_view name = "") const;
 };
 

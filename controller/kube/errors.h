@@ -10,6 +10,15 @@
 
 namespace coderun::kube {
 
+// Status codes: 400/413/415/422 InvalidArgument, 401 Unauthenticated, 403 PermissionDenied,
+// 404 NotFound, 409 AlreadyExists (reason AlreadyExists) or Aborted (Conflict), 410
+// FailedPrecondition, 429 and 5xx Unavailable (504 DeadlineExceeded). The message is the
+// apiserver's message plus "(HTTP <code>, reason <reason>)", on one line.
+//
+// Note: absl also declares IsNotFound and IsAlreadyExists; from inside namespace
+// coderun::kube an unqualified call with an absl::Status argument is ambiguous (ADL), so
+// call them as kube::IsNotFound(s). Qualified calls from other namespaces are fine.
+
 // Builds the error for an HTTP response with a non-2xx status; `body` is the apiserver's
 // Status JSON when present (anything else is tolerated).
 absl::Status ApiError(int http_code, std::string_view body);

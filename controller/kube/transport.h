@@ -16,7 +16,7 @@ struct HttpRequest {
   std::string path_and_query;               // "/api/v1/namespaces/x/pods?limit=100"
   std::map<std::string, std::string> headers;
   std::string body;
-  std::chrono::seconds timeout{30};         // per receive; watches set it above their timeoutSeconds
+  std::chrono::seconds timeout{30};  // per receive; watches set it above their timeoutSeconds
 };
 
 struct HttpResponse {

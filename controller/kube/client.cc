@@ -1,0 +1,251 @@
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "kube/errors.h"
+#include "kube/http_client.h"
+
+namespace coderun::kube {
+namespace {
+
+constexpr char kJson[] = "application/json";
+constexpr char kMergePatch[] = "application/merge-patch+json";
+// Added to a watch's timeoutSeconds for the client-side receive timeout.
+constexpr std::chrono::seconds kWatchTimeoutMargin{30};
+
+// Builds "?a=b&c=d" with escaped values.
+class Query {
+ public:
+  void Add(const std::string& key, std::string_view value) {
+    absl::StrAppend(&text_, text_.empty() ? "?" : "&", key, "=", UrlEscape(value));
+  }
+  void AddIfSet(const std::string& key, std::string_view value) {
+    if (!value.empty()) Add(key, value);
+  }
+  const std::string& str() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+bool Is2xx(int status) { return status >= 200 && status < 300; }
+
+bool IsBlank(std::string_view line) {
+  for (char c : line) {
+    if (!absl::ascii_isspace(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+class HttpClient final : public Client {
+ public:
+  HttpClient(std::unique_ptr<Transport> transport, std::shared_ptr<RateLimiter> limiter)
+      : transport_(std::move(transport)), limiter_(std::move(limiter)) {}
+
+  absl::StatusOr<json> Get(const Resource& r, const std::string& ns, const std::string& name,
+                           const DropKeys& drop) override {
+    if (name.empty()) return absl::InvalidArgumentError("Get: empty name");
+    return Call("GET", r.Path(ns, name), "", "", drop);
+  }
+
+  absl::StatusOr<json> List(const Resource& r, const std::string& ns, const ListOptions& opts,
+                            const DropKeys& drop) override {
+    Query q;
+    q.AddIfSet("labelSelector", opts.label_selector);
+    q.AddIfSet("fieldSelector", opts.field_selector);
+    if (opts.limit > 0) q.Add("limit", std::to_string(opts.limit));
+    q.AddIfSet("continue", opts.continue_token);
+    q.AddIfSet("resourceVersion", opts.resource_version);
+    return Call("GET", r.Path(ns) + q.str(), "", "", drop);
+  }
+
+  absl::StatusOr<json> Create(const Resource& r, const std::string& ns,
+                              const json& object) override {
+    ASSIGN_OR_RETURN(std::string body, Dump(object));
+    return Call("POST", r.Path(ns), body, kJson, {});
+  }
+
+  absl::StatusOr<json> Update(const Resource& r, const std::string& ns,
+                              const json& object) override {
+    return Put(r, ns, object, "");
+  }
+
+  absl::StatusOr<json> UpdateStatus(const Resource& r, const std::string& ns,
+                                    const json& object) override {
+    return Put(r, ns, object, "/status");
+  }
+
+  absl::StatusOr<json> MergePatch(const Resource& r, const std::string& ns,
+                                  const std::string& name, const json& patch,
+                                  const std::string& subresource) override {
+    if (name.empty()) return absl::InvalidArgumentError("MergePatch: empty name");
+    ASSIGN_OR_RETURN(std::string body, Dump(patch));
+    std::string path = r.Path(ns, name);
+    if (!subresource.empty()) absl::StrAppend(&path, "/", UrlEscape(subresource));
+    return Call("PATCH", path, body, kMergePatch, {});
+  }
+
+  absl::Status Delete(const Resource& r, const std::string& ns, const std::string& name,
+                      const DeleteOptions& opts) override {
+    if (name.empty()) return absl::InvalidArgumentError("Delete: empty name");
+    json options = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
+    if (opts.precondition_uid.has_value()) {
+      options["preconditions"] = {{"uid", *opts.precondition_uid}};
+    }
+    if (!opts.propagation_policy.empty()) options["propagationPolicy"] = opts.propagation_policy;
+    ASSIGN_OR_RETURN(HttpResponse response,
+                     Send(NewRequest("DELETE", r.Path(ns, name), options.dump(), kJson)));
+    if (!Is2xx(response.status)) return ApiError(response.status, response.body);
+    return absl::OkStatus();
+  }
+
+  absl::Status Watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+                     const std::function<bool(WatchEvent&&)>& on_event,
+                     const DropKeys& drop) override {
+    Query q;
+    q.Add("watch", "1");
+    q.AddIfSet("labelSelector", opts.label_selector);
+    q.AddIfSet("fieldSelector", opts.field_selector);
+    q.AddIfSet("resourceVersion", opts.resource_version);
+    if (opts.timeout_seconds > 0) q.Add("timeoutSeconds", std::to_string(opts.timeout_seconds));
+    if (opts.allow_bookmarks) q.Add("allowWatchBookmarks", "true");
+    HttpRequest request = NewRequest("GET", r.Path(ns) + q.str(), "", "");
+    // The server ends the watch after timeout_seconds; a silent stream is a broken one only
+    // after that (bookmarks keep a healthy stream talking).
+    request.timeout = std::chrono::seconds(opts.timeout_seconds > 0 ? opts.timeout_seconds : 600) +
+                      kWatchTimeoutMargin;
+    limiter_->Wait();
+
+    absl::Status stream_error;  // an undecodable line or an ERROR event
+    auto on_line = [&](std::string_view line) {
+      if (IsBlank(line)) return true;  // keep-alive blank line
+      absl::StatusOr<WatchEvent> event = DecodeWatchEvent(line, drop);
+      if (!event.ok()) {
+        stream_error = event.status();
+        return false;
+      }
+      if (event->type == "ERROR") {
+        stream_error = WatchErrorStatus(event->object);
+        return false;
+      }
+      return on_event(*std::move(event));
+    };
+    absl::StatusOr<HttpResponse> response = transport_->Stream(request, on_line);
+    if (!stream_error.ok()) return stream_error;
+    if (!response.ok()) return response.status();
+    if (!Is2xx(response->status)) return ApiError(response->status, response->body);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> PodLog(const std::string& ns, const std::string& pod,
+                                     const std::string& container, long limit_bytes) override {
+    if (pod.empty()) return absl::InvalidArgumentError("PodLog: empty pod name");
+    Query q;
+    q.AddIfSet("container", container);
+    if (limit_bytes > 0) q.Add("limitBytes", std::to_string(limit_bytes));
+    HttpRequest request = NewRequest("GET", kPods.Path(ns, pod) + "/log" + q.str(), "", "");
+    request.headers["Accept"] = "text/plain, */*";
+    ASSIGN_OR_RETURN(HttpResponse response, Send(std::move(request)));
+    if (!Is2xx(response.status)) return ApiError(response.status, response.body);
+    return std::move(response.body);
+  }
+
+ private:
+  static absl::StatusOr<std::string> Dump(const json& object) {
+    try {
+      return object.dump();
+    } catch (const json::exception& e) {  // invalid UTF-8 in a string
+      return absl::InvalidArgumentError(absl::StrCat("cannot encode JSON: ", e.what()));
+    }
+  }
+
+  // The error for a watch ERROR event, whose object is a metav1.Status.
+  static absl::Status WatchErrorStatus(const json& status) {
+    int code = 500;
+    auto c = status.find("code");
+    if (c != status.end() && c->is_number_integer()) code = c->get<int>();
+    return ApiError(code, status.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+
+  static HttpRequest NewRequest(std::string method, std::string path, std::string body,
+                                std::string content_type) {
+    HttpRequest request;
+    request.method = std::move(method);
+    request.path_and_query = std::move(path);
+    request.headers["Accept"] = kJson;
+    request.headers["User-Agent"] = kUserAgent;
+    if (!content_type.empty()) request.headers["Content-Type"] = std::move(content_type);
+    request.body = std::move(body);
+    return request;
+  }
+
+  absl::StatusOr<HttpResponse> Send(HttpRequest request) {
+    limiter_->Wait();
+    return transport_->Do(request);
+  }
+
+  absl::StatusOr<json> Call(std::string method, std::string path, std::string body,
+                            std::string content_type, const DropKeys& drop) {
+    ASSIGN_OR_RETURN(HttpResponse response,
+                     Send(NewRequest(std::move(method), std::move(path), std::move(body),
+                                     std::move(content_type))));
+    if (!Is2xx(response.status)) return ApiError(response.status, response.body);
+    return ParseJson(response.body, drop);
+  }
+
+  absl::StatusOr<json> Put(const Resource& r, const std::string& ns, const json& object,
+                           const std::string& suffix) {
+    std::string name;
+    if (object.is_object() && object.contains("metadata") && object["metadata"].is_object() &&
+        object["metadata"].contains("name") && object["metadata"]["name"].is_string()) {
+      name = object["metadata"]["name"].get<std::string>();
+    }
+    if (name.empty()) return absl::InvalidArgumentError("Update: object has no metadata.name");
+    ASSIGN_OR_RETURN(std::string body, Dump(object));
+    return Call("PUT", absl::StrCat(r.Path(ns, name), suffix), body, kJson, {});
+  }
+
+  const std::unique_ptr<Transport> transport_;
+  const std::shared_ptr<RateLimiter> limiter_;
+};
+
+}  // namespace
+
+std::string UrlEscape(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    }
+  }
+  return out;
+}
+
+std::string Resource::Path(std::string_view ns, std::string_view name) const {
+  std::string path = group.empty() ? absl::StrCat("/api/", version)
+                                   : absl::StrCat("/apis/", group, "/", version);
+  if (namespaced && !ns.empty()) absl::StrAppend(&path, "/namespaces/", UrlEscape(ns));
+  absl::StrAppend(&path, "/", plural);
+  if (!name.empty()) absl::StrAppend(&path, "/", UrlEscape(name));
+  return path;
+}
+
+std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
+                                  std::shared_ptr<RateLimiter> limiter) {
+  return std::make_unique<HttpClient>(std::move(transport), std::move(limiter));
+}
+
+std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
+                                  const ClientOptions& options) {
+  return NewClient(std::move(transport),
+                   std::make_shared<RateLimiter>(options.qps, options.burst));
+}
+
+}  // namespace coderun::kube

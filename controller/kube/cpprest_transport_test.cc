@@ -1,0 +1,291 @@
+#include "kube/cpprest_transport.h"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kube/errors.h"
+#include "kube/test_certs.h"
+#include "kube/test_tls_server.h"
+
+namespace coderun::kube {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::KeyPair;
+using testing::MakeCert;
+using testing::ServedRequest;
+using testing::ServerConn;
+using testing::TlsTestServer;
+
+class CpprestTransportTest : public ::testing::Test {
+ protected:
+  RestConfig Config(const TlsTestServer& server) const {
+    RestConfig config;
+    config.server = server.url();
+    config.ca_pem = ca_.cert_pem;
+    config.client_cert_pem = client_.cert_pem;
+    config.client_key_pem = client_.key_pem;
+    config.bearer_token = "tok";
+    return config;
+  }
+  std::unique_ptr<kube::Transport> Connect(const RestConfig& config) const {
+    absl::StatusOr<std::unique_ptr<kube::Transport>> t = NewCpprestTransport(config);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *std::move(t) : nullptr;
+  }
+  static HttpRequest Get(std::string path) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path_and_query = std::move(path);
+    r.headers["User-Agent"] = "coderun-controller";
+    r.timeout = std::chrono::seconds(10);
+    return r;
+  }
+
+  KeyPair ca_ = MakeCert("test-ca", nullptr, /*is_ca=*/true);
+  KeyPair server_cert_ = MakeCert("apiserver", &ca_, false, "IP:127.0.0.1,DNS:localhost");
+  KeyPair client_ = MakeCert("admin", &ca_, false);
+};
+
+TEST_F(CpprestTransportTest, DoVerifiesServerAndPresentsClientCertificate) {
+  TlsTestServer server(server_cert_, ca_.cert_pem, [](const ServedRequest& r, ServerConn& c) {
+    if (r.method == "POST") {
+      c.Respond(201, r.body);
+    } else {
+      c.Respond(404, R"({"kind":"Status","reason":"NotFound","code":404})");
+    }
+  });
+  std::unique_ptr<kube::Transport> t = Connect(Config(server));
+  ASSERT_NE(t, nullptr);
+  HttpRequest post = Get("/api/v1/namespaces/a/configmaps?x=a%20b");
+  post.method = "POST";
+  post.body = R"({"a":1})";
+  post.headers["Content-Type"] = "application/json";
+  absl::StatusOr<HttpResponse> created = t->Do(post);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->status, 201);
+  EXPECT_EQ(created->body, R"({"a":1})");
+
+  absl::StatusOr<HttpResponse> missing = t->Do(Get("/api/v1/namespaces/a/configmaps/nope"));
+  ASSERT_TRUE(missing.ok()) << missing.status();  // an HTTP error is a value
+  EXPECT_EQ(missing->status, 404);
+
+  std::vector<ServedRequest> seen = server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].target, "/api/v1/namespaces/a/configmaps?x=a%20b");
+  EXPECT_EQ(seen[0].client_cn, "admin");
+  EXPECT_EQ(seen[0].headers["authorization"], "Bearer tok");
+  EXPECT_EQ(seen[0].headers["user-agent"], "coderun-controller");
+  EXPECT_EQ(seen[0].headers["content-type"], "application/json");
+}
+
+TEST_F(CpprestTransportTest, BearerTokenComesFromTheTokenFile) {
+  TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
+    c.Respond(200, "{}");
+  });
+  char path[] = "/tmp/token_test.XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "from-file\n", 10), 10);
+  close(fd);
+  RestConfig config = Config(server);
+  config.client_cert_pem.clear();
+  config.client_key_pem.clear();
+  config.bearer_token.clear();
+  config.token_file = path;
+  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Get("/version"));
+  unlink(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].headers["authorization"], "Bearer from-file");
+  EXPECT_EQ(server.requests()[0].client_cn, "");
+}
+
+TEST_F(CpprestTransportTest, RefusesServerCertificateFromAnotherCa) {
+  KeyPair other_ca = MakeCert("other-ca", nullptr, true);
+  KeyPair impostor = MakeCert("apiserver", &other_ca, false, "IP:127.0.0.1");
+  TlsTestServer server(impostor, "", [](const ServedRequest&, ServerConn& c) {
+    c.Respond(200, "{}");
+  });
+  std::unique_ptr<kube::Transport> t = Connect(Config(server));
+  absl::StatusOr<HttpResponse> r = t->Do(Get("/version"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(CpprestTransportTest, RefusesServerCertificateForAnotherHost) {
+  KeyPair wrong_host = MakeCert("apiserver", &ca_, false, "DNS:other.example");
+  TlsTestServer server(wrong_host, "", [](const ServedRequest&, ServerConn& c) {
+    c.Respond(200, "{}");
+  });
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Do(Get("/version"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(CpprestTransportTest, ServerRequiringClientCertRefusesClientWithoutOne) {
+  TlsTestServer server(server_cert_, ca_.cert_pem, [](const ServedRequest&, ServerConn& c) {
+    c.Respond(200, "{}");
+  });
+  RestConfig config = Config(server);
+  config.client_cert_pem.clear();
+  config.client_key_pem.clear();
+  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Get("/version"));
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(CpprestTransportTest, ConnectionRefusedIsUnavailable) {
+  RestConfig config;
+  config.server = "https://127.0.0.1:1";
+  config.ca_pem = ca_.cert_pem;
+  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Get("/version"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_TRUE(IsTransient(r.status()));
+}
+
+TEST_F(CpprestTransportTest, RejectsUnsafeOrBrokenConfigurations) {
+  RestConfig config;
+  config.server = "http://127.0.0.1:8080";
+  EXPECT_EQ(NewCpprestTransport(config).status().code(), absl::StatusCode::kInvalidArgument);
+  config.server = "https://127.0.0.1:6443";
+  config.insecure = true;
+  EXPECT_EQ(NewCpprestTransport(config).status().code(), absl::StatusCode::kInvalidArgument);
+  config.insecure = false;
+  config.server = "https://[::1]:6443";
+  EXPECT_THAT(std::string(NewCpprestTransport(config).status().message()),
+              HasSubstr("IPv6 address literals are not supported"));
+  config.server = "https://127.0.0.1:6443";
+  config.ca_pem = "not pem";
+  EXPECT_THAT(std::string(NewCpprestTransport(config).status().message()),
+              HasSubstr("CA is not a PEM certificate"));
+  config.ca_pem = ca_.cert_pem;
+  config.client_cert_pem = client_.cert_pem;
+  config.client_key_pem = ca_.key_pem;
+  EXPECT_THAT(std::string(NewCpprestTransport(config).status().message()),
+              HasSubstr("does not match"));
+}
+
+TEST_F(CpprestTransportTest, StreamDeliversEachLineBeforeTheNextArrives) {
+  std::promise<void> first_line_seen;
+  std::shared_future<void> first_seen = first_line_seen.get_future().share();
+  TlsTestServer server(server_cert_, "", [&](const ServedRequest&, ServerConn& c) {
+    c.StartChunked();
+    c.Chunk("{\"n\":1}\n{\"n\"");  // one whole line and the start of the next
+    // The rest is only sent once the client has handled line 1: proves incremental reading.
+    if (first_seen.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return;
+    c.Chunk(":2}\r\n\n{\"n\":3}");
+    c.Chunk("\n{\"n\":4}");  // last line without a newline
+    c.EndChunked();
+  });
+  std::vector<std::string> lines;
+  absl::StatusOr<HttpResponse> r =
+      Connect(Config(server))->Stream(Get("/watch"), [&](std::string_view line) {
+        lines.emplace_back(line);
+        if (lines.size() == 1) first_line_seen.set_value();
+        return true;
+      });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_THAT(lines, ::testing::ElementsAre("{\"n\":1}", "{\"n\":2}", "", "{\"n\":3}",
+                                            "{\"n\":4}"));
+}
+
+TEST_F(CpprestTransportTest, StreamStoppedByCallbackReturnsWithoutWaitingForTheServer) {
+  TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
+    c.StartChunked();
+    c.Chunk("line\n");
+    // Keep the stream open (as a long watch would) until the client goes away.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline && c.Chunk("\n")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
+      Get("/watch"), [](std::string_view line) { return line.empty(); });
+  EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(CpprestTransportTest, StreamNon2xxReturnsTheWholeBody) {
+  const std::string gone = R"({"kind":"Status","reason":"Expired","code":410})";
+  TlsTestServer server(server_cert_, "", [&](const ServedRequest&, ServerConn& c) {
+    c.Respond(410, gone);
+  });
+  int calls = 0;
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
+      Get("/watch"), [&](std::string_view) { ++calls; return true; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 410);
+  EXPECT_EQ(r->body, gone);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(CpprestTransportTest, StreamCutMidwayIsAnError) {
+  TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
+    c.StartChunked();
+    c.Chunk("{\"n\":1}\n");
+    c.Close();  // without the terminating chunk
+  });
+  int calls = 0;
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
+      Get("/watch"), [&](std::string_view) { ++calls; return true; });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(CpprestTransportTest, StreamRefusesAnOverlongLine) {
+  TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
+    c.StartChunked();
+    const std::string block(1 << 20, 'x');
+    for (size_t sent = 0; sent <= kMaxStreamLineBytes; sent += block.size()) {
+      if (!c.Chunk(block)) return;
+    }
+    c.Chunk("\n");
+    c.EndChunked();
+  });
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
+      Get("/watch"), [](std::string_view) { return true; });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+}
+
+TEST_F(CpprestTransportTest, OpenStreamDoesNotBlockOtherRequests) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> streaming;
+  TlsTestServer server(server_cert_, "", [&](const ServedRequest& r, ServerConn& c) {
+    if (r.target == "/watch") {
+      c.StartChunked();
+      c.Chunk("{}\n");
+      released.wait_for(std::chrono::seconds(20));
+      c.EndChunked();
+    } else {
+      c.Respond(200, "{\"ok\":true}");
+    }
+  });
+  std::unique_ptr<kube::Transport> t = Connect(Config(server));
+  std::thread watcher([&] {
+    bool first = true;
+    absl::StatusOr<HttpResponse> r = t->Stream(Get("/watch"), [&](std::string_view) {
+      if (first) streaming.set_value();
+      first = false;
+      return true;
+    });
+    EXPECT_TRUE(r.ok()) << r.status();
+  });
+  streaming.get_future().wait();
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<HttpResponse> r = t->Do(Get("/api"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->body, "{\"ok\":true}");
+  }
+  release.set_value();
+  watcher.join();
+}
+
+}  // namespace
+}  // namespace coderun::kube

@@ -1,0 +1,131 @@
+#include "kube/errors.h"
+
+#include "gtest/gtest.h"
+
+namespace coderun::kube {
+namespace {
+
+// Bodies as kube-apiserver sends them.
+constexpr char kNotFound[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"pods \"x\" not found","reason":"NotFound",)j"
+    R"j("details":{"name":"x","kind":"pods"},"code":404})j";
+constexpr char kAlreadyExists[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"configmaps \"a\" already exists","reason":"AlreadyExists",)j"
+    R"j("details":{"name":"a","kind":"configmaps"},"code":409})j";
+constexpr char kConflict[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"Operation cannot be fulfilled on coderuns.coderun.dev \"a\": the object has )j"
+    R"j(been modified; please apply your changes to the latest version and try again",)j"
+    R"j("reason":"Conflict","details":{"name":"a","group":"coderun.dev","kind":"coderuns"},)j"
+    R"j("code":409})j";
+constexpr char kExpired[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"too old resource version: 1 (2345)","reason":"Expired","code":410})j";
+constexpr char kQuota[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"pods \"p\" is forbidden: exceeded quota: q, requested: pods=1, used: )j"
+    R"j(pods=2, limited: pods=2","reason":"Forbidden","details":{"name":"p","kind":"pods"},)j"
+    R"j("code":403})j";
+constexpr char kRbac[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"pods is forbidden: User \"u\" cannot list resource \"pods\"",)j"
+    R"j("reason":"Forbidden","details":{"kind":"pods"},"code":403})j";
+constexpr char kInvalid[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"CodeRun.coderun.dev \"a\" is invalid: spec: Invalid value: \"object\": )j"
+    R"j(spec is immutable","reason":"Invalid","code":422})j";
+
+TEST(ApiErrorTest, NotFoundCarriesCodeReasonAndMessage) {
+  absl::Status s = ApiError(404, kNotFound);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(HttpCode(s), 404);
+  EXPECT_EQ(Reason(s), "NotFound");
+  EXPECT_NE(s.message().find("pods \"x\" not found"), absl::string_view::npos);
+  EXPECT_TRUE(kube::IsNotFound(s));
+  EXPECT_FALSE(kube::IsAlreadyExists(s));
+  EXPECT_FALSE(IsTransient(s));
+}
+
+TEST(ApiErrorTest, AlreadyExistsAndConflictAreDistinct409s) {
+  absl::Status exists = ApiError(409, kAlreadyExists);
+  EXPECT_EQ(exists.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(kube::IsAlreadyExists(exists));
+  EXPECT_FALSE(IsConflict(exists));
+
+  absl::Status conflict = ApiError(409, kConflict);
+  EXPECT_EQ(conflict.code(), absl::StatusCode::kAborted);
+  EXPECT_TRUE(IsConflict(conflict));
+  EXPECT_FALSE(kube::IsAlreadyExists(conflict));
+}
+
+TEST(ApiErrorTest, ExpiredAndGoneMeanRelist) {
+  absl::Status expired = ApiError(410, kExpired);
+  EXPECT_EQ(expired.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(IsGone(expired));
+  EXPECT_EQ(Reason(expired), "Expired");
+  EXPECT_TRUE(IsGone(ApiError(410, "")));
+  // An "Expired" reason is Gone whatever the code it came with.
+  EXPECT_TRUE(IsGone(ApiError(500, R"j({"reason":"Expired","message":"m"})j")));
+  EXPECT_FALSE(IsGone(ApiError(404, kNotFound)));
+}
+
+TEST(ApiErrorTest, QuotaIsAForbiddenWithExceededQuota) {
+  absl::Status quota = ApiError(403, kQuota);
+  EXPECT_EQ(quota.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(IsForbidden(quota));
+  EXPECT_TRUE(IsQuotaExceeded(quota));
+
+  absl::Status rbac = ApiError(403, kRbac);
+  EXPECT_TRUE(IsForbidden(rbac));
+  EXPECT_FALSE(IsQuotaExceeded(rbac));
+}
+
+TEST(ApiErrorTest, InvalidIs422) {
+  absl::Status s = ApiError(422, kInvalid);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(IsInvalid(s));
+  EXPECT_EQ(Reason(s), "Invalid");
+}
+
+TEST(ApiErrorTest, ThrottlingAndServerErrorsAreTransient) {
+  absl::Status throttled = ApiError(429, R"j({"reason":"TooManyRequests","code":429})j");
+  EXPECT_EQ(throttled.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(IsTransient(throttled));
+  EXPECT_TRUE(IsTransient(ApiError(500, R"j({"reason":"InternalError"})j")));
+  EXPECT_TRUE(IsTransient(ApiError(503, "service unavailable")));
+  EXPECT_EQ(ApiError(503, "").code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(IsTransient(ApiError(504, R"j({"reason":"Timeout"})j")));
+  // Errors that did not come from a response: transient when Unavailable/DeadlineExceeded.
+  EXPECT_TRUE(IsTransient(absl::UnavailableError("connection refused")));
+  EXPECT_TRUE(IsTransient(absl::DeadlineExceededError("timed out")));
+  EXPECT_FALSE(IsTransient(absl::InvalidArgumentError("bad")));
+  EXPECT_FALSE(IsTransient(absl::OkStatus()));
+  EXPECT_FALSE(IsTransient(ApiError(400, "")));
+}
+
+TEST(ApiErrorTest, ToleratesBodiesThatAreNotStatusJson) {
+  absl::Status html = ApiError(502, "<html>\n<body>Bad Gateway</body>\n</html>");
+  EXPECT_EQ(html.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(HttpCode(html), 502);
+  EXPECT_EQ(Reason(html), "");
+  EXPECT_EQ(html.message().find('\n'), absl::string_view::npos) << html;
+
+  for (const char* body : {"", "null", "[1,2]", "{\"reason\":7}", "{", "\xff\xfe"}) {
+    absl::Status s = ApiError(404, body);
+    EXPECT_TRUE(kube::IsNotFound(s)) << body;
+    EXPECT_EQ(Reason(s), "") << body;
+  }
+}
+
+TEST(ApiErrorTest, ErrorsNotFromTheApiHaveNoCodeOrReason) {
+  absl::Status s = absl::NotFoundError("no such file");
+  EXPECT_EQ(HttpCode(s), 0);
+  EXPECT_EQ(Reason(s), "");
+  EXPECT_FALSE(kube::IsNotFound(s));
+  EXPECT_FALSE(IsGone(absl::OkStatus()));
+}
+
+}  // namespace
+}  // namespace coderun::kube

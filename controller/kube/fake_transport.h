@@ -1,0 +1,107 @@
+// A scripted Transport for unit tests: records every request and answers from a queue of
+// canned responses (or a handler). Thread-safe. Header-only.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kube/transport.h"
+
+namespace coderun::kube {
+
+class FakeTransport : public Transport {
+ public:
+  struct Reply {
+    absl::StatusOr<HttpResponse> response;
+    // For Stream(): the lines delivered before returning (when response is OK and 2xx).
+    std::vector<std::string> lines;
+  };
+  // Optional: computes the reply instead of the queue.
+  using Handler = std::function<Reply(const HttpRequest&)>;
+
+  // Queues a whole response for the next Do() or Stream().
+  void Respond(int status, std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    replies_.push_back(Reply{HttpResponse{status, std::move(body)}, {}});
+  }
+  // Queues a 200 stream whose body is `lines` (each without its newline).
+  void RespondStream(std::vector<std::string> lines) {
+    std::lock_guard<std::mutex> lock(mu_);
+    replies_.push_back(Reply{HttpResponse{200, ""}, std::move(lines)});
+  }
+  // Queues a transport failure (no HTTP response).
+  void Fail(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    replies_.push_back(Reply{std::move(status), {}});
+  }
+  void SetHandler(Handler handler) {
+    std::lock_guard<std::mutex> lock(mu_);
+    handler_ = std::move(handler);
+  }
+
+  // Every request received so far, in order.
+  std::vector<HttpRequest> requests() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  HttpRequest last_request() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_.empty() ? HttpRequest{} : requests_.back();
+  }
+  // How many streamed lines the last Stream() call handed to its callback.
+  size_t lines_delivered() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_delivered_;
+  }
+
+  absl::StatusOr<HttpResponse> Do(const HttpRequest& request) override {
+    Reply reply = Next(request);
+    return reply.response;
+  }
+
+  absl::StatusOr<HttpResponse> Stream(
+      const HttpRequest& request,
+      const std::function<bool(std::string_view line)>& on_line) override {
+    Reply reply = Next(request);
+    if (!reply.response.ok()) return reply.response;
+    if (reply.response->status < 200 || reply.response->status >= 300) return reply.response;
+    size_t delivered = 0;
+    for (const std::string& line : reply.lines) {
+      ++delivered;
+      if (!on_line(line)) break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      lines_delivered_ = delivered;
+    }
+    return reply.response;
+  }
+
+ private:
+  Reply Next(const HttpRequest& request) {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(request);
+    if (handler_) return handler_(request);
+    if (replies_.empty()) {
+      return Reply{absl::FailedPreconditionError("FakeTransport: no reply queued for " +
+                                                 request.method + " " + request.path_and_query),
+                   {}};
+    }
+    Reply reply = std::move(replies_.front());
+    replies_.pop_front();
+    return reply;
+  }
+
+  mutable std::mutex mu_;
+  std::deque<Reply> replies_;         // guarded by mu_
+  Handler handler_;                   // guarded by mu_
+  std::vector<HttpRequest> requests_;  // guarded by mu_
+  size_t lines_delivered_ = 0;        // guarded by mu_
+};
+
+}  // namespace coderun::kube

@@ -1,0 +1,35 @@
+// The Kubernetes API client over a Transport: builds URLs, encodes queries, applies the
+// client-side rate limit, maps non-2xx responses to API errors (errors.h).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "kube/client.h"
+#include "kube/rate_limiter.h"
+#include "kube/transport.h"
+
+namespace coderun::kube {
+
+inline constexpr char kUserAgent[] = "coderun-controller";
+
+struct ClientOptions {
+  double qps = 50;   // client-side limit on requests per second; <= 0 disables
+  int burst = 100;
+};
+
+// A Client whose every request (watch starts included) first waits on `limiter`.
+// The limiter may be shared between clients; it must not be null.
+std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
+                                  std::shared_ptr<RateLimiter> limiter);
+
+// A Client with its own RateLimiter(options.qps, options.burst).
+std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
+                                  const ClientOptions& options = {});
+
+// Percent-encodes everything but RFC 3986 unreserved characters (for query values and
+// path segments).
+std::string UrlEscape(std::string_view text);
+
+}  // namespace coderun::kube

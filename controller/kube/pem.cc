@@ -1,0 +1,79 @@
+#include "kube/pem.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace coderun::kube {
+namespace {
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+BioPtr MemoryBio(std::string_view pem) {
+  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+}  // namespace
+
+std::string OpenSslError() {
+  unsigned long code = ERR_get_error();  // NOLINT(runtime/int): OpenSSL's type.
+  std::string last;
+  while (code != 0) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    last = buf;
+    code = ERR_get_error();
+  }
+  return last.empty() ? "unknown OpenSSL error" : last;
+}
+
+absl::StatusOr<std::vector<X509Ptr>> ParseCertificates(std::string_view pem) {
+  ERR_clear_error();
+  if (pem.find("-----BEGIN CERTIFICATE-----") == std::string_view::npos) {
+    return absl::InvalidArgumentError("not a PEM certificate: no BEGIN CERTIFICATE block");
+  }
+  BioPtr bio = MemoryBio(pem);
+  std::vector<X509Ptr> certs;
+  while (true) {
+    X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (cert == nullptr) break;
+    certs.emplace_back(cert);
+  }
+  // Reading stops with "no start line" at the end of the text; anything else is a bad block.
+  unsigned long err = ERR_peek_last_error();  // NOLINT(runtime/int)
+  if (err != 0 && !(ERR_GET_LIB(err) == ERR_LIB_PEM &&
+                    ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
+    return absl::InvalidArgumentError(absl::StrCat("not a PEM certificate: ", OpenSslError()));
+  }
+  ERR_clear_error();
+  if (certs.empty()) {
+    return absl::InvalidArgumentError("not a PEM certificate: no certificate could be read");
+  }
+  return certs;
+}
+
+absl::StatusOr<PkeyPtr> ParsePrivateKey(std::string_view pem) {
+  ERR_clear_error();
+  BioPtr bio = MemoryBio(pem);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("not a PEM private key: ", OpenSslError()));
+  }
+  return PkeyPtr(key);
+}
+
+absl::Status CheckKeyMatchesCertificate(X509* cert, EVP_PKEY* key) {
+  ERR_clear_error();
+  if (X509_check_private_key(cert, key) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client key does not match client certificate: ", OpenSslError()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace coderun::kube

@@ -1,0 +1,39 @@
+// PEM material (CA bundles, client certificates and keys) parsed with OpenSSL, so that a bad
+// file is reported when the configuration is loaded rather than at the first request.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "absl/status/statusor.h"
+
+namespace coderun::kube {
+
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+// Parses every certificate of a PEM bundle. InvalidArgument ("not a PEM certificate: <why>")
+// when the text holds no certificate or a block does not parse.
+absl::StatusOr<std::vector<X509Ptr>> ParseCertificates(std::string_view pem);
+
+// Parses a PEM private key (PKCS#8, RSA or EC). InvalidArgument when it does not parse.
+absl::StatusOr<PkeyPtr> ParsePrivateKey(std::string_view pem);
+
+// InvalidArgument when `key` is not the private key of `cert`.
+absl::Status CheckKeyMatchesCertificate(X509* cert, EVP_PKEY* key);
+
+// The most recent OpenSSL error as one line (empties the error queue).
+std::string OpenSslError();
+
+}  // namespace coderun::kube
