@@ -1,5 +1,7 @@
 #include "app/controller.h"
 
+#include <malloc.h>
+
 #include <chrono>
 
 #include "common/clock.h"
@@ -147,6 +149,7 @@ void Controller::RunWorkers() {
   log::Info("caches synced", {{"coderuns", std::to_string(coderuns_.List().size())},
                               {"pods", std::to_string(pods_.List().size())},
                               {"workers", std::to_string(options_.workers)}});
+  malloc_trim(0);  // hand back what the initial lists' pages used
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { Worker(); });
 }
 

@@ -1,4 +1,5 @@
 // coderun-controller: runs CodeRuns (coderun.dev/v1alpha1) in locked-down Pods.
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "kube/cpprest_transport.h"
 #include "kube/http_client.h"
 #include "kube/kubeconfig.h"
+#include "pplx/threadpool.h"
 #include "metrics/registry.h"
 
 namespace {
@@ -28,6 +30,12 @@ absl::StatusOr<kube::RestConfig> LoadConfig(const app::Options& o) {
 }
 
 int Run(int argc, char** argv) {
+  // Memory: parsing happens on many threads; with glibc's default of one malloc arena per
+  // thread, freed list pages stay spread across arenas. Two arenas keep RSS near the live
+  // heap. cpprestsdk's pool defaults to 40 threads; a handful serve our few connections.
+  mallopt(M_ARENA_MAX, 2);
+  crossplat::threadpool::initialize_with_threads(6);
+
   auto options = app::ParseOptions(argc, argv);
   if (!options.ok()) {
     if (absl::IsCancelled(options.status())) {

@@ -152,7 +152,7 @@ Result Reconciler::PodMissing(const CodeRun& run) {
 
 Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string message,
                            const std::string& pod_name) {
-  const std::int64_t created = ParseTime(run.creation_timestamp).value_or(NowUnix());
+  const std::int64_t created = run.creation_time != 0 ? run.creation_time : NowUnix();
   const std::int64_t deadline = created + settings_.max_pending_seconds;
   const std::int64_t now = NowUnix();
   if (now >= deadline) {
@@ -193,8 +193,9 @@ Result Reconciler::Finished(const CodeRun& run) {
       pod && pod->controller_uid == run.uid && !pod->deleting && !settings_.keep_pods) {
     if (auto s = Cleanup(run); !s.ok()) return Error(s);
   }
-  const std::int64_t done = ParseTime(run.completion_time)
-                                .value_or(ParseTime(run.creation_timestamp).value_or(NowUnix()));
+  const std::int64_t done = run.completion_time != 0   ? run.completion_time
+                           : run.creation_time != 0 ? run.creation_time
+                                                    : NowUnix();
   const std::int64_t ttl = run.ttl_seconds_after_finished.value_or(settings_.default_ttl_seconds);
   const std::int64_t now = NowUnix();
   if (now < done + ttl) return After(seconds(done + ttl - now), "ttl");

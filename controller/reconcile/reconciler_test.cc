@@ -123,7 +123,7 @@ TEST_F(ReconcilerTest, PodOutcomeBecomesTerminalStatusThenChildrenGo) {
   EXPECT_EQ(run.reason, "NonZeroExit");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.finished_condition_status, "True");
-  EXPECT_FALSE(run.completion_time.empty());
+  EXPECT_NE(run.completion_time, 0);
   EXPECT_EQ(PodCount(), 0);
   EXPECT_FALSE(api_.Get(kube::kSecrets, "ns", run.pod_name).ok());
   ASSERT_TRUE(r.requeue_after.has_value());

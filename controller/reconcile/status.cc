@@ -109,7 +109,7 @@ RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds) {
 bool StatusDiffers(const CodeRun& run, const RunStatus& d) {
   return run.phase != d.phase || run.reason != d.reason || run.message != d.message ||
          (!d.pod_name.empty() && run.pod_name != d.pod_name) ||
-         (!d.start_time.empty() && run.start_time != d.start_time) ||
+         (!d.start_time.empty() && run.start_time != ParseTime(d.start_time).value_or(-1)) ||
          run.observed_generation != run.generation ||
          run.finished_condition_status != (d.Terminal() ? "True" : "False");
 }
@@ -126,8 +126,8 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
   if (d.Terminal()) status["completionTime"] = now;
   const std::string cond_status = d.Terminal() ? "True" : "False";
   const std::string transition =
-      run.finished_condition_status == cond_status && !run.finished_condition_time.empty()
-          ? run.finished_condition_time
+      run.finished_condition_status == cond_status && run.finished_condition_time != 0
+          ? FormatTime(run.finished_condition_time)
           : now;
   status["conditions"] = json::array({{{"type", "Finished"},
                                        {"status", cond_status},

@@ -93,7 +93,7 @@ TEST(StatusPatchTest, TerminalStatusStampsCompletionAndFinishedCondition) {
   run.generation = 1;
   run.resource_version = "42";
   run.finished_condition_status = "False";
-  run.finished_condition_time = "2026-01-01T00:00:00Z";
+  run.finished_condition_time = *ParseTime("2026-01-01T00:00:00Z");
   RunStatus st = ObservePod(Terminated(0), 40);
   auto patch = StatusPatch(run, st, "2026-01-01T00:00:09Z");
   EXPECT_EQ(patch["metadata"]["resourceVersion"], "42");

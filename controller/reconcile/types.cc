@@ -1,5 +1,7 @@
 #include "reconcile/types.h"
 
+#include "reconcile/status.h"
+
 namespace coderun::reconcile {
 namespace {
 
@@ -14,6 +16,17 @@ std::optional<std::int64_t> Int(const json& obj, const char* key) {
   auto it = obj.find(key);
   if (it != obj.end() && it->is_number_integer()) return it->get<std::int64_t>();
   return std::nullopt;
+}
+
+std::int64_t Time(const json& obj, const char* key) {
+  return ParseTime(Str(obj, key)).value_or(0);
+}
+
+// A quantity field as text: strings as they are, numbers as JSON prints them.
+std::string QuantityText(const json& obj, const char* key, const char* fallback) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return fallback;
+  return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
 const json& Obj(const json& obj, const char* key) {
@@ -60,13 +73,13 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.name = Str(meta, "name");
   run.uid = Str(meta, "uid");
   run.resource_version = Str(meta, "resourceVersion");
-  run.creation_timestamp = Str(meta, "creationTimestamp");
+  run.creation_time = Time(meta, "creationTimestamp");
   run.generation = Int(meta, "generation").value_or(0);
   run.deleting = meta.contains("deletionTimestamp");
   if (auto lang = Str(spec, "language"); !lang.empty()) run.language = lang;
   run.limits.timeout_seconds = Int(limits, "timeoutSeconds").value_or(10);
-  if (limits.contains("cpu")) run.limits.cpu = limits["cpu"];
-  if (limits.contains("memory")) run.limits.memory = limits["memory"];
+  run.limits.cpu = QuantityText(limits, "cpu", "1");
+  run.limits.memory = QuantityText(limits, "memory", "256Mi");
   run.limits.pids = Int(limits, "pids").value_or(50);
   run.limits.output_bytes = Int(limits, "outputBytes").value_or(65536);
   run.ttl_seconds_after_finished = Int(spec, "ttlSecondsAfterFinished");
@@ -74,14 +87,14 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.reason = Str(status, "reason");
   run.message = Str(status, "message");
   run.pod_name = Str(status, "podName");
-  run.start_time = Str(status, "startTime");
-  run.completion_time = Str(status, "completionTime");
+  run.start_time = Time(status, "startTime");
+  run.completion_time = Time(status, "completionTime");
   run.exit_code = Int(status, "exitCode");
   run.observed_generation = Int(status, "observedGeneration").value_or(0);
   for (const json& cond : Arr(status, "conditions")) {
     if (Str(cond, "type") == "Finished") {
       run.finished_condition_status = Str(cond, "status");
-      run.finished_condition_time = Str(cond, "lastTransitionTime");
+      run.finished_condition_time = Time(cond, "lastTransitionTime");
     }
   }
   return run;

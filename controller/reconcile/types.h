@@ -25,26 +25,29 @@ const kube::DropKeys& MetadataDropKeys();
 
 struct Limits {
   std::int64_t timeout_seconds = 10;
-  nlohmann::json cpu = "1";        // as written (string or number); validated by reconcile
-  nlohmann::json memory = "256Mi";
+  std::string cpu = "1";  // quantities as written (a JSON number as its text); validated later
+  std::string memory = "256Mi";
   std::int64_t pids = 50;
   std::int64_t output_bytes = 65536;
 };
 
 // What the controller needs of a CodeRun.
 struct CodeRun {
-  std::string ns, name, uid, resource_version, creation_timestamp;
+  // Kept small: 10,000 finished runs must fit in a few MiB. Times are Unix seconds, 0 = unset.
+  std::string ns, name, uid, resource_version;
+  std::int64_t creation_time = 0;
   std::int64_t generation = 0;
   bool deleting = false;  // metadata.deletionTimestamp set
   std::string language = "python";
   Limits limits;
   std::optional<std::int64_t> ttl_seconds_after_finished;
   // Status as last written.
-  std::string phase, reason, message, pod_name, start_time, completion_time;
+  std::string phase, reason, message, pod_name;
+  std::int64_t start_time = 0, completion_time = 0;
   std::optional<std::int64_t> exit_code;
   std::int64_t observed_generation = 0;
   std::string finished_condition_status;  // "True", "False" or "" (absent)
-  std::string finished_condition_time;    // its lastTransitionTime
+  std::int64_t finished_condition_time = 0;  // its lastTransitionTime
 
   bool Terminal() const { return phase == "Succeeded" || phase == "Failed"; }
   std::string Key() const { return ns + "/" + name; }

@@ -5,10 +5,6 @@
 namespace coderun::reconcile {
 namespace {
 
-std::string Text(const nlohmann::json& v) {
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
 std::string AboveMax(absl::string_view field, absl::string_view value, absl::string_view max) {
   return absl::StrCat("spec.", field, ": ", value, " is above the maximum ", max,
                       " allowed by this controller");
@@ -26,17 +22,17 @@ Validation Validate(const CodeRun& run, const Settings& s) {
     return AboveMax("limits.timeoutSeconds", absl::StrCat(l.timeout_seconds),
                     absl::StrCat(s.max_timeout_seconds));
   }
-  auto cpu = ParseQuantityValue(l.cpu);
+  auto cpu = ParseQuantity(std::string_view(l.cpu));
   if (!cpu.ok()) return absl::StrCat("spec.limits.cpu: ", cpu.status().message());
-  if (cpu->milli < 1) return absl::StrCat("spec.limits.cpu: ", Text(l.cpu), " is below 1m");
+  if (cpu->milli < 1) return absl::StrCat("spec.limits.cpu: ", l.cpu, " is below 1m");
   if (*cpu > s.max_cpu) {
-    return AboveMax("limits.cpu", Text(l.cpu), FormatMilli(s.max_cpu.milli));
+    return AboveMax("limits.cpu", l.cpu, FormatMilli(s.max_cpu.milli));
   }
-  auto memory = ParseQuantityValue(l.memory);
+  auto memory = ParseQuantity(std::string_view(l.memory));
   if (!memory.ok()) return absl::StrCat("spec.limits.memory: ", memory.status().message());
-  if (memory->Value() < 1) return absl::StrCat("spec.limits.memory: ", Text(l.memory), " is zero");
+  if (memory->Value() < 1) return absl::StrCat("spec.limits.memory: ", l.memory, " is zero");
   if (*memory > s.max_memory) {
-    return AboveMax("limits.memory", Text(l.memory), absl::StrCat(s.max_memory.Value(), " bytes"));
+    return AboveMax("limits.memory", l.memory, absl::StrCat(s.max_memory.Value(), " bytes"));
   }
   if (l.pids < 1) return std::string("spec.limits.pids: must be at least 1");
   if (l.pids > s.max_pids) {

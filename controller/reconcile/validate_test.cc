@@ -46,7 +46,7 @@ TEST(ValidateTest, EachMaximumNamesItsField) {
   EXPECT_NE(Refusal(run, s).find("spec.limits.outputBytes"), std::string::npos);
   run = CodeRun{};
   run.limits.memory = "512Mi";
-  run.limits.cpu = 2;
+  run.limits.cpu = "2";
   EXPECT_EQ(Refusal(run, s), "");
 }
 
