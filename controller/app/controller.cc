@@ -42,6 +42,7 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
       options_(options),
       metrics_(metrics),
       uids_(options.settings.uid_low, options.settings.uid_high),
+      events_(client, RealClock(), "coderun-controller"),
       coderuns_(client, InformerFor(kube::kCodeRuns, options, "", reconcile::CodeRunDropKeys()),
                 reconcile::DecodeCodeRun, RealClock()),
       pods_(client, InformerFor(kube::kPods, options, ManagedSelector(), reconcile::MetadataDropKeys()),
@@ -58,9 +59,17 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
           if (p->ns == ns) out.push_back(std::move(p));
         }
         return out;
+      },
+      [this](const std::string& run_uid) {
+        std::vector<std::string> names;
+        std::lock_guard lock(strangers_mu_);
+        if (auto it = strangers_.find(run_uid); it != strangers_.end()) {
+          for (const auto& key : it->second) names.push_back(key.substr(key.find('/') + 1));
+        }
+        return names;
       }};
   reconciler_ = std::make_unique<reconcile::Reconciler>(client_, std::move(caches),
-                                                        options_.settings, uids_, RealClock());
+                                                        options_.settings, uids_, events_, RealClock());
 
   coderuns_.AddHandler([this](const std::string& key, const CodeRun*, const CodeRun*) {
     queue_.Add(key);
@@ -71,6 +80,15 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
       uids_.PodSeen(key, *pod->run_as_user);
     } else if (!pod) {
       uids_.PodGone(key);
+    }
+    if (!p->run_uid_label.empty() && p->controller_uid != p->run_uid_label) {
+      std::lock_guard lock(strangers_mu_);
+      if (pod) {
+        strangers_[p->run_uid_label].insert(key);
+      } else if (auto it = strangers_.find(p->run_uid_label); it != strangers_.end()) {
+        it->second.erase(key);
+        if (it->second.empty()) strangers_.erase(it);
+      }
     }
     if (p->controller_kind == "CodeRun" && !p->controller_name.empty()) {
       queue_.Add(p->ns + "/" + p->controller_name);
@@ -200,6 +218,7 @@ void Controller::Stop() {
   for (auto& w : workers_) w.join();
   workers_.clear();
   if (prober_.joinable()) prober_.join();
+  events_.Stop();
 }
 
 }  // namespace coderun::app

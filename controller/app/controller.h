@@ -3,11 +3,15 @@
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "app/options.h"
+#include "events/recorder.h"
 #include "informer/informer.h"
 #include "kube/client.h"
 #include "metrics/registry.h"
@@ -45,6 +49,11 @@ class Controller {
   const Options options_;
   metrics::Registry& metrics_;
   reconcile::UidAllocator uids_;
+  events::Recorder events_;
+  // Run UID -> keys of Pods labelled with it that the run does not own. Guarded by
+  // strangers_mu_; fed by the Pod informer.
+  std::mutex strangers_mu_;
+  std::map<std::string, std::set<std::string>> strangers_;
   workqueue::RateLimitingQueue queue_;
   informer::Informer<reconcile::CodeRun> coderuns_;
   informer::Informer<reconcile::Pod> pods_;

@@ -29,8 +29,19 @@ Result After(milliseconds delay, std::string outcome) {
 std::string NetworkPolicyKey(const std::string& ns) { return kNetpolPrefix + ns; }
 
 Reconciler::Reconciler(kube::Client& client, Caches caches, const Settings& settings,
-                       UidAllocator& uids, Clock& clock)
-    : client_(client), caches_(std::move(caches)), settings_(settings), uids_(uids), clock_(clock) {}
+                       UidAllocator& uids, events::EventSink& events, Clock& clock)
+    : client_(client),
+      caches_(std::move(caches)),
+      settings_(settings),
+      uids_(uids),
+      events_(events),
+      clock_(clock) {}
+
+void Reconciler::Event(const CodeRun& run, const char* type, const char* reason,
+                       const std::string& message) {
+  events_.Record({"coderun.dev/v1alpha1", "CodeRun", run.ns, run.name, run.uid}, type, reason,
+                 message);
+}
 
 std::int64_t Reconciler::NowUnix() const {
   return std::chrono::duration_cast<seconds>(clock_.WallNow().time_since_epoch()).count();
@@ -54,10 +65,19 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
     return WriteStatus(run, FailedStatus("InvalidSpec", *why), "invalid");
   }
   const auto& limits = std::get<ValidLimits>(validation);
+  if (caches_.strangers) {
+    for (const std::string& stranger : caches_.strangers(run.uid)) {
+      Event(run, "Warning", events::kForeignPod,
+            absl::StrCat("Pod ", stranger, " carries this run's labels but is not owned by it; ",
+                         "it is ignored"));
+    }
+  }
   const std::string pod_name = PodName(run.name, run.uid);
   if (auto pod = caches_.pod(run.ns + "/" + pod_name)) {
     if (pod->controller_uid != run.uid) {
       log::Warn("pod not owned by its coderun", {{"coderun", run.Key()}, {"pod", pod_name}});
+      Event(run, "Warning", events::kForeignPod,
+            absl::StrCat("Pod ", pod_name, " has this run's name but another owner; left alone"));
       return WriteStatus(run,
                          FailedStatus("PodFailed", absl::StrCat("Pod ", pod_name,
                                                                 " exists but is not owned by this CodeRun")),
@@ -72,7 +92,10 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
 Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   auto conflict = EnsureNetworkPolicy(run.ns);
   if (!conflict.ok()) return Error(conflict.status());
-  if (conflict->has_value()) return Waiting(run, "NetworkPolicyConflict", **conflict);
+  if (conflict->has_value()) {
+    Event(run, "Warning", events::kNamespaceRefused, **conflict);
+    return Waiting(run, "NetworkPolicyConflict", **conflict);
+  }
 
   // The cache holds no code or stdin: read them once, to build the Secret.
   auto full = client_.Get(kube::kCodeRuns, run.ns, run.name);
@@ -124,6 +147,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
     return Error(st);
   }
   log::Info("pod created", {{"coderun", run.Key()}, {"pod", pod_name}, {"uid", std::to_string(*uid)}});
+  Event(run, "Normal", events::kPodCreated, absl::StrCat("Created Pod ", pod_name));
   return WriteStatus(run,
                      PendingStatus("PodPending", absl::StrCat("Pod ", pod_name,
                                                               " created, waiting to start"),
@@ -183,6 +207,14 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
   if (!desired.Terminal()) return Done(std::move(outcome));
   log::Info("coderun finished", {{"coderun", run.Key()}, {"phase", desired.phase},
                                  {"reason", desired.reason}});
+  const std::string summary = absl::StrCat(desired.phase, "/", desired.reason,
+                                           desired.message.empty() ? "" : ": ", desired.message);
+  if (desired.phase == kSucceeded) {
+    Event(run, "Normal", events::kFinished, summary);
+  } else {
+    Event(run, "Warning",
+          desired.reason == "InvalidSpec" ? events::kInvalidSpec : events::kRunFailed, summary);
+  }
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
   const std::int64_t ttl = run.ttl_seconds_after_finished.value_or(settings_.default_ttl_seconds);
   return After(seconds(ttl), std::move(outcome));

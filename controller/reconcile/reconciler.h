@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "events/recorder.h"
 #include "kube/client.h"
 #include "reconcile/settings.h"
 #include "reconcile/types.h"
@@ -26,6 +27,8 @@ struct Caches {
   std::function<std::shared_ptr<const Pod>(const std::string& key)> pod;
   std::function<std::vector<std::shared_ptr<const NetworkPolicy>>(const std::string& ns)>
       policies;
+  // Names of Pods labelled with this run's UID that the run does not own (reported, ignored).
+  std::function<std::vector<std::string>(const std::string& run_uid)> strangers;
 };
 
 struct Result {
@@ -40,7 +43,7 @@ std::string NetworkPolicyKey(const std::string& ns);
 class Reconciler {
  public:
   Reconciler(kube::Client& client, Caches caches, const Settings& settings,
-             UidAllocator& uids, Clock& clock);
+             UidAllocator& uids, events::EventSink& events, Clock& clock);
 
   Result Reconcile(const std::string& key);
 
@@ -59,6 +62,8 @@ class Reconciler {
   Result WriteStatus(const CodeRun& run, const struct RunStatus& desired, std::string outcome);
   absl::Status Cleanup(const CodeRun& run);
 
+  void Event(const CodeRun& run, const char* type, const char* reason,
+             const std::string& message);
   std::int64_t NowUnix() const;
   std::string NowText() const;
 
@@ -66,6 +71,7 @@ class Reconciler {
   Caches caches_;
   const Settings settings_;
   UidAllocator& uids_;
+  events::EventSink& events_;
   Clock& clock_;
 };
 

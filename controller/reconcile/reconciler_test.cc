@@ -43,8 +43,19 @@ class ReconcilerTest : public ::testing::Test {
             out.push_back(std::make_shared<NetworkPolicy>(*DecodeNetworkPolicy(item)));
           }
           return out;
+        },
+        [this](const std::string& run_uid) {
+          std::vector<std::string> names;
+          auto list = api_.List(kube::kPods, "ns", {});  // keep it alive for the loop
+          for (const auto& item : (*list)["items"]) {
+            Pod pod = *DecodePod(item);
+            if (pod.run_uid_label == run_uid && pod.controller_uid != run_uid) {
+              names.push_back(pod.name);
+            }
+          }
+          return names;
         }};
-    reconciler_ = std::make_unique<Reconciler>(api_, caches, settings_, uids_, clock_);
+    reconciler_ = std::make_unique<Reconciler>(api_, caches, settings_, uids_, events_, clock_);
   }
 
   static std::pair<std::string, std::string> Split(const std::string& key) {
@@ -82,7 +93,22 @@ class ReconcilerTest : public ::testing::Test {
     api_.Put(kube::kPods, pod);
   }
 
+  struct FakeEvents final : events::EventSink {
+    void Record(const events::ObjectRef& o, const std::string& type, const std::string& reason,
+                const std::string& message) override {
+      recorded.push_back(o.name + " " + type + " " + reason + " " + message);
+    }
+    bool Has(const std::string& needle) const {
+      for (const auto& e : recorded) {
+        if (e.find(needle) != std::string::npos) return true;
+      }
+      return false;
+    }
+    std::vector<std::string> recorded;
+  };
+
   Settings settings_;
+  FakeEvents events_;
   informer::FakeClient api_;
   FakeClock clock_;
   UidAllocator uids_{300000, 300009};
@@ -110,6 +136,7 @@ TEST_F(ReconcilerTest, NewRunGetsPolicyThenSecretThenOnePod) {
   EXPECT_TRUE(Reconcile("hello").error.ok());
   EXPECT_TRUE(Reconcile("hello").error.ok());
   EXPECT_EQ(PodCount(), 1);
+  EXPECT_TRUE(events_.Has("hello Normal PodCreated Created Pod " + run.pod_name));
 }
 
 TEST_F(ReconcilerTest, PodOutcomeBecomesTerminalStatusThenChildrenGo) {
@@ -151,6 +178,7 @@ TEST_F(ReconcilerTest, OverMaximaIsInvalidSpecWithoutPod) {
   EXPECT_EQ(run.reason, "InvalidSpec");
   EXPECT_NE(run.message.find("spec.limits.memory"), std::string::npos);
   EXPECT_EQ(PodCount(), 0);
+  EXPECT_TRUE(events_.Has("big Warning InvalidSpec Failed/InvalidSpec: spec.limits.memory"));
 }
 
 TEST_F(ReconcilerTest, PodDeletedBySomeoneElseFailsTheRun) {
@@ -173,6 +201,8 @@ TEST_F(ReconcilerTest, StrangerPodWithOurLabelsIsNotTaken) {
   EXPECT_NE(run.pod_name, "impostor");
   EXPECT_TRUE(api_.Get(kube::kPods, "ns", run.pod_name).ok());
   EXPECT_TRUE(api_.Get(kube::kPods, "ns", "impostor").ok()) << "left alone";
+  EXPECT_TRUE(events_.Has("hello Warning ForeignPod Pod impostor"))
+      << testing::PrintToString(events_.recorded);
 }
 
 TEST_F(ReconcilerTest, ForeignAllowPolicyHoldsRunsUntilRemoved) {

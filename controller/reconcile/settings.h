@@ -15,7 +15,7 @@ struct Settings {
   Quantity max_cpu{4000};                                       // 4 cores
   Quantity max_memory{std::int64_t{4} * 1024 * 1024 * 1024 * 1000};  // 4Gi
   std::int64_t max_pids = 1024;
-  std::int64_t max_output_bytes = 1048576;
+  std::int64_t max_output_bytes = 262144;  // the CRD's own bound
   // A run that cannot start (unschedulable, quota, refused namespace) fails after this.
   std::int64_t max_pending_seconds = 300;
   // TTL of finished CodeRuns without spec.ttlSecondsAfterFinished.

@@ -1,0 +1,84 @@
+// Kubernetes Events about CodeRuns (core/v1 Event), recorded without blocking the caller and
+// without flooding: an identical event (same object, type, reason and message) is sent once
+// and then only counted again after `repeat_interval`.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "kube/client.h"
+
+namespace coderun::events {
+
+// Constant CamelCase reasons.
+inline constexpr char kPodCreated[] = "PodCreated";
+inline constexpr char kFinished[] = "Finished";
+inline constexpr char kRunFailed[] = "RunFailed";
+inline constexpr char kInvalidSpec[] = "InvalidSpec";
+inline constexpr char kNamespaceRefused[] = "NamespaceRefused";
+inline constexpr char kForeignPod[] = "ForeignPod";
+
+struct ObjectRef {
+  std::string api_version, kind, ns, name, uid;
+};
+
+// Where events go. Thread-safe; never blocks on the network.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // `type` is "Normal" or "Warning".
+  virtual void Record(const ObjectRef& object, const std::string& type, const std::string& reason,
+                      const std::string& message) = 0;
+};
+
+// Sends events from one background thread. At most `max_pending` wait; more are dropped
+// (and counted). Thread-safe.
+class Recorder final : public EventSink {
+ public:
+  Recorder(kube::Client& client, Clock& clock, std::string component,
+           std::chrono::seconds repeat_interval = std::chrono::minutes(10),
+           size_t max_pending = 1000);
+  ~Recorder() override;
+
+  void Record(const ObjectRef& object, const std::string& type, const std::string& reason,
+              const std::string& message) override;
+  void Stop();  // sends nothing more; idempotent
+
+  long dropped() const;
+
+ private:
+  struct Pending {
+    ObjectRef object;
+    std::string type, reason, message, key;
+  };
+  struct Sent {
+    std::string event_name;
+    int count = 0;
+    SteadyTime last;
+  };
+
+  void Loop();
+  void Send(const Pending& p);
+
+  kube::Client& client_;
+  Clock& clock_;
+  const std::string component_;
+  const std::chrono::seconds repeat_interval_;
+  const size_t max_pending_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;          // guarded by mu_
+  std::map<std::string, Sent> sent_;   // guarded by mu_: aggregation key -> what was sent
+  long dropped_ = 0;                   // guarded by mu_
+  bool stopping_ = false;              // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace coderun::events
