@@ -1,0 +1,130 @@
+"""pytest fixtures: a running control plane with crds/ and manifests/ applied, a
+kubeconfig holding the controller ServiceAccount's token (so the controller runs with
+exactly the RBAC of manifests/rbac.yaml), a fresh PSA-restricted namespace per test,
+and the controller binary started per test (scoped to that namespace)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import kube  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """Ensures the control plane is up and the CodeRun API and RBAC are installed."""
+    if not kube.readyz():
+        subprocess.run(["bash", os.path.join(kube.REPO, "tests", "cluster", "up"),
+                        "--control-plane-only"], check=True, timeout=3600)
+        kube.wait_for(kube.readyz, 120, "kube-apiserver /readyz")
+    kube.apply_path(os.path.join(kube.REPO, "crds"))
+    kube.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                 "crd/coderuns.coderun.dev")
+    kube.apply_path(os.path.join(kube.REPO, "manifests"))
+    # Discovery and OpenAPI publishing lag behind Established a little.
+    kube.wait_for(lambda: kube.kubectl("get", "crun", "-A", check=False).returncode == 0, 60,
+                  "kubectl get crun to work")
+    return kube.APISERVER
+
+
+@pytest.fixture(scope="session")
+def controller_kubeconfig(cluster, tmp_path_factory):
+    """A kubeconfig for the coderun-controller ServiceAccount (token, CA data)."""
+    token = kube.kubectl("create", "token", "coderun-controller", "-n", "coderun-system",
+                         "--duration", "2h").stdout.strip()
+    ca = kube.kubectl("config", "view", "--raw", "-o",
+                      "jsonpath={.clusters[0].cluster.certificate-authority-data}").stdout.strip()
+    assert ca, "admin kubeconfig has no certificate-authority-data"
+    path = tmp_path_factory.mktemp("controller") / "kubeconfig"
+    path.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: coderun-test
+  cluster:
+    server: {kube.APISERVER}
+    certificate-authority-data: {ca}
+users:
+- name: coderun-controller
+  user:
+    token: {token}
+contexts:
+- name: coderun-controller
+  context:
+    cluster: coderun-test
+    user: coderun-controller
+    namespace: coderun-system
+current-context: coderun-controller
+""")
+    path.chmod(0o600)
+    return str(path)
+
+
+def _cleanup_namespace(ns):
+    """Deletes what tests create, then the namespace. There is no
+    kube-controller-manager (no garbage collector, no namespace controller), so the
+    namespace is finalized by hand once emptied. Best effort."""
+    kube.kubectl("delete", "coderuns,pods,secrets,networkpolicies,configmaps,serviceaccounts",
+                 "--all", "-n", ns, "--wait=false", check=False)
+    kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
+            "spec": {"finalizers": []}}
+    kube.kubectl("replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-",
+                 input=json.dumps(body), check=False)
+
+
+@pytest.fixture
+def namespace(cluster, request):
+    """A fresh namespace enforcing Pod Security `restricted`, with the `default`
+    ServiceAccount the (absent) controller-manager would create."""
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    ns = f"it-{base}-{uuid.uuid4().hex[:6]}"
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                               "coderun.dev/test": "integration"}}})
+    try:
+        kube.create({"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": {"name": "default"}}, ns=ns)
+        kube.DIAG.namespace = ns
+        yield ns
+    finally:
+        kube.DIAG.namespace = None
+        _cleanup_namespace(ns)
+
+
+@pytest.fixture(scope="session")
+def controller_binary():
+    path = os.environ.get("CODERUN_CONTROLLER", "")
+    if not path or not os.access(path, os.X_OK):
+        pytest.skip(f"controller binary not available (CODERUN_CONTROLLER={path!r})")
+    return path
+
+
+@pytest.fixture
+def start_controller(controller_binary, controller_kubeconfig, namespace, tmp_path):
+    """Factory: start_controller(*flags) starts the controller watching only this
+    test's namespace and returns its kube.Controller. Stopped (by PID) at teardown."""
+    started = []
+
+    def start(*flags, namespaces=None):
+        ns_flags = []
+        for ns in namespaces or [namespace]:
+            ns_flags += ["--namespace", ns]
+        workdir = tmp_path / f"controller-{len(started)}"
+        workdir.mkdir()
+        c = kube.Controller(controller_binary, controller_kubeconfig,
+                            [*ns_flags, *flags], str(workdir))
+        started.append(c)
+        kube.DIAG.controller = c
+        return c.start()
+
+    yield start
+    for c in started:
+        c.stop()
+    kube.DIAG.controller = None
+

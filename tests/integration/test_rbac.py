@@ -1,0 +1,83 @@
+"""manifests/rbac.yaml as the real RBAC authorizer sees it (no controller needed): the
+controller can do what it needs and no more; submitters never write CodeRun status."""
+
+import pytest
+
+import kube
+
+CONTROLLER = "system:serviceaccount:coderun-system:coderun-controller"
+
+
+def can(user, verb, resource, ns, subresource=None):
+    args = ["auth", "can-i", verb, resource, "-n", ns, f"--as={user}"]
+    if subresource:
+        args.append(f"--subresource={subresource}")
+    return kube.kubectl(*args, check=False).stdout.strip() == "yes"
+
+
+@pytest.mark.parametrize("verb,resource,sub", [
+    ("list", "coderuns.coderun.dev", None), ("watch", "coderuns.coderun.dev", None),
+    ("delete", "coderuns.coderun.dev", None), ("update", "coderuns.coderun.dev", "status"),
+    ("patch", "coderuns.coderun.dev", "status"), ("update", "coderuns.coderun.dev", "finalizers"),
+    ("create", "pods", None), ("delete", "pods", None), ("watch", "pods", None),
+    ("get", "pods", "log"), ("create", "secrets", None), ("delete", "secrets", None),
+    ("create", "networkpolicies.networking.k8s.io", None),
+    ("update", "networkpolicies.networking.k8s.io", None),
+    ("watch", "networkpolicies.networking.k8s.io", None),
+    ("create", "events", None), ("create", "events.events.k8s.io", None),
+])
+def test_controller_may(namespace, verb, resource, sub):
+    assert can(CONTROLLER, verb, resource, namespace, sub)
+
+
+@pytest.mark.parametrize("verb,resource,sub", [
+    ("get", "secrets", None), ("list", "secrets", None), ("watch", "secrets", None),
+    ("create", "coderuns.coderun.dev", None), ("update", "coderuns.coderun.dev", None),
+    ("update", "pods", None), ("patch", "pods", "status"), ("create", "pods", "exec"),
+    ("delete", "networkpolicies.networking.k8s.io", None), ("get", "configmaps", None),
+])
+def test_controller_may_not(namespace, verb, resource, sub):
+    assert not can(CONTROLLER, verb, resource, namespace, sub)
+
+
+def test_controller_may_hold_its_leader_lease_only_in_its_namespace(cluster):
+    assert can(CONTROLLER, "update", "leases.coordination.k8s.io", "coderun-system")
+    assert not can(CONTROLLER, "update", "leases.coordination.k8s.io", "default")
+
+
+@pytest.fixture
+def submitter(namespace):
+    """A ServiceAccount bound (in the test namespace) to a coderun ClusterRole."""
+    def bind(role):
+        kube.create({"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": {"name": role}}, namespace)
+        kube.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                     "metadata": {"name": role},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                 "name": role},
+                     "subjects": [{"kind": "ServiceAccount", "name": role,
+                                   "namespace": namespace}]}, namespace)
+        return f"system:serviceaccount:{namespace}:{role}"
+    return bind
+
+
+def test_edit_role_submits_but_never_writes_status(namespace, submitter):
+    user = submitter("coderun-edit")
+    for verb in ("create", "get", "list", "watch", "delete"):
+        assert can(user, verb, "coderuns.coderun.dev", namespace), verb
+    for verb in ("update", "patch"):
+        assert not can(user, verb, "coderuns.coderun.dev", namespace, "status"), verb
+
+
+def test_view_role_reads_only(namespace, submitter):
+    user = submitter("coderun-view")
+    for verb in ("get", "list", "watch"):
+        assert can(user, verb, "coderuns.coderun.dev", namespace), verb
+    for verb in ("create", "delete"):
+        assert not can(user, verb, "coderuns.coderun.dev", namespace), verb
+
+
+def test_roles_aggregate_into_builtin_edit_and_view(cluster):
+    for role, label in (("coderun-edit", "aggregate-to-edit"), ("coderun-view", "aggregate-to-view")):
+        labels = kube.get("clusterrole", role)["metadata"]["labels"]
+        assert labels.get(f"rbac.authorization.k8s.io/{label}") == "true", labels
