@@ -1,0 +1,78 @@
+#include "runner/options.h"
+
+#include <charconv>
+#include <string_view>
+
+namespace coderun::runner {
+namespace {
+
+bool ParseInt(std::string_view text, int64_t lo, int64_t hi, int64_t* out) {
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < lo || value > hi) {
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+}  // namespace
+
+std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::string* error) {
+  Options options;
+  bool have_input = false, have_timeout = false, have_pids = false, have_output = false;
+  struct IntFlag {
+    std::string_view name;
+    int64_t lo, hi;
+    int64_t* value;
+    bool* seen;
+  };
+  bool unused = false;
+  const IntFlag int_flags[] = {
+      {"--timeout-seconds", 1, 86400, &options.timeout_seconds, &have_timeout},
+      {"--pids", 1, 1 << 20, &options.pids, &have_pids},
+      {"--output-bytes", 0, 16 << 20, &options.output_bytes, &have_output},
+      {"--file-bytes", 0, int64_t{1} << 40, &options.file_bytes, &unused},
+      {"--open-files", 8, 1 << 20, &options.open_files, &unused},
+      {"--drain-millis", 0, 600000, &options.drain_millis, &unused},
+  };
+  for (const std::string& arg : args) {
+    const size_t eq = arg.find('=');
+    if (eq == std::string::npos) {
+      *error = "flag without value: " + arg;
+      return std::nullopt;
+    }
+    const std::string_view name = std::string_view(arg).substr(0, eq);
+    const std::string value = arg.substr(eq + 1);
+    bool known = false;
+    for (const IntFlag& flag : int_flags) {
+      if (name != flag.name) continue;
+      known = true;
+      if (!ParseInt(value, flag.lo, flag.hi, flag.value)) {
+        *error = std::string(name) + ": want an integer in [" + std::to_string(flag.lo) + ", " +
+                 std::to_string(flag.hi) + "], got \"" + value + "\"";
+        return std::nullopt;
+      }
+      *flag.seen = true;
+    }
+    if (known) continue;
+    if (name == "--input-dir" && !value.empty()) {
+      options.input_dir = value;
+      have_input = true;
+    } else if (name == "--python" && !value.empty()) {
+      options.python = value;
+    } else if (name == "--cgroup-root" && !value.empty()) {
+      options.cgroup_root = value;
+    } else {
+      *error = "unknown flag or empty value: " + arg;
+      return std::nullopt;
+    }
+  }
+  if (!have_input || !have_timeout || !have_pids || !have_output) {
+    *error = "required: --input-dir, --timeout-seconds, --pids, --output-bytes";
+    return std::nullopt;
+  }
+  return options;
+}
+
+}  // namespace coderun::runner
