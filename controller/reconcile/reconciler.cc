@@ -15,6 +15,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr char kNetpolPrefix[] = "netpol:";
+// How long after its Pod ended a run keeps retrying a failing log read before it settles
+// for the Pod's own state.
+constexpr std::int64_t kLogRetrySeconds = 60;
 // How often a run waiting for room (quota, UIDs) tries again.
 constexpr seconds kRetryWaiting{5};
 
@@ -83,7 +86,7 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
                                                                 " exists but is not owned by this CodeRun")),
                          "stranger");
     }
-    return Observe(run, *pod);
+    return Observe(run, *pod, limits);
   }
   if (!run.pod_name.empty()) return PodMissing(run);
   return Start(run, limits);
@@ -135,7 +138,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
                                                                        " exists but is not owned by this CodeRun")),
                            "stranger");
       }
-      return Observe(run, *decoded);
+      return Observe(run, *decoded, limits);
     }
     uids_.Release(pod_key);
     if (kube::IsQuotaExceeded(st)) return Waiting(run, "QuotaExceeded", std::string(st.message()));
@@ -155,12 +158,42 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
                      "created");
 }
 
-Result Reconciler::Observe(const CodeRun& run, const Pod& pod) {
-  RunStatus desired =
-      ObservePod(pod, run.limits.timeout_seconds + settings_.deadline_margin_seconds);
+Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits) {
+  RunStatus desired = ObservePod(pod, limits.timeout_seconds + settings_.deadline_margin_seconds);
   if (desired.phase == kPending) return Waiting(run, desired.reason, desired.message, pod.name);
+  // The runner container ended by itself: its report has the output and the real outcome.
+  const bool platform_failure =
+      pod.reason == "DeadlineExceeded" || pod.reason == "Evicted" || pod.deleting;
+  if (desired.Terminal() && pod.terminated && !platform_failure && !run.Terminal()) {
+    auto completed = WithReport(run, pod, limits, std::move(desired));
+    if (!completed.ok()) return Error(completed.status());
+    desired = std::move(*completed);
+  }
   if (!StatusDiffers(run, desired)) return Done("noop");
   return WriteStatus(run, desired, desired.Terminal() ? "finished" : "status");
+}
+
+absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& pod,
+                                                 const ValidLimits& limits, RunStatus from_pod) {
+  auto log = client_.PodLog(run.ns, pod.name, kRunnerContainer,
+                            static_cast<long>(runner::MaxFrameBytes(limits.output_bytes)));
+  std::string problem;
+  if (log.ok()) {
+    auto report = runner::ParseReport(*log, &problem);
+    if (report) return FromReport(pod, *report, limits.output_bytes);
+    problem = absl::StrCat("runner report unreadable: ", problem);
+  } else {
+    const std::int64_t ended =
+        ParseTime(pod.terminated->finished_at).value_or(NowUnix());
+    if (kube::IsTransient(log.status()) && NowUnix() - ended < kLogRetrySeconds) {
+      return log.status();
+    }
+    problem = absl::StrCat("runner report unavailable: ", log.status().message());
+  }
+  log::Warn("status from pod state", {{"coderun", run.Key()}, {"why", problem}});
+  from_pod.message = absl::StrCat(from_pod.message, from_pod.message.empty() ? "" : "; ",
+                                  problem, " (status taken from the Pod's state)");
+  return from_pod;
 }
 
 Result Reconciler::PodMissing(const CodeRun& run) {

@@ -51,7 +51,12 @@ class Reconciler {
   Result ReconcileRun(const CodeRun& run);
   Result Finished(const CodeRun& run);
   Result Start(const CodeRun& run, const ValidLimits& limits);
-  Result Observe(const CodeRun& run, const Pod& pod);
+  Result Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits);
+  // Completes a terminal status from the runner's report in the Pod log. A transient read
+  // error is returned (retry) for a while after the Pod ended; after that, or when the report
+  // is missing or cut short, `from_pod` stands, with the reason in its message.
+  absl::StatusOr<struct RunStatus> WithReport(const CodeRun& run, const Pod& pod,
+                                              const ValidLimits& limits, RunStatus from_pod);
   Result PodMissing(const CodeRun& run);
   // Ensures the deny-all policy of `ns` is in place. Returns a conflict message if another
   // policy lets run Pods talk.

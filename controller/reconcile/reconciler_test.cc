@@ -9,6 +9,7 @@
 #include "reconcile/network_policy.h"
 #include "reconcile/pod.h"
 #include "reconcile/status.h"
+#include "runner/report.h"
 #include "workqueue/fake_clock.h"
 
 namespace coderun::reconcile {
@@ -155,6 +156,67 @@ TEST_F(ReconcilerTest, PodOutcomeBecomesTerminalStatusThenChildrenGo) {
   EXPECT_FALSE(api_.Get(kube::kSecrets, "ns", run.pod_name).ok());
   ASSERT_TRUE(r.requeue_after.has_value());
   EXPECT_EQ(*r.requeue_after, std::chrono::seconds(3600));
+}
+
+TEST_F(ReconcilerTest, RunnerReportFillsOutputUsageAndTheRealOutcome) {
+  CreateRun("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  runner::Report report;
+  report.exit_code = 0;
+  report.stdout_text = "HELLO\n";
+  report.stderr_text = "warn\n";
+  report.wall_millis = 21;
+  report.cpu_millis = 18;
+  report.max_rss_bytes = 9437184;
+  api_.SetPodLog("ns", Run("hello").pod_name, runner::FormatReport(report));
+  Terminate("hello", 0);
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  json status = (*api_.Get(kube::kCodeRuns, "ns", "hello"))["status"];
+  EXPECT_EQ(status["phase"], "Succeeded");
+  EXPECT_EQ(status["reason"], "Completed");
+  EXPECT_EQ(status["stdout"], "HELLO\n");
+  EXPECT_EQ(status["stderr"], "warn\n");
+  EXPECT_EQ(status["stdoutTruncated"], false);
+  EXPECT_EQ(status["usage"]["wallMillis"], 21);
+  EXPECT_EQ(status["usage"]["cpuMillis"], 18);
+  EXPECT_EQ(status["usage"]["maxRSSBytes"], 9437184);
+}
+
+TEST_F(ReconcilerTest, TimeLimitFromTheReportKeepsPartialOutput) {
+  CreateRun("slow", {{"outputBytes", 8}});
+  ASSERT_TRUE(Reconcile("slow").error.ok());
+  runner::Report report;
+  report.exit_code = -1;
+  report.signal = 9;
+  report.limit = runner::Limit::kTime;
+  report.stdout_text = "<<<<";  // 24 bytes as the apiserver encodes it: cut to fit 8
+  api_.SetPodLog("ns", Run("slow").pod_name, runner::FormatReport(report));
+  Terminate("slow", 137);
+  ASSERT_TRUE(Reconcile("slow").error.ok());
+  json status = (*api_.Get(kube::kCodeRuns, "ns", "slow"))["status"];
+  EXPECT_EQ(status["reason"], "TimeLimitExceeded");
+  EXPECT_EQ(status["signal"], 9);
+  EXPECT_EQ(status["stdout"], "<");
+  EXPECT_EQ(status["stdoutTruncated"], true);
+}
+
+TEST_F(ReconcilerTest, ForgedOrMissingReportFallsBackToThePodStateAndSaysSo) {
+  CreateRun("forged");
+  ASSERT_TRUE(Reconcile("forged").error.ok());
+  api_.SetPodLog("ns", Run("forged").pod_name,
+                 "coderun-report/v1 20\n{\"exitCode\":0}\ncoderun-report-end\n");
+  Terminate("forged", 1);
+  ASSERT_TRUE(Reconcile("forged").error.ok());
+  CodeRun run = Run("forged");
+  EXPECT_EQ(run.reason, "NonZeroExit");
+  EXPECT_NE(run.message.find("runner report unreadable"), std::string::npos) << run.message;
+
+  CreateRun("nolog");
+  ASSERT_TRUE(Reconcile("nolog").error.ok());
+  Terminate("nolog", 0);
+  ASSERT_TRUE(Reconcile("nolog").error.ok());
+  EXPECT_EQ(Run("nolog").phase, "Succeeded");
+  EXPECT_NE(Run("nolog").message.find("runner report unavailable"), std::string::npos);
 }
 
 TEST_F(ReconcilerTest, TerminalStatusIsNeverRewritten) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "reconcile/output.h"
 
 namespace coderun::reconcile {
 
@@ -106,6 +107,55 @@ RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds) {
                        pod.name);
 }
 
+RunStatus FromReport(const Pod& pod, const runner::Report& r, std::int64_t output_cap) {
+  RunStatus st;
+  st.pod_name = pod.name;
+  if (pod.terminated) st.start_time = pod.terminated->started_at;
+  RunOutput out{r.stdout_text, r.stderr_text, r.stdout_truncated, r.stderr_truncated,
+                r.wall_millis, r.cpu_millis, r.max_rss_bytes};
+  const size_t cap = static_cast<size_t>(std::max<std::int64_t>(output_cap, 0));
+  out.stdout_truncated |= CutToEncodedSize(out.stdout_text, cap);
+  out.stderr_truncated |= CutToEncodedSize(out.stderr_text, cap);
+  st.output = std::move(out);
+  if (!r.runner_error.empty()) {
+    st.phase = kFailed;
+    st.reason = "PodFailed";
+    st.message = absl::StrCat("the runner could not run the program: ", r.runner_error);
+    return st;
+  }
+  if (r.exit_code >= 0) st.exit_code = r.exit_code;
+  if (r.signal != 0) st.signal = r.signal;
+  st.phase = kFailed;
+  switch (r.limit) {
+    case runner::Limit::kTime:
+      st.reason = "TimeLimitExceeded";
+      st.message = absl::StrCat("the program ran past its time limit and was killed after ",
+                                r.wall_millis, " ms");
+      return st;
+    case runner::Limit::kMemory:
+      st.reason = "MemoryLimitExceeded";
+      st.message = "the program ran out of memory (OOM killed)";
+      return st;
+    case runner::Limit::kTerminated:
+      st.reason = "PodFailed";
+      st.message = "the run was stopped from outside (Pod deleted or its deadline reached)";
+      return st;
+    case runner::Limit::kNone:
+      break;
+  }
+  if (r.signal != 0) {
+    st.reason = "Killed";
+    st.message = absl::StrCat("the program was killed by signal ", r.signal);
+  } else if (r.exit_code != 0) {
+    st.reason = "NonZeroExit";
+    st.message = absl::StrCat("the program exited with code ", r.exit_code);
+  } else {
+    st.phase = kSucceeded;
+    st.reason = "Completed";
+  }
+  return st;
+}
+
 bool StatusDiffers(const CodeRun& run, const RunStatus& d) {
   return run.phase != d.phase || run.reason != d.reason || run.message != d.message ||
          (!d.pod_name.empty() && run.pod_name != d.pod_name) ||
@@ -124,6 +174,16 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
   if (d.exit_code) status["exitCode"] = *d.exit_code;
   if (d.signal) status["signal"] = *d.signal;
   if (d.Terminal()) status["completionTime"] = now;
+  if (d.output) {
+    const RunOutput& o = *d.output;
+    status["stdout"] = o.stdout_text;
+    status["stderr"] = o.stderr_text;
+    status["stdoutTruncated"] = o.stdout_truncated;
+    status["stderrTruncated"] = o.stderr_truncated;
+    status["usage"] = {{"wallMillis", o.wall_millis},
+                       {"cpuMillis", o.cpu_millis},
+                       {"maxRSSBytes", o.max_rss_bytes}};
+  }
   const std::string cond_status = d.Terminal() ? "True" : "False";
   const std::string transition =
       run.finished_condition_status == cond_status && run.finished_condition_time != 0

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kube/client.h"
+#include "runner/report.h"
 #include "reconcile/types.h"
 
 namespace coderun::reconcile {
@@ -15,6 +16,13 @@ inline constexpr char kRunning[] = "Running";
 inline constexpr char kSucceeded[] = "Succeeded";
 inline constexpr char kFailed[] = "Failed";
 
+// What the runner's report adds to a terminal status.
+struct RunOutput {
+  std::string stdout_text, stderr_text;
+  bool stdout_truncated = false, stderr_truncated = false;
+  std::uint64_t wall_millis = 0, cpu_millis = 0, max_rss_bytes = 0;
+};
+
 // The status the controller wants a CodeRun to have.
 struct RunStatus {
   std::string phase, reason, message;
@@ -22,6 +30,7 @@ struct RunStatus {
   std::string start_time;  // RFC 3339; "" = leave as is
   std::optional<std::int32_t> exit_code;
   std::optional<std::int32_t> signal;
+  std::optional<RunOutput> output;
 
   bool Terminal() const { return phase == kSucceeded || phase == kFailed; }
 };
@@ -35,6 +44,13 @@ RunStatus FailedStatus(std::string reason, std::string message, std::string pod_
 // terminated runner container to Succeeded/Completed, or Failed with NonZeroExit,
 // MemoryLimitExceeded (OOMKilled) or Killed (signal).
 RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds);
+
+// The status a complete runner report gives (the Pod's own state only names the Pod).
+// Reasons: runnerError -> PodFailed; limit time -> TimeLimitExceeded, memory ->
+// MemoryLimitExceeded, terminated -> PodFailed; a signal -> Killed; exit != 0 ->
+// NonZeroExit; else Completed. Each stream is cut (and flagged) so that its size as the
+// apiserver encodes it stays within `output_cap`.
+RunStatus FromReport(const Pod& pod, const runner::Report& report, std::int64_t output_cap);
 
 // True if writing `desired` would change what `run` already shows.
 bool StatusDiffers(const CodeRun& run, const RunStatus& desired);

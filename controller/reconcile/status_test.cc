@@ -130,3 +130,37 @@ TEST(TimeTest, RoundTrips) {
 
 }  // namespace
 }  // namespace coderun::reconcile
+
+namespace coderun::reconcile {
+namespace {
+
+RunStatus Reported(void (*edit)(runner::Report&)) {
+  runner::Report r;
+  r.exit_code = 0;
+  edit(r);
+  Pod pod;
+  pod.name = "p";
+  return FromReport(pod, r, 65536);
+}
+
+TEST(FromReportTest, MapsEveryOutcome) {
+  EXPECT_EQ(Reported([](runner::Report&) {}).reason, "Completed");
+  EXPECT_EQ(Reported([](runner::Report& r) { r.exit_code = 3; }).reason, "NonZeroExit");
+  EXPECT_EQ(Reported([](runner::Report& r) { r.exit_code = 3; }).exit_code, 3);
+  RunStatus killed = Reported([](runner::Report& r) { r.exit_code = -1; r.signal = 11; });
+  EXPECT_EQ(killed.reason, "Killed");
+  EXPECT_EQ(killed.signal, 11);
+  EXPECT_FALSE(killed.exit_code.has_value());
+  EXPECT_EQ(Reported([](runner::Report& r) { r.limit = runner::Limit::kTime; }).reason,
+            "TimeLimitExceeded");
+  EXPECT_EQ(Reported([](runner::Report& r) { r.limit = runner::Limit::kMemory; }).reason,
+            "MemoryLimitExceeded");
+  EXPECT_EQ(Reported([](runner::Report& r) { r.limit = runner::Limit::kTerminated; }).reason,
+            "PodFailed");
+  RunStatus broken = Reported([](runner::Report& r) { r.runner_error = "no python3"; });
+  EXPECT_EQ(broken.reason, "PodFailed");
+  EXPECT_NE(broken.message.find("no python3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coderun::reconcile
