@@ -208,6 +208,34 @@ apiserver_ready() {
     "$APISERVER_URL/readyz" | grep -qx ok
 }
 
+# kube-controller-manager with only what the tests need of a cluster: the garbage collector
+# (ownerReferences), namespace deletion, default ServiceAccounts and their tokens, and
+# ResourceQuota accounting (quota admission enforces nothing until a quota has a status).
+KCM_PORT=${CODERUN_KCM_PORT:-10257}
+kcm_argv() {
+  KCM_ARGV=("$BIN/kube-controller-manager"
+    --bind-address=127.0.0.1
+    --secure-port="$KCM_PORT"
+    --kubeconfig="$STATE/kube-controller-manager.kubeconfig"
+    --authentication-kubeconfig="$STATE/kube-controller-manager.kubeconfig"
+    --authorization-kubeconfig="$STATE/kube-controller-manager.kubeconfig"
+    --controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token,resourcequota
+    --service-account-private-key-file="$PKI/sa.key"
+    --root-ca-file="$PKI/ca.crt"
+    --use-service-account-credentials=true
+    --leader-elect=false
+    --profiling=false)
+}
+
+kcm_healthy() { curl -fsSk --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz" | grep -qx ok; }
+
+start_kcm() {
+  kcm_argv
+  port_free "$KCM_PORT" || die "port $KCM_PORT is in use by a process we did not start"
+  start_daemon kube-controller-manager "${KCM_ARGV[@]}"
+  wait_until kube-controller-manager 60 kcm_healthy || die "kube-controller-manager did not become healthy"
+}
+
 start_etcd() {
   etcd_argv
   port_free "$ETCD_PORT" && port_free "$ETCD_PEER_PORT" ||

@@ -66,30 +66,23 @@ current-context: coderun-controller
 
 
 def _cleanup_namespace(ns):
-    """Deletes what tests create, then the namespace. There is no
-    kube-controller-manager (no garbage collector, no namespace controller), so the
-    namespace is finalized by hand once emptied. Best effort."""
-    kube.kubectl("delete", "coderuns,pods,secrets,networkpolicies,configmaps,serviceaccounts",
-                 "--all", "-n", ns, "--wait=false", check=False)
+    """Deletes the namespace; kube-controller-manager's namespace controller empties it."""
     kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
-            "spec": {"finalizers": []}}
-    kube.kubectl("replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-",
-                 input=json.dumps(body), check=False)
 
 
 @pytest.fixture
 def namespace(cluster, request):
-    """A fresh namespace enforcing Pod Security `restricted`, with the `default`
-    ServiceAccount the (absent) controller-manager would create."""
+    """A fresh namespace enforcing Pod Security `restricted`, once its `default`
+    ServiceAccount exists (kube-controller-manager creates it; Pod admission needs it)."""
     base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     ns = f"it-{base}-{uuid.uuid4().hex[:6]}"
     kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
         "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
                                "coderun.dev/test": "integration"}}})
     try:
-        kube.create({"apiVersion": "v1", "kind": "ServiceAccount",
-                     "metadata": {"name": "default"}}, ns=ns)
+        kube.wait_for(lambda: kube.kubectl("get", "serviceaccount", "default", "-n", ns,
+                                           check=False).returncode == 0,
+                      60, f"ServiceAccount {ns}/default")
         kube.DIAG.namespace = ns
         yield ns
     finally:

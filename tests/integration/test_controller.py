@@ -424,11 +424,14 @@ def _run_with_strangers(start_controller, namespace):
     cr = create(coderun("owned"), namespace)
     uid = cr["metadata"]["uid"]
     labels = {MANAGED_BY: "coderun-controller", UID_LABEL: uid}
+    # A live owner, so that the garbage collector keeps the stranger.
+    other = create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other"}},
+                   namespace)
     strangers = [
         create(restricted_pod("stranger-unowned", labels), namespace),
         create(restricted_pod("stranger-other-owner", labels, [{
-            "apiVersion": "coderun.dev/v1alpha1", "kind": "CodeRun", "name": "owned",
-            "uid": "00000000-0000-0000-0000-000000000001", "controller": True}]), namespace),
+            "apiVersion": "v1", "kind": "ConfigMap", "name": "other",
+            "uid": other["metadata"]["uid"], "controller": True}]), namespace),
     ]
     start_controller(*FLAGS)
     return cr, strangers
