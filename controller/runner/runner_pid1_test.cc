@@ -60,7 +60,7 @@ TEST_F(RunnerPid1Test, ProgramCannotForgeOrStopTheReport) {
       << out.report->stderr_text;
   EXPECT_EQ(out.report->exit_code, 0);
   EXPECT_EQ(out.report->limit, Limit::kNone);
-  EXPECT_LT(out.seconds, 5);
+  EXPECT_LT(out.seconds, 30);  // far below the program's own sleeps: not a timing test
 }
 
 TEST_F(RunnerPid1Test, PidsLimitStopsAForkLoop) {
@@ -77,7 +77,7 @@ TEST_F(RunnerPid1Test, PidsLimitStopsAForkLoop) {
   // The runner and the program count too: 8 more processes at most.
   EXPECT_EQ(out.report->stdout_text, "stopped after 8 BlockingIOError\n")
       << out.report->stderr_text;
-  EXPECT_LT(out.seconds, 5);
+  EXPECT_LT(out.seconds, 30);  // far below the program's own sleeps: not a timing test
 }
 
 TEST_F(RunnerPid1Test, TimeoutKillsEveryProcessOfTheNamespace) {
@@ -95,7 +95,7 @@ TEST_F(RunnerPid1Test, TimeoutKillsEveryProcessOfTheNamespace) {
   EXPECT_EQ(out.report->limit, Limit::kTime);
   EXPECT_EQ(out.report->stdout_text, "sleeping\n");
   EXPECT_EQ(out.report->runner_message, "");
-  EXPECT_LT(out.seconds, 4);
+  EXPECT_LT(out.seconds, 30);  // far below the program's own sleeps: not a timing test
 }
 
 }  // namespace

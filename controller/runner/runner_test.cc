@@ -158,7 +158,7 @@ TEST(RunnerTest, SigtermFromOutsideEndsTheRunAsTerminated) {
   EXPECT_EQ(out.report->limit, Limit::kTerminated);
   EXPECT_EQ(out.report->signal, SIGKILL);
   EXPECT_EQ(out.report->stdout_text, "started\n");
-  EXPECT_LT(out.seconds, 10);
+  EXPECT_LT(out.seconds, 30);  // far below the program's own sleeps: not a timing test
 }
 
 TEST(RunnerTest, MissingCodeIsARunnerError) {
