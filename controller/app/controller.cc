@@ -49,7 +49,8 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
             reconcile::DecodePod, RealClock()),
       policies_(client,
                 InformerFor(kube::kNetworkPolicies, options, "", reconcile::MetadataDropKeys()),
-                reconcile::DecodeNetworkPolicy, RealClock()) {
+                reconcile::DecodeNetworkPolicy, RealClock()),
+      leading_(!options.leader_elect) {
   reconcile::Caches caches{
       [this](const std::string& key) { return coderuns_.Get(key); },
       [this](const std::string& key) { return pods_.Get(key); },
@@ -140,6 +141,11 @@ void Controller::RegisterMetrics() {
   metrics_.AddCallback("coderun_workqueue_depth", "Keys waiting in the work queue.", "gauge", [this] {
     return std::vector<std::pair<metrics::Labels, double>>{{{}, double(queue_.Len())}};
   });
+  metrics_.AddCallback("coderun_leader", "1 if this replica reconciles (leader or no election).",
+                       "gauge", [this] {
+                         return std::vector<std::pair<metrics::Labels, double>>{
+                             {{}, leading_ ? 1.0 : 0.0}};
+                       });
   metrics_.AddCallback("coderun_run_uids_in_use", "Run UIDs held by live Pods or reservations.",
                        "gauge", [this] {
                          return std::vector<std::pair<metrics::Labels, double>>{
@@ -162,7 +168,9 @@ bool Controller::Synced() const {
 bool Controller::Ready() const { return Synced() && api_ok_.load(); }
 
 void Controller::RunWorkers() {
-  while (!stopping_ && !Synced()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (!stopping_ && !(Synced() && leading_)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   if (stopping_) return;
   log::Info("caches synced", {{"coderuns", std::to_string(coderuns_.List().size())},
                               {"pods", std::to_string(pods_.List().size())},

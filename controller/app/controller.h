@@ -35,6 +35,10 @@ class Controller {
   // Idempotent.
   void Stop();
 
+  // Without leader election the controller works as soon as its caches sync. With it,
+  // Start() fills the caches and waits until Lead() is called.
+  void Lead() { leading_ = true; }
+
   bool Synced() const;
   // Caches synced and the API answering.
   bool Ready() const;
@@ -60,6 +64,7 @@ class Controller {
   informer::Informer<reconcile::NetworkPolicy> policies_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> leading_;
   std::atomic<bool> api_ok_{false};
   std::thread starter_;               // waits for sync, then starts workers
   std::thread prober_;                // checks the API every few seconds

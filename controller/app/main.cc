@@ -13,6 +13,7 @@
 #include "kube/cpprest_transport.h"
 #include "kube/http_client.h"
 #include "kube/kubeconfig.h"
+#include "leader/elector.h"
 #include "pplx/threadpool.h"
 #include "metrics/registry.h"
 
@@ -90,10 +91,38 @@ int Run(int argc, char** argv) {
                          {"http", "127.0.0.1:" + std::to_string(http.port())}});
   controller.Start();
 
+  std::atomic<bool> stopping{false};
+  std::unique_ptr<leader::Elector> elector;
+  std::thread campaign;
+  if (options->leader_elect) {
+    leader::ElectorOptions eo;
+    eo.lease_namespace = options->leader_election_namespace;
+    eo.lease_name = options->leader_election_id;
+    eo.identity = leader::DefaultIdentity();
+    eo.lease_duration = std::chrono::seconds(options->lease_duration_seconds);
+    eo.renew_deadline = std::chrono::seconds(options->renew_deadline_seconds);
+    eo.retry_period = std::chrono::seconds(options->retry_period_seconds);
+    elector = std::make_unique<leader::Elector>(*client, eo, RealClock());
+    campaign = std::thread([&] {
+      if (!elector->Acquire(stopping)) return;
+      controller.Lead();
+      elector->KeepRenewing([] {
+        // Another replica may already be reconciling: stop at once, and let the platform
+        // restart this one as a standby.
+        std::fflush(nullptr);
+        std::_Exit(1);
+      });
+    });
+  }
+
   int sig = 0;
   sigwait(&signals, &sig);
   log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  stopping = true;
+  if (campaign.joinable()) campaign.join();
   controller.Stop();
+  // Workers are done: hand the Lease over so a standby takes over at once.
+  if (elector) elector->Release();
   http.Stop();
   log::Info("stopped");
   // Nothing is left to flush or release: skip the informers' joins, which could wait for a

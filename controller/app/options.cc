@@ -58,6 +58,20 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
   app.add_option("--watch-timeout-seconds", o.watch_timeout_seconds,
                  "server-side timeout of each watch request")
       ->check(CLI::Range(1, 3600));
+  app.add_flag("--leader-elect", o.leader_elect,
+               "elect a leader on a Lease; only the leader reconciles (for several replicas)");
+  app.add_option("--leader-election-namespace", o.leader_election_namespace,
+                 "namespace of the leader-election Lease");
+  app.add_option("--leader-election-id", o.leader_election_id, "name of the Lease");
+  app.add_option("--leader-elect-lease-duration", o.lease_duration_seconds,
+                 "seconds a standby waits on an unrenewed Lease before taking over")
+      ->check(CLI::Range(2, 600));
+  app.add_option("--leader-elect-renew-deadline", o.renew_deadline_seconds,
+                 "seconds the leader keeps trying to renew before it gives up")
+      ->check(CLI::Range(1, 600));
+  app.add_option("--leader-elect-retry-period", o.retry_period_seconds,
+                 "seconds between leader-election attempts")
+      ->check(CLI::Range(1, 60));
   app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
@@ -82,6 +96,11 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
   }
   s.uid_low = low;
   s.uid_high = high;
+  if (o.renew_deadline_seconds >= o.lease_duration_seconds ||
+      o.retry_period_seconds >= o.renew_deadline_seconds) {
+    return absl::InvalidArgumentError(
+        "leader election wants retry period < renew deadline < lease duration");
+  }
   o.log_format = log_format == "json" ? log::Format::kJson : log::Format::kText;
   o.log_level = log_level == "debug"  ? log::Level::kDebug
                 : log_level == "warn" ? log::Level::kWarn

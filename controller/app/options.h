@@ -18,6 +18,13 @@ struct Options {
   int burst = 100;
   std::string http_address = "127.0.0.1:8080";
   int watch_timeout_seconds = 300;
+  // Leader election on a Lease: only the leader reconciles and allocates run UIDs.
+  bool leader_elect = false;
+  std::string leader_election_namespace = "coderun-system";
+  std::string leader_election_id = "coderun-controller";
+  int lease_duration_seconds = 15;
+  int renew_deadline_seconds = 10;
+  int retry_period_seconds = 2;
   log::Format log_format = log::Format::kText;
   log::Level log_level = log::Level::kInfo;
   reconcile::Settings settings;

@@ -1,0 +1,86 @@
+"""Two replicas with --leader-elect on a real Lease (with the controller's own RBAC): only
+the leader reconciles; when it dies the standby takes over after the lease duration; when
+it is stopped with SIGTERM it hands the Lease over at once. No CodeRun ever has two Pods
+and no two live run Pods share a UID."""
+
+import signal
+
+import kube
+from kube import coderun, create, get, items, wait_for, wait_phase, wait_pod
+
+LEASE_NS = "coderun-system"
+
+
+def elect_flags(lease, duration=6):
+    return ["--runner-image", "coderun.test/runner:it", "--workers", "2", "--leader-elect",
+            "--leader-election-id", lease, "--leader-elect-lease-duration", str(duration),
+            "--leader-elect-renew-deadline", str(duration - 2),
+            "--leader-elect-retry-period", "1"]
+
+
+def holder(lease):
+    obj = get("lease", lease, LEASE_NS)
+    return (obj or {}).get("spec", {}).get("holderIdentity") or ""
+
+
+def leader_of(controllers, lease):
+    """The controller whose process holds the Lease (identity <host>_<pid>)."""
+    h = holder(lease)
+    for c in controllers:
+        if c.alive() and h.endswith(f"_{c.proc.pid}"):
+            return c
+    return None
+
+
+def run_once(name, namespace):
+    cr = create(coderun(name), namespace)
+    pod = wait_pod(cr, namespace, timeout=60)
+    kube.play_terminated(pod["metadata"]["name"], namespace, 0)
+    wait_phase(name, namespace, "Succeeded", "Completed", timeout=60)
+    return cr
+
+
+def assert_one_pod_per_run_and_unique_uids(namespace):
+    uids = []
+    for cr in items("coderuns", namespace):
+        assert len(kube.pods_of(cr["metadata"]["uid"], namespace)) <= 1, cr["metadata"]["name"]
+    for p in items("pods", namespace, selector=kube.MANAGED_SELECTOR):
+        uids.append(p["spec"]["securityContext"]["runAsUser"])
+    assert len(uids) == len(set(uids)), uids
+
+
+def test_only_the_leader_reconciles_and_the_standby_takes_over_when_it_dies(start_controller,
+                                                                           namespace):
+    lease = f"it-{namespace[-6:]}"
+    a = start_controller(*elect_flags(lease))
+    b = start_controller(*elect_flags(lease))
+    wait_for(lambda: leader_of([a, b], lease), 30, f"a holder of Lease {LEASE_NS}/{lease}")
+    first = leader_of([a, b], lease)
+    standby = b if first is a else a
+    assert first.metric("coderun_leader") == 1 and standby.metric("coderun_leader") == 0
+    run_once("before", namespace)
+    assert "pod created" in first.log() and "pod created" not in standby.log()
+
+    in_flight = create(coderun("in-flight"), namespace)
+    wait_pod(in_flight, namespace)
+    first.kill(signal.SIGKILL)
+    # Not before the lease has gone unrenewed for its duration; then the standby leads.
+    wait_for(lambda: leader_of([standby], lease), 30, "the standby to take the Lease")
+    assert "became leader" in standby.log()
+    kube.play_terminated(kube.pod_name_for(in_flight), namespace, 0)
+    wait_phase("in-flight", namespace, "Succeeded", "Completed", timeout=60)
+    run_once("after", namespace)
+    assert_one_pod_per_run_and_unique_uids(namespace)
+
+
+def test_sigterm_hands_the_lease_over_at_once(start_controller, namespace):
+    lease = f"it-{namespace[-6:]}"
+    # A long lease: a takeover within it proves the Lease was released, not left to expire.
+    a = start_controller(*elect_flags(lease, duration=60))
+    wait_for(lambda: leader_of([a], lease), 30, "the first replica to lead")
+    b = start_controller(*elect_flags(lease, duration=60))
+    assert a.kill(signal.SIGTERM) == 0
+    assert "leadership released" in a.log()
+    wait_for(lambda: leader_of([b], lease), 20, "the standby to lead well within 60 s")
+    run_once("handed-over", namespace)
+    assert_one_pod_per_run_and_unique_uids(namespace)
