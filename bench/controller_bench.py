@@ -125,8 +125,16 @@ def wait_ready(port, timeout=300):
 def make_namespace(api, ns):
     api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                              "metadata": {"name": ns}})
-    api.call("POST", f"/api/v1/namespaces/{ns}/serviceaccounts",
-             {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
+    # Pod admission needs the default ServiceAccount; kube-controller-manager creates it.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            api.call("GET", f"/api/v1/namespaces/{ns}/serviceaccounts/default")
+            return
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def coderun(name, **spec):
