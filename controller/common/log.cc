@@ -2,9 +2,9 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
 
+#include "common/time.h"
 #include "nlohmann/json.hpp"
 
 namespace coderun::log {
@@ -32,19 +32,7 @@ bool NeedsQuotes(std::string_view v) {
   return false;
 }
 
-std::string Now() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(millis));
-  return buf;
-}
+std::string Now() { return FormatRfc3339(std::chrono::system_clock::now(), 3); }
 
 }  // namespace
 

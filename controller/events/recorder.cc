@@ -4,8 +4,8 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "kube/errors.h"
-#include "reconcile/status.h"
 
 namespace coderun::events {
 namespace {
@@ -84,8 +84,7 @@ void Recorder::Loop() {
 
 void Recorder::Send(const Pending& p) {
   const auto wall = clock_.WallNow();
-  const std::string now = reconcile::FormatTime(
-      std::chrono::duration_cast<std::chrono::seconds>(wall.time_since_epoch()).count());
+  const std::string now = FormatRfc3339(wall);
   Sent previous;
   bool seen = false;
   {

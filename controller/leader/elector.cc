@@ -2,11 +2,10 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
-#include <ctime>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "kube/errors.h"
 
 namespace coderun::leader {
@@ -28,18 +27,7 @@ Elector::~Elector() {
   if (renewer_.joinable()) renewer_.join();
 }
 
-std::string Elector::NowMicro() const {
-  auto now = clock_.WallNow().time_since_epoch();
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
-  std::time_t secs = static_cast<std::time_t>(micros / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(micros % 1000000));
-  return buf;
-}
+std::string Elector::NowMicro() const { return FormatRfc3339(clock_.WallNow(), 6); }
 
 absl::StatusOr<bool> Elector::TryAcquireOrRenew() {
   const std::string now = NowMicro();

@@ -1,9 +1,9 @@
 #include "reconcile/status.h"
 
-#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/time.h"
 #include "reconcile/output.h"
 
 namespace coderun::reconcile {
@@ -199,26 +199,11 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
 }
 
 std::string FormatTime(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return FormatRfc3339(WallTime{std::chrono::seconds(unix_seconds)});
 }
 
-std::optional<std::int64_t> ParseTime(const std::string& s) {
-  std::tm tm{};
-  int y, mo, d, h, mi, sec;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6) {
-    return std::nullopt;
-  }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  return static_cast<std::int64_t>(timegm(&tm));
+std::optional<std::int64_t> ParseTime(const std::string& rfc3339) {
+  return ParseRfc3339Seconds(rfc3339);
 }
 
 }  // namespace coderun::reconcile
