@@ -105,21 +105,17 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
   policies_.AddHandler([this](const std::string&, const NetworkPolicy* old_np,
                               const NetworkPolicy* np) {
     const NetworkPolicy* p = np ? np : old_np;
-    if (p->name == reconcile::kNetworkPolicyName && !(np && reconcile::IsIntactDenyAll(*np))) {
-      // Ours was deleted or altered: restore it where runs exist.
-      bool has_runs = false;
-      for (const auto& run : coderuns_.List()) {
-        if (run->ns == p->ns) {
-          has_runs = true;
-          break;
-        }
-      }
-      if (has_runs) queue_.Add(reconcile::NetworkPolicyKey(p->ns));
-    }
-    // A policy change may release runs held for a conflict.
+    // Ours deleted or altered: restore it where runs exist. Any change may also release
+    // runs held for a conflict. One pass over the cache serves both.
+    const bool restore =
+        p->name == reconcile::kNetworkPolicyName && !(np && reconcile::IsIntactDenyAll(*np));
+    bool has_runs = false;
     for (const auto& run : coderuns_.List()) {
-      if (run->ns == p->ns && run->reason == "NetworkPolicyConflict") queue_.Add(run->Key());
+      if (run->ns != p->ns) continue;
+      has_runs = true;
+      if (run->reason == "NetworkPolicyConflict") queue_.Add(run->Key());
     }
+    if (restore && has_runs) queue_.Add(reconcile::NetworkPolicyKey(p->ns));
   });
   RegisterMetrics();
 }

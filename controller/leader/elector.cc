@@ -12,6 +12,18 @@ namespace coderun::leader {
 
 using kube::json;
 
+namespace {
+
+// Sleeps for `period` in short steps, returning early once `stop` is set.
+void WaitUnless(std::chrono::seconds period, const std::atomic<bool>& stop) {
+  constexpr auto kStep = std::chrono::milliseconds(50);
+  for (auto waited = std::chrono::milliseconds(0); waited < period && !stop; waited += kStep) {
+    std::this_thread::sleep_for(kStep);
+  }
+}
+
+}  // namespace
+
 std::string DefaultIdentity() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -105,10 +117,7 @@ bool Elector::Acquire(const std::atomic<bool>& stop) {
       log::Info("waiting for leadership", {{"lease", options_.lease_namespace + "/" + options_.lease_name}});
       logged_wait = true;
     }
-    for (auto waited = std::chrono::milliseconds(0);
-         waited < options_.retry_period && !stop; waited += std::chrono::milliseconds(50)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    WaitUnless(options_.retry_period, stop);
   }
   return false;
 }
@@ -117,11 +126,7 @@ void Elector::KeepRenewing(std::function<void()> on_lost) {
   renewer_ = std::thread([this, on_lost = std::move(on_lost)] {
     auto last_renew = clock_.Now();
     while (!stop_renewing_) {
-      for (auto waited = std::chrono::milliseconds(0);
-           waited < options_.retry_period && !stop_renewing_;
-           waited += std::chrono::milliseconds(50)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+      WaitUnless(options_.retry_period, stop_renewing_);
       if (stop_renewing_) return;
       auto renewed = TryAcquireOrRenew();
       if (renewed.ok() && *renewed) {

@@ -77,15 +77,7 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
   }
   const std::string pod_name = PodName(run.name, run.uid);
   if (auto pod = caches_.pod(run.ns + "/" + pod_name)) {
-    if (pod->controller_uid != run.uid) {
-      log::Warn("pod not owned by its coderun", {{"coderun", run.Key()}, {"pod", pod_name}});
-      Event(run, "Warning", events::kForeignPod,
-            absl::StrCat("Pod ", pod_name, " has this run's name but another owner; left alone"));
-      return WriteStatus(run,
-                         FailedStatus("PodFailed", absl::StrCat("Pod ", pod_name,
-                                                                " exists but is not owned by this CodeRun")),
-                         "stranger");
-    }
+    if (pod->controller_uid != run.uid) return NameTaken(run, pod_name);
     return Observe(run, *pod, limits);
   }
   if (!run.pod_name.empty()) return PodMissing(run);
@@ -133,11 +125,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
       auto existing = client_.Get(kube::kPods, run.ns, pod_name);
       if (!existing.ok()) return Error(existing.status());
       auto decoded = DecodePod(*existing);
-      if (!decoded.ok() || decoded->controller_uid != run.uid) {
-        return WriteStatus(run, FailedStatus("PodFailed", absl::StrCat("Pod ", pod_name,
-                                                                       " exists but is not owned by this CodeRun")),
-                           "stranger");
-      }
+      if (!decoded.ok() || decoded->controller_uid != run.uid) return NameTaken(run, pod_name);
       return Observe(run, *decoded, limits);
     }
     uids_.Release(pod_key);
@@ -156,6 +144,17 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
                                                               " created, waiting to start"),
                                    pod_name),
                      "created");
+}
+
+Result Reconciler::NameTaken(const CodeRun& run, const std::string& pod_name) {
+  log::Warn("pod not owned by its coderun", {{"coderun", run.Key()}, {"pod", pod_name}});
+  Event(run, "Warning", events::kForeignPod,
+        absl::StrCat("Pod ", pod_name, " has this run's name but another owner; left alone"));
+  return WriteStatus(
+      run,
+      FailedStatus("PodFailed",
+                   absl::StrCat("Pod ", pod_name, " exists but is not owned by this CodeRun")),
+      "stranger");
 }
 
 Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits) {

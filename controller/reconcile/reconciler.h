@@ -58,6 +58,8 @@ class Reconciler {
   absl::StatusOr<struct RunStatus> WithReport(const CodeRun& run, const Pod& pod,
                                               const ValidLimits& limits, RunStatus from_pod);
   Result PodMissing(const CodeRun& run);
+  // A Pod with the run's name that the run does not own: reported, left alone, run failed.
+  Result NameTaken(const CodeRun& run, const std::string& pod_name);
   // Ensures the deny-all policy of `ns` is in place. Returns a conflict message if another
   // policy lets run Pods talk.
   absl::StatusOr<std::optional<std::string>> EnsureNetworkPolicy(const std::string& ns);
