@@ -1,0 +1,495 @@
+"""The Helm chart helm/coderun, without a cluster: `helm lint --strict`, the values
+schema, and assertions on the rendered manifests (the Deployment, the exact RBAC, the
+CRD copy, flags rendered from values), and manifests/ in sync with the chart."""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+import yaml
+
+REPO = os.environ.get("CODERUN_REPO") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+CHART = os.path.join(REPO, "helm", "coderun")
+ALL_VALUES = os.path.join(CHART, "ci", "all-values.yaml")
+CRD = os.path.join(REPO, "crds", "coderun.dev_coderuns.yaml")
+KUBE_VERSION = "1.34.0"
+NS = "coderun-system"
+
+
+@pytest.fixture(scope="session")
+def helm():
+    """helm from tests/cluster/build (which waits for a running build and prints its bin dir)."""
+    bin_dir = os.path.join(os.environ.get("CODERUN_CACHE") or
+                           os.path.expanduser("~/.cache/coderun"), "bin")
+    path = os.path.join(bin_dir, "helm")
+    if not os.access(path, os.X_OK):
+        out = subprocess.run(["bash", os.path.join(REPO, "tests", "cluster", "build")],
+                             capture_output=True, text=True, timeout=3600, check=True)
+        path = os.path.join(out.stdout.strip().splitlines()[-1], "helm")
+    assert os.access(path, os.X_OK), f"no helm at {path}"
+    return path
+
+
+def run_helm(helm, *args, check=True):
+    proc = subprocess.run([helm, *args], capture_output=True, text=True, timeout=120)
+    if check:
+        assert proc.returncode == 0, f"helm {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def template_proc(helm, *args, release="coderun", check=True):
+    return run_helm(helm, "template", release, CHART, "--namespace", NS,
+                    "--kube-version", KUBE_VERSION, *args, check=check)
+
+
+def render(helm, *args, release="coderun"):
+    """The rendered objects (dicts) of `helm template` with these extra arguments."""
+    out = template_proc(helm, *args, release=release).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def find(objs, kind, name=None, ns=None):
+    hits = [o for o in objs if o["kind"] == kind
+            and (name is None or o["metadata"]["name"] == name)
+            and (ns is None or o["metadata"].get("namespace") == ns)]
+    return hits
+
+
+def one(objs, kind, name=None, ns=None):
+    hits = find(objs, kind, name, ns)
+    assert len(hits) == 1, f"want one {kind} {name or ''}, got {[h['metadata'] for h in hits]}"
+    return hits[0]
+
+
+def controller_container(objs):
+    dep = one(objs, "Deployment")
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def args_of(objs):
+    return controller_container(objs)["args"]
+
+
+def flag_values(args, flag):
+    """Values of --flag=VALUE in args, in order."""
+    return [a.split("=", 1)[1] for a in args if a.startswith(flag + "=")]
+
+
+def norm_rules(rules):
+    """Rules as a comparable set of (group, resource, verb, resourceNames) tuples."""
+    out = set()
+    for r in rules:
+        for g in r.get("apiGroups", []):
+            for res in r.get("resources", []):
+                for v in r.get("verbs", []):
+                    out.add((g, res, v, tuple(r.get("resourceNames", []))))
+    return out
+
+
+CONTROLLER_RULES = norm_rules([
+    {"apiGroups": ["coderun.dev"], "resources": ["coderuns"],
+     "verbs": ["get", "list", "watch", "delete"]},
+    {"apiGroups": ["coderun.dev"], "resources": ["coderuns/status"], "verbs": ["update", "patch"]},
+    {"apiGroups": ["coderun.dev"], "resources": ["coderuns/finalizers"], "verbs": ["update"]},
+    {"apiGroups": [""], "resources": ["pods"],
+     "verbs": ["create", "get", "list", "watch", "delete"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "delete"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
+     "verbs": ["create", "get", "list", "watch", "update"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+])
+LEASE_RULES = norm_rules([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                           "verbs": ["get", "create", "update"]}])
+
+
+# --- lint and schema ----------------------------------------------------------------
+
+def test_lint_strict_default_values(helm):
+    proc = run_helm(helm, "lint", "--strict", "--kube-version", KUBE_VERSION, CHART)
+    assert "0 chart(s) failed" in proc.stdout, proc.stdout
+
+
+def test_lint_strict_everything_on(helm):
+    proc = run_helm(helm, "lint", "--strict", "--kube-version", KUBE_VERSION, CHART,
+                    "-f", ALL_VALUES, "--namespace", NS)
+    assert "0 chart(s) failed" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--set", "bogus=1"], "unknown top-level key"),
+    (["--set", "runner.images.ruby=coderun/ruby:1"], "unknown nested key"),
+    (["--set", "controller.resources.requests.cpu=lots"], "bad quantity"),
+    (["--set", "controller.leaderElection.bogus=true"], "unknown key deep down"),
+    (["--set", "controller.replicas=two"], "string for an integer"),
+    (["--set-json", "crds.enabled=\"yes\""], "string for a boolean"),
+    (["--set-json", "namespaces=\"team-a\""], "string for a list"),
+    (["--set", "namespaces={Team_A}"], "namespace not a DNS label"),
+    (["--set", "runs.maxima.memory=4 gigabytes"], "bad memory quantity"),
+    (["--set", "runs.maxima.pids=0"], "pids below 1"),
+    (["--set", "runs.cpuRequestRatio=2"], "ratio above 1"),
+    (["--set", "runs.uidRange=0-10"], "UID range below 1000"),
+    (["--set", "runner.images.python=Coderun/Runner"], "image without tag or digest"),
+    (["--set", "runner.images.python=coderun/runner@sha256:abc"], "short digest"),
+    (["--set", "controller.logFormat=xml"], "log format not text/json"),
+    (["--set-json", 'runner.tolerations=[{"key":"a","operator":"Maybe"}]'], "bad toleration"),
+    (["--set-json", 'runner.tolerations=[{"key":"a","colour":"red"}]'], "unknown toleration key"),
+    (["--set", "image.digest=latest"], "digest not sha256"),
+])
+def test_schema_refuses(helm, args, why):
+    proc = template_proc(helm, *args, check=False)
+    assert proc.returncode != 0, f"{why}: accepted {args}"
+    assert "schema" in proc.stderr.lower(), f"{why}: failed, but not on the schema: {proc.stderr}"
+
+
+@pytest.mark.parametrize("image", [
+    "coderun/runner:0.2.0",
+    "coderun/runner@sha256:" + "a" * 64,
+    "coderun/runner:0.2.0@sha256:" + "b" * 64,
+    "registry.internal:5000/team/coderun-runner:py3.12",
+])
+def test_schema_accepts_tag_or_digest_runner_images(helm, image):
+    args = args_of(render(helm, "--set", f"runner.images.python={image}"))
+    assert flag_values(args, "--runner-image") == [image]
+
+
+def test_leader_election_timings_checked(helm):
+    proc = template_proc(helm, "--set", "controller.leaderElection.renewDeadlineSeconds=20",
+                         check=False)
+    assert proc.returncode != 0 and "retryPeriodSeconds < renewDeadlineSeconds" in proc.stderr
+
+
+def test_replicas_without_leader_election_refused(helm):
+    proc = template_proc(helm, "--set", "controller.leaderElection.enabled=false", check=False)
+    assert proc.returncode != 0 and "leaderElection" in proc.stderr
+    args = args_of(render(helm, "--set", "controller.leaderElection.enabled=false",
+                          "--set", "controller.replicas=1"))
+    assert "--leader-elect" not in args
+
+
+# --- the Deployment -----------------------------------------------------------------------
+
+def test_deployment_shape(helm):
+    objs = render(helm)
+    dep = one(objs, "Deployment", "coderun-controller", NS)
+    assert dep["spec"]["replicas"] == 2
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "coderun-controller"
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 65532,
+                                      "runAsGroup": 65532,
+                                      "seccompProfile": {"type": "RuntimeDefault"}}
+    c = controller_container(objs)
+    assert c["image"] == "coderun/controller:" + chart_meta()["appVersion"]
+    assert c["imagePullPolicy"] == "IfNotPresent"
+    sc = c["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 65532
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["privileged"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+
+
+def test_deployment_leader_election_and_probes(helm):
+    objs = render(helm)
+    c = controller_container(objs)
+    args = c["args"]
+    assert "--leader-elect" in args
+    assert flag_values(args, "--leader-election-namespace") == [NS]
+    assert flag_values(args, "--leader-election-id") == ["coderun-controller"]
+    assert flag_values(args, "--http-address") == ["0.0.0.0:8080"]
+    assert not flag_values(args, "--namespace"), "default serves all namespaces"
+    (port,) = c["ports"]
+    assert port["containerPort"] == 8080
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
+
+
+def test_http_port_moves_probes_service_and_flag(helm):
+    objs = render(helm, "--set", "controller.httpPort=9443")
+    c = controller_container(objs)
+    assert flag_values(c["args"], "--http-address") == ["0.0.0.0:9443"]
+    assert c["ports"][0]["containerPort"] == 9443
+    svc = one(objs, "Service")
+    assert svc["spec"]["ports"][0]["port"] == 9443
+    assert svc["spec"]["ports"][0]["targetPort"] == c["ports"][0]["name"]
+
+
+def test_pdb_and_metrics_service_select_the_controller_pods(helm):
+    objs = render(helm)
+    dep = one(objs, "Deployment")
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert dep["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    # The controller Pods must never look like run Pods.
+    assert pod_labels.get("app.kubernetes.io/managed-by") != "coderun-controller"
+    pdb = one(objs, "PodDisruptionBudget", ns=NS)
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    svc = one(objs, "Service", ns=NS)
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    assert svc["spec"]["ports"][0]["name"] == "http-metrics"
+
+
+def test_service_monitor_off_by_default_and_on_when_asked(helm):
+    assert not find(render(helm), "ServiceMonitor")
+    objs = render(helm, "--set", "metrics.serviceMonitor.enabled=true",
+                  "--set", "metrics.serviceMonitor.labels.release=prom")
+    sm = one(objs, "ServiceMonitor", ns=NS)
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert sm["metadata"]["labels"]["release"] == "prom"
+    svc = one(objs, "Service")
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"]
+
+
+# --- flags from values ------------------------------------------------------------------
+
+def test_defaults_render_the_binarys_defaults(helm):
+    args = args_of(render(helm))
+    expect = {"--workers": "4", "--qps": "50", "--burst": "100", "--max-timeout-seconds": "600",
+              "--max-cpu": "4", "--max-memory": "4Gi", "--max-pids": "1024",
+              "--max-output-bytes": "262144", "--default-ttl": "86400",
+              "--max-pending-seconds": "300", "--deadline-margin-seconds": "30",
+              "--uid-range": "200000-265535", "--cpu-request-ratio": "1", "--tmp-size": "64Mi",
+              "--leader-elect-lease-duration": "15", "--leader-elect-renew-deadline": "10",
+              "--leader-elect-retry-period": "2", "--watch-timeout-seconds": "300",
+              "--runner-image": "coderun/runner:" + chart_meta()["appVersion"]}
+    for flag, value in expect.items():
+        assert flag_values(args, flag) == [value], flag
+    for flag in ("--runtime-class-name", "--image-pull-secret", "--node-selector",
+                 "--tolerations", "--priority-class-name"):
+        assert not flag_values(args, flag), f"{flag} rendered without a value"
+    assert "--keep-pods" not in args
+
+
+def test_run_pod_placement_flags_from_values(helm):
+    tolerations = [{"key": "coderun.dev/runs", "operator": "Exists", "effect": "NoSchedule"},
+                   {"key": "pool", "operator": "Equal", "value": "b c", "effect": "NoExecute",
+                    "tolerationSeconds": 30}]
+    args = args_of(render(
+        helm, "--set", "runner.runtimeClassNames.python=gvisor",
+        "--set", "runner.imagePullSecrets={pull-a,pull-b}",
+        "--set", "runner.nodeSelector.pool=runs",
+        "--set", "runner.nodeSelector.kubernetes\\.io/arch=amd64",
+        "--set-json", "runner.tolerations=" + json.dumps(tolerations),
+        "--set", "runner.priorityClassName=coderun-low"))
+    assert flag_values(args, "--runtime-class-name") == ["gvisor"]
+    assert flag_values(args, "--image-pull-secret") == ["pull-a", "pull-b"]
+    assert sorted(flag_values(args, "--node-selector")) == ["kubernetes.io/arch=amd64",
+                                                            "pool=runs"]
+    (tol,) = flag_values(args, "--tolerations")
+    assert json.loads(tol) == tolerations
+    assert flag_values(args, "--priority-class-name") == ["coderun-low"]
+
+
+def test_settings_flags_from_values(helm):
+    args = args_of(render(helm, "-f", ALL_VALUES))
+    values = yaml.safe_load(open(ALL_VALUES))
+    r = values["runs"]
+    expect = {"--max-timeout-seconds": "120", "--max-cpu": "2", "--max-memory": "1Gi",
+              "--max-pids": "256", "--max-output-bytes": "131072", "--default-ttl": "3600",
+              "--max-pending-seconds": "600", "--deadline-margin-seconds": "60",
+              "--uid-range": r["uidRange"], "--cpu-request-ratio": "0.5", "--tmp-size": "32Mi",
+              "--workers": "8", "--qps": "100", "--burst": "200", "--log-format": "text",
+              "--log-level": "debug", "--http-address": "0.0.0.0:9090",
+              "--leader-election-id": "coderun-leader", "--leader-elect-lease-duration": "30",
+              "--leader-elect-renew-deadline": "20", "--leader-elect-retry-period": "4",
+              "--watch-timeout-seconds": "120",
+              "--runner-image": values["runner"]["images"]["python"],
+              "--runtime-class-name": "gvisor", "--priority-class-name": "coderun-runs"}
+    for flag, value in expect.items():
+        assert flag_values(args, flag) == [value], flag
+    assert flag_values(args, "--namespace") == ["team-a", "team-b"]
+    assert "--keep-pods" in args
+    assert args[-1] == "--kubeconfig=/var/run/coderun/kubeconfig", "extraArgs go last"
+
+
+def test_large_integers_are_not_rendered_in_exponent_form(helm):
+    args = args_of(render(helm, "--set-json", "runs.defaultTTLSeconds=31536000"))
+    assert flag_values(args, "--default-ttl") == ["31536000"]
+    values_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"coderun-ttl-{os.getpid()}.yaml")
+    with open(values_file, "w") as f:
+        f.write("runs:\n  defaultTTLSeconds: 31536000\n")
+    try:
+        args = args_of(render(helm, "-f", values_file))
+    finally:
+        os.unlink(values_file)
+    assert flag_values(args, "--default-ttl") == ["31536000"]
+
+
+def test_every_controller_flag_has_a_value(helm):
+    """Each flag of controller/app/options.cc is rendered by the chart with everything on
+    (except --kubeconfig: in the cluster the controller uses its ServiceAccount)."""
+    src = open(os.path.join(REPO, "controller", "app", "options.cc")).read()
+    flags = set(re.findall(r'add_(?:option|flag)\(\s*"(--[a-z0-9-]+)"', src))
+    assert len(flags) > 20, flags
+    rendered = {a.split("=", 1)[0] for a in args_of(render(helm, "-f", ALL_VALUES))[:-1]}
+    missing = flags - rendered - {"--kubeconfig"}
+    assert not missing, f"controller flags without a chart value: {sorted(missing)}"
+    # The flags the run-Pod placement work adds (see the chart's runner.* values).
+    assert {"--runtime-class-name", "--image-pull-secret", "--node-selector", "--tolerations",
+            "--priority-class-name"} <= rendered
+
+
+def test_controller_image_digest_and_pull_secrets(helm):
+    objs = render(helm, "-f", ALL_VALUES)
+    values = yaml.safe_load(open(ALL_VALUES))
+    c = controller_container(objs)
+    assert c["image"] == "coderun/controller@" + values["image"]["digest"]
+    pod = one(objs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "controller-pull"}]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["tolerations"] == values["controller"]["tolerations"]
+    assert pod["affinity"] == values["controller"]["affinity"]
+
+
+# --- RBAC -------------------------------------------------------------------------------
+
+def test_controller_rbac_exact(helm):
+    objs = render(helm)
+    sa = one(objs, "ServiceAccount", "coderun-controller", NS)
+    assert sa
+    role = one(objs, "ClusterRole", "coderun-controller")
+    assert norm_rules(role["rules"]) == CONTROLLER_RULES
+    binding = one(objs, "ClusterRoleBinding", "coderun-controller")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
+                                  "kind": "ClusterRole", "name": "coderun-controller"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "coderun-controller",
+                                    "namespace": NS}]
+    lease = one(objs, "Role", "coderun-controller-leader-election", NS)
+    assert norm_rules(lease["rules"]) == LEASE_RULES
+    lb = one(objs, "RoleBinding", "coderun-controller-leader-election", NS)
+    assert lb["roleRef"]["name"] == lease["metadata"]["name"]
+    assert lb["subjects"] == binding["subjects"]
+
+
+def test_no_rule_reads_secrets_or_execs(helm):
+    for args in ([], ["-f", ALL_VALUES]):
+        for obj in render(helm, *args):
+            if obj["kind"] not in ("ClusterRole", "Role"):
+                continue
+            for g, res, verb, _ in norm_rules(obj["rules"]):
+                assert "*" not in (g, res, verb), obj["metadata"]["name"]
+                if res == "secrets":
+                    assert verb in ("create", "delete"), (obj["metadata"]["name"], verb)
+                assert res not in ("pods/exec", "pods/attach", "pods/portforward",
+                                   "pods/status", "pods/ephemeralcontainers"), res
+
+
+def test_namespaces_turn_the_cluster_role_into_roles(helm):
+    objs = render(helm, "--set", "namespaces={team-a,team-b}")
+    assert not find(objs, "ClusterRole", "coderun-controller")
+    assert not find(objs, "ClusterRoleBinding")
+    for ns in ("team-a", "team-b"):
+        role = one(objs, "Role", "coderun-controller", ns)
+        assert norm_rules(role["rules"]) == CONTROLLER_RULES
+        rb = one(objs, "RoleBinding", "coderun-controller", ns)
+        assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                 "name": "coderun-controller"}
+        assert rb["subjects"] == [{"kind": "ServiceAccount", "name": "coderun-controller",
+                                   "namespace": NS}]
+    # The Lease stays in the release namespace; the flags name the served namespaces.
+    one(objs, "Role", "coderun-controller-leader-election", NS)
+    assert flag_values(args_of(objs), "--namespace") == ["team-a", "team-b"]
+
+
+def test_submitter_roles(helm):
+    objs = render(helm)
+    edit = one(objs, "ClusterRole", "coderun-edit")
+    view = one(objs, "ClusterRole", "coderun-view")
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert norm_rules(edit["rules"]) == norm_rules([
+        {"apiGroups": ["coderun.dev"], "resources": ["coderuns"],
+         "verbs": ["create", "get", "list", "watch", "delete"]},
+        {"apiGroups": ["coderun.dev"], "resources": ["coderuns/status"], "verbs": ["get"]}])
+    assert norm_rules(view["rules"]) == norm_rules([
+        {"apiGroups": ["coderun.dev"], "resources": ["coderuns", "coderuns/status"],
+         "verbs": ["get", "list", "watch"]}])
+    for role in (edit, view):
+        for _, res, verb, _ in norm_rules(role["rules"]):
+            assert not (res == "coderuns/status" and verb not in ("get", "list", "watch")), \
+                (role["metadata"]["name"], verb)
+    assert not find(render(helm, "--set", "userRoles.enabled=false"), "ClusterRole", "coderun-edit")
+
+
+# --- the CRD ----------------------------------------------------------------------------
+
+def test_crd_copy_is_identical_to_crds(helm):
+    with open(CRD, "rb") as a, open(os.path.join(CHART, "files", os.path.basename(CRD)), "rb") as b:
+        assert a.read() == b.read(), "run helm/generate-manifests"
+
+
+def test_rendered_crd_is_crds_plus_keep(helm):
+    want = yaml.safe_load(open(CRD))
+    crd = one(render(helm), "CustomResourceDefinition", "coderuns.coderun.dev")
+    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert want["metadata"]["labels"].items() <= crd["metadata"]["labels"].items()
+    assert crd["spec"] == want["spec"]
+    crd = one(render(helm, "--set", "crds.keep=false"), "CustomResourceDefinition")
+    assert "annotations" not in crd["metadata"]
+    assert not find(render(helm, "--set", "crds.enabled=false"), "CustomResourceDefinition")
+
+
+# --- the admission policy ----------------------------------------------------------------
+
+def test_admission_policy_off_by_default(helm):
+    objs = render(helm)
+    assert not find(objs, "ValidatingAdmissionPolicy")
+    assert not find(objs, "ValidatingAdmissionPolicyBinding")
+
+
+def test_admission_policy_shape(helm):
+    objs = render(helm, "--set", "admissionPolicy.enabled=true")
+    vap = one(objs, "ValidatingAdmissionPolicy")
+    assert vap["apiVersion"] == "admissionregistration.k8s.io/v1"
+    assert vap["spec"]["failurePolicy"] == "Fail"
+    mc = vap["spec"]["matchConstraints"]
+    assert mc["objectSelector"] == {"matchLabels": {
+        "app.kubernetes.io/managed-by": "coderun-controller"}}
+    assert "pods" in mc["resourceRules"][0]["resources"]
+    assert "CREATE" in mc["resourceRules"][0]["operations"]
+    text = " ".join(v["expression"] for v in vap["spec"]["validations"])
+    for field in ("runAsNonRoot", "privileged", "allowPrivilegeEscalation",
+                  "readOnlyRootFilesystem", "'ALL'", "add", "automountServiceAccountToken",
+                  "hostNetwork", "hostPID", "hostIPC", "hostPath", "seccompProfile",
+                  "'RuntimeDefault'"):
+        assert field in text, field
+    binding = one(objs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == vap["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert "matchResources" not in binding["spec"], "all namespaces by default"
+    objs = render(helm, "--set", "admissionPolicy.enabled=true", "--set",
+                  "admissionPolicy.namespaceSelector.matchLabels.runs=yes")
+    binding = one(objs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["matchResources"] == {"namespaceSelector": {"matchLabels": {"runs": "yes"}}}
+
+
+# --- manifests/ ---------------------------------------------------------------------------
+
+def test_manifests_in_sync_with_the_chart(helm):
+    proc = subprocess.run([os.path.join(REPO, "helm", "generate-manifests"), "--check"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HELM": helm})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_manifests_hold_the_controller_rbac(helm):
+    objs = [d for d in yaml.safe_load_all(open(os.path.join(REPO, "manifests", "rbac.yaml"))) if d]
+    one(objs, "ServiceAccount", "coderun-controller", NS)
+    assert norm_rules(one(objs, "ClusterRole", "coderun-controller")["rules"]) == CONTROLLER_RULES
+    kinds = {o["kind"] for o in objs}
+    assert kinds == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+    ns = yaml.safe_load(open(os.path.join(REPO, "manifests", "namespace.yaml")))
+    assert ns["metadata"]["name"] == NS
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def chart_meta():
+    return yaml.safe_load(open(os.path.join(CHART, "Chart.yaml")))
