@@ -493,3 +493,31 @@ def test_manifests_hold_the_controller_rbac(helm):
 
 def chart_meta():
     return yaml.safe_load(open(os.path.join(CHART, "Chart.yaml")))
+
+
+def test_notes_show_a_first_coderun(helm, tmp_path):
+    """NOTES.txt rendered (through a copy of the chart that exposes it as a ConfigMap,
+    since `helm template` skips NOTES and `helm install` needs a cluster)."""
+    import shutil
+    chart = tmp_path / "coderun"
+    shutil.copytree(CHART, chart)
+    shutil.copy(chart / "templates" / "NOTES.txt", chart / "files" / "NOTES.txt")
+    (chart / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: |\n"
+        '{{ tpl (.Files.Get "files/NOTES.txt") . | indent 4 }}\n')
+
+    def notes(*args):
+        proc = run_helm(helm, "template", "coderun", str(chart), "--namespace", NS,
+                        "--kube-version", KUBE_VERSION, "--show-only", "templates/zz-notes.yaml",
+                        *args)
+        return yaml.safe_load(proc.stdout)["data"]["notes"]
+
+    text = notes()
+    assert "kubectl apply -f - <<'YAML'" in text
+    heredoc = text.split("<<'YAML'\n", 1)[1].split("\nYAML\n", 1)[0]
+    run = yaml.safe_load(heredoc)
+    assert run["kind"] == "CodeRun" and run["metadata"]["name"] == "hello" and run["spec"]["code"]
+    assert "kubectl get coderun hello -o jsonpath=" in text
+    assert "rollout status deployment/coderun-controller" in text
+    assert "keeps the CodeRun CRD" in text
+    assert "serves only these namespaces: team-a" in notes("--set", "namespaces={team-a}")
