@@ -16,80 +16,16 @@ Usage: bench/controller_bench.py [--controller build/controller/coderun-controll
 import argparse
 import concurrent.futures
 import http.client
-import json
 import os
-import ssl
 import subprocess
 import sys
 import threading
 import time
 import uuid
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-PKI = os.path.join(REPO, ".cluster", "pki")
-HOST, PORT = "127.0.0.1", 6443
-CR = "/apis/coderun.dev/v1alpha1/namespaces/{ns}/coderuns"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def context():
-    ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.crt"))
-    ctx.load_cert_chain(os.path.join(PKI, "admin.crt"), os.path.join(PKI, "admin.key"))
-    return ctx
-
-
-class Api:
-    """One keep-alive connection per thread."""
-
-    def __init__(self):
-        self.local = threading.local()
-        self.ctx = context()
-
-    def conn(self):
-        if not hasattr(self.local, "c"):
-            self.local.c = http.client.HTTPSConnection(HOST, PORT, context=self.ctx, timeout=60)
-        return self.local.c
-
-    def call(self, method, path, body=None, ctype="application/json"):
-        for attempt in range(3):
-            try:
-                c = self.conn()
-                c.request(method, path, body=None if body is None else json.dumps(body),
-                          headers={"Content-Type": ctype, "Accept": "application/json"})
-                r = c.getresponse()
-                data = r.read()
-                if r.status >= 300:
-                    raise RuntimeError(f"{method} {path}: {r.status} {data[:300]!r}")
-                return json.loads(data) if data else None
-            except (http.client.HTTPException, ConnectionError):
-                del self.local.c
-                if attempt == 2:
-                    raise
-
-
-def watch(path, on_event, stop):
-    """Streams a watch in a thread; on_event(type, obj, arrival_time)."""
-    def run():
-        c = http.client.HTTPSConnection(HOST, PORT, context=context(), timeout=600)
-        c.request("GET", path)
-        r = c.getresponse()
-        while not stop.is_set():
-            line = r.readline()
-            if not line:
-                break
-            ev = json.loads(line)
-            on_event(ev["type"], ev["object"], time.monotonic())
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def ms(x):
-    return f"{x * 1000:.1f} ms"
+from kubeapi import CR, REPO, Api, make_namespace, ms, pct, watch  # noqa: E402
 
 
 def rss_kib(pid):
@@ -120,21 +56,6 @@ def wait_ready(port, timeout=300):
             pass
         time.sleep(0.1)
     raise RuntimeError("controller never became ready")
-
-
-def make_namespace(api, ns):
-    api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                             "metadata": {"name": ns}})
-    # Pod admission needs the default ServiceAccount; kube-controller-manager creates it.
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            api.call("GET", f"/api/v1/namespaces/{ns}/serviceaccounts/default")
-            return
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def coderun(name, **spec):

@@ -1,13 +1,21 @@
 # Shared bash for tests/cluster/* scripts. Source it; do not execute it.
 #
+# Two shapes of cluster, one at a time, recorded in .cluster/mode:
+#   control-plane  etcd, kube-apiserver, kube-controller-manager on the host's loopback
+#                  (integration tests play the kubelet by writing Pod status)
+#   node           the whole single-node cluster inside the network namespace
+#                  coderun-node (see node.sh); the host reaches its apiserver at
+#                  https://10.213.0.2:6443 through the veth pair crn-host/crn-node
+#
 # Layout (all git-ignored, at the repo root):
 #   .cluster/pki/      CA, serving and client certs, service-account key pair
 #   .cluster/etcd/     etcd data
 #   .cluster/logs/     one log per daemon
 #   .cluster/run/      <name>.pid, <name>.start (field 22 of /proc/<pid>/stat),
 #                      <name>.cmdline (the argv we launched, NUL-separated)
-#   .cluster/bin/      symlinks to the built binaries (kubectl, etcd, kube-apiserver)
+#   .cluster/bin/      symlinks to the built binaries
 #   .cluster/kubeconfig  admin kubeconfig (system:masters)
+#   .cluster/node/     node mode: containerd, kubelet, CNI and component configs and state
 # Binaries are built into ${CODERUN_CACHE:-$HOME/.cache/coderun}/bin by ./build.
 
 CLUSTER_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,16 +30,50 @@ BIN=$CODERUN_CACHE/bin
 # Pinned versions; go.mod in tests/cluster/go must agree.
 K8S_VERSION=v1.34.4
 
-# Loopback endpoints. The port overrides exist only to run a second, throwaway
-# cluster from another checkout; the tests assume the defaults.
+# Endpoints. The port overrides exist only to run a second, throwaway control plane
+# from another checkout; the tests assume the defaults.
 ETCD_PORT=${CODERUN_ETCD_PORT:-23790}
 ETCD_PEER_PORT=${CODERUN_ETCD_PEER_PORT:-23800}
 APISERVER_PORT=${CODERUN_APISERVER_PORT:-6443}
 ETCD_CLIENT_URL=http://127.0.0.1:$ETCD_PORT
 ETCD_PEER_URL=http://127.0.0.1:$ETCD_PEER_PORT
-APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_FIRST_IP=10.96.0.1
+
+# Node mode's network: the namespace, the veth pair (host end, node end) and the Pod network.
+NETNS=coderun-node
+NETNS_PATH=/run/netns/$NETNS
+HOST_VETH=crn-host
+NODE_VETH=crn-node
+HOST_IP=10.213.0.1
+NODE_IP=10.213.0.2
+VETH_PREFIX=30
+CLUSTER_CIDR=10.214.0.0/16
+POD_CIDR=10.214.0.0/24   # the node's share (kube-controller-manager's nodeipam gives it the first /24)
+POD_GATEWAY=10.214.0.1
+NODE_NAME=coderun-node
+
+# MODE decides where the daemons run. LAUNCH (prefix of every daemon's command) and
+# IN_NODE (prefix of health checks) enter the node's network namespace in node mode; the
+# mount namespace stays the host's, so the kubelet's volume mounts are seen by runc.
+MODE_FILE=$STATE/mode
+set_mode() {
+  MODE=$1
+  if [[ $MODE == node ]]; then
+    IN_NODE=(nsenter "--net=$NETNS_PATH")
+    APISERVER_BIND=0.0.0.0
+    APISERVER_ADVERTISE=$NODE_IP
+  else
+    IN_NODE=()
+    APISERVER_BIND=127.0.0.1
+    APISERVER_ADVERTISE=127.0.0.1
+  fi
+  LAUNCH=("${IN_NODE[@]}")
+  APISERVER_URL=https://$APISERVER_ADVERTISE:$APISERVER_PORT
+}
+# The mode of the cluster that is (or was last) up; control-plane if none was.
+recorded_mode() { local m; m=$(cat "$MODE_FILE" 2>/dev/null) || m=control-plane; echo "$m"; }
+set_mode "$(recorded_mode)"
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -94,9 +136,10 @@ daemon_matches() {
   cmp -s "$RUN/$name.cmdline" <(printf '%s\0' "$@")
 }
 
-# start_daemon <name> <argv...>: runs argv in its own session, stdin from
-# /dev/null, output appended to .cluster/logs/<name>.log, and records the pid,
-# its start time and argv. Returns once the child has exec'd argv.
+# start_daemon <name> <argv...>: runs argv in its own session (in the node's network
+# namespace in node mode), stdin from /dev/null, output appended to
+# .cluster/logs/<name>.log, and records the pid, its start time and argv. Returns once
+# the child has exec'd argv.
 start_daemon() {
   local name=$1; shift
   mkdir -p "$RUN" "$LOGS"
@@ -104,7 +147,7 @@ start_daemon() {
   # Without job control the background child is not a process-group leader,
   # so setsid execs in place (no fork) and $! is the daemon's own pid.
   set +m
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- &
+  setsid "${LAUNCH[@]}" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- &
   local pid=$! i
   printf '%s\0' "$@" >"$RUN/$name.cmdline"
   proc_starttime "$pid" >"$RUN/$name.start" || { forget_daemon "$name"; die "$name exited at once; see $LOGS/$name.log"; }
@@ -146,7 +189,7 @@ stop_daemon() {
 
 # Fail early if someone else holds a port we are about to bind.
 port_free() {
-  ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+  ! "${IN_NODE[@]}" ss -Htln "sport = :$1" 2>/dev/null | grep -q .
 }
 
 # wait_until <name> <seconds> <command...>: poll the command until it succeeds.
@@ -181,12 +224,12 @@ etcd_argv() {
     --log-level=warn)
 }
 
-etcd_healthy() { curl -fsS --max-time 2 "$ETCD_CLIENT_URL/health" | grep -q '"health":"true"'; }
+etcd_healthy() { "${IN_NODE[@]}" curl -fsS --max-time 2 "$ETCD_CLIENT_URL/health" | grep -q '"health":"true"'; }
 
 apiserver_argv() {
   APISERVER_ARGV=("$BIN/kube-apiserver"
-    --bind-address=127.0.0.1
-    --advertise-address=127.0.0.1
+    --bind-address="$APISERVER_BIND"
+    --advertise-address="$APISERVER_ADVERTISE"
     --secure-port="$APISERVER_PORT"
     --etcd-servers="$ETCD_CLIENT_URL"
     --tls-cert-file="$PKI/apiserver.crt"
@@ -200,7 +243,14 @@ apiserver_argv() {
     # Let Pod Security Admission, not the global switch, decide about
     # privileged Pods (kubeadm clusters do the same).
     --allow-privileged=true
+    # pods/log, exec and port-forward go to the kubelet with this identity.
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt"
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+    --kubelet-certificate-authority="$PKI/ca.crt"
+    --kubelet-preferred-address-types=InternalIP
     --profiling=false)
+  [[ $MODE != node ]] || APISERVER_ARGV+=(--audit-policy-file="$STATE/node/audit-policy.yaml"
+    --audit-log-path="$LOGS/audit.log" --audit-log-maxsize=200 --audit-log-maxbackup=1)
 }
 
 apiserver_ready() {
@@ -211,23 +261,30 @@ apiserver_ready() {
 # kube-controller-manager with only what the tests need of a cluster: the garbage collector
 # (ownerReferences), namespace deletion, default ServiceAccounts and their tokens, and
 # ResourceQuota accounting (quota admission enforces nothing until a quota has a status).
+# Node mode adds node IPAM (the node's podCIDR), node lifecycle (taints) and what Pods of
+# Deployments need.
 KCM_PORT=${CODERUN_KCM_PORT:-10257}
 kcm_argv() {
+  KCM_CONTROLLERS=garbagecollector,namespace,serviceaccount,serviceaccount-token,resourcequota
+  [[ $MODE != node ]] ||
+    KCM_CONTROLLERS+=,nodeipam,nodelifecycle,deployment,replicaset,disruption,endpointslice,endpointslicemirroring,podgc,ttl-after-finished,job
   KCM_ARGV=("$BIN/kube-controller-manager"
     --bind-address=127.0.0.1
     --secure-port="$KCM_PORT"
     --kubeconfig="$STATE/kube-controller-manager.kubeconfig"
     --authentication-kubeconfig="$STATE/kube-controller-manager.kubeconfig"
     --authorization-kubeconfig="$STATE/kube-controller-manager.kubeconfig"
-    --controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token,resourcequota
+    --controllers="$KCM_CONTROLLERS"
     --service-account-private-key-file="$PKI/sa.key"
     --root-ca-file="$PKI/ca.crt"
     --use-service-account-credentials=true
     --leader-elect=false
     --profiling=false)
+  [[ $MODE != node ]] || KCM_ARGV+=(--allocate-node-cidrs=true --cluster-cidr="$CLUSTER_CIDR"
+    --node-cidr-mask-size=24 --service-cluster-ip-range="$SERVICE_CIDR")
 }
 
-kcm_healthy() { curl -fsSk --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz" | grep -qx ok; }
+kcm_healthy() { "${IN_NODE[@]}" curl -fsSk --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz" | grep -qx ok; }
 
 start_kcm() {
   kcm_argv
@@ -252,3 +309,30 @@ start_apiserver() {
   wait_until kube-apiserver 90 apiserver_ready || die "kube-apiserver did not become ready"
   log "kube-apiserver ready at $APISERVER_URL"
 }
+
+# --- the whole cluster ---------------------------------------------------------------
+
+BUILT_BINARIES=(kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet crictl helm kube-router)
+ALL_DAEMONS=(coderun-controller kube-scheduler kubelet kube-router kube-proxy containerd kube-controller-manager kube-apiserver etcd)
+
+any_daemon_running() {
+  local d
+  for d in "${ALL_DAEMONS[@]}"; do daemon_pid "$d" >/dev/null && return 0; done
+  return 1
+}
+
+# Stops everything up started, in the recorded mode: the controller, the node (every Pod
+# first), the control plane; then, for a node, what it leaves behind.
+cluster_down() {
+  stop_daemon coderun-controller 10
+  if [[ $(recorded_mode) == node ]]; then
+    set_mode node
+    node_down_daemons
+  fi
+  stop_daemon kube-controller-manager 20
+  stop_daemon kube-apiserver 30
+  stop_daemon etcd 30
+  [[ $(recorded_mode) != node ]] || node_cleanup
+}
+
+source "$CLUSTER_LIB_DIR/node.sh"

@@ -23,7 +23,20 @@ REPO = os.environ.get("CODERUN_REPO") or os.path.abspath(
 CLUSTER = os.path.join(REPO, ".cluster")
 KUBECTL = os.path.join(CLUSTER, "bin", "kubectl")
 ADMIN_KUBECONFIG = os.path.join(CLUSTER, "kubeconfig")
-APISERVER = "https://127.0.0.1:6443"
+
+
+def _admin_server(default="https://127.0.0.1:6443"):
+    """The apiserver URL of the admin kubeconfig (127.0.0.1 for the control plane alone,
+    the node's veth address for the single-node cluster)."""
+    try:
+        with open(ADMIN_KUBECONFIG) as f:
+            m = re.search(r"^\s*server:\s*(\S+)", f.read(), re.M)
+        return m.group(1) if m else default
+    except OSError:
+        return default
+
+
+APISERVER = _admin_server()
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 CONTROLLER_NAME = "coderun-controller"
