@@ -45,6 +45,13 @@ const std::vector<double> kReconcileBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025
 
 }  // namespace
 
+kube::RequestObserver CountApiRequests(metrics::Registry& metrics) {
+  return [&metrics](const std::string& verb, const std::string& code) {
+    metrics.Inc("coderun_api_requests_total", "Kubernetes API requests, by verb and HTTP code.",
+                {{"verb", verb}, {"code", code}});
+  };
+}
+
 Controller::Controller(kube::Client& client, const Options& options, metrics::Registry& metrics)
     : client_(client),
       options_(options),
@@ -76,8 +83,8 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
         }
         return names;
       }};
-  reconciler_ = std::make_unique<reconcile::Reconciler>(client_, std::move(caches),
-                                                        options_.settings, uids_, events_, RealClock());
+  reconciler_ = std::make_unique<reconcile::Reconciler>(
+      client_, std::move(caches), options_.settings, uids_, events_, RealClock(), &metrics_);
 
   coderuns_.AddHandler([this](const std::string& key, const CodeRun*, const CodeRun*) {
     queue_.Add(key);
@@ -144,6 +151,11 @@ void Controller::RegisterMetrics() {
   metrics_.AddCallback("coderun_workqueue_depth", "Keys waiting in the work queue.", "gauge", [this] {
     return std::vector<std::pair<metrics::Labels, double>>{{{}, double(queue_.Len())}};
   });
+  metrics_.AddCallback("coderun_workqueue_retries_total",
+                       "Keys requeued with backoff after a failed reconcile.", "counter", [this] {
+                         return std::vector<std::pair<metrics::Labels, double>>{
+                             {{}, double(queue_.TotalRetries())}};
+                       });
   metrics_.AddCallback("coderun_leader", "1 if this replica reconciles (leader or no election).",
                        "gauge", [this] {
                          return std::vector<std::pair<metrics::Labels, double>>{

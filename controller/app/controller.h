@@ -14,6 +14,7 @@
 #include "events/recorder.h"
 #include "informer/informer.h"
 #include "kube/client.h"
+#include "kube/http_client.h"
 #include "metrics/registry.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/types.h"
@@ -22,6 +23,13 @@
 
 namespace coderun::app {
 
+// An observer for the API client that counts every request in `metrics` as
+// coderun_api_requests_total{verb,code}. `metrics` must outlive the client.
+kube::RequestObserver CountApiRequests(metrics::Registry& metrics);
+
+// Metrics (Prometheus names; docs/controller.md has the table): reconciles, work queue,
+// informer relists, leader status and run UIDs are registered here; finished runs and run
+// durations by the reconciler; API requests by the client's observer (CountApiRequests).
 class Controller {
  public:
   Controller(kube::Client& client, const Options& options, metrics::Registry& metrics);

@@ -59,8 +59,11 @@ int Run(int argc, char** argv) {
                  std::string(transport.status().message()).c_str());
     return 2;
   }
-  std::unique_ptr<kube::Client> client =
-      kube::NewClient(std::move(*transport), kube::ClientOptions{options->qps, options->burst});
+  // Outlives the client (counts its requests) and everything that reports to it.
+  metrics::Registry metrics;
+  std::unique_ptr<kube::Client> client = kube::NewClient(
+      std::move(*transport),
+      kube::ClientOptions{options->qps, options->burst, app::CountApiRequests(metrics)});
 
   // A peer closing a connection must be an error value, not the end of the process.
   signal(SIGPIPE, SIG_IGN);
@@ -71,7 +74,6 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  metrics::Registry metrics;
   app::Controller controller(*client, *options, metrics);
   app::HttpServer http(options->http_address);
   http.Handle("/healthz", [] { return app::HttpReply{200, "text/plain", "ok\n"}; });

@@ -2,6 +2,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "app/placement.h"
 #include "reconcile/quantity.h"
 
 namespace coderun::app {
@@ -22,6 +23,8 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
   reconcile::Settings& s = o.settings;
   std::string max_cpu = "4", max_memory = "4Gi", tmp_size = "64Mi", uid_range = "200000-265535";
   std::string log_format = "text", log_level = "info";
+  std::vector<std::string> node_selector;
+  std::string tolerations;
 
   CLI::App app{"coderun-controller: runs CodeRuns (coderun.dev/v1alpha1) in locked-down Pods"};
   app.add_option("--kubeconfig", o.kubeconfig,
@@ -51,6 +54,16 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
                  "activeDeadlineSeconds = timeout + this (backstop)")
       ->check(CLI::Range(30, 3600));
   app.add_flag("--keep-pods", s.keep_pods, "keep finished run Pods (their Secrets still go)");
+  app.add_option("--runtime-class-name", s.runtime_class_name,
+                 "runtimeClassName of run Pods for language python; default unset");
+  app.add_option("--image-pull-secret", s.image_pull_secrets,
+                 "Secret for pulling the runner image (repeatable)");
+  app.add_option("--node-selector", node_selector,
+                 "KEY=VALUE label a node must carry to get run Pods (repeatable)");
+  app.add_option("--tolerations", tolerations,
+                 "JSON array of core/v1 Tolerations given to run Pods");
+  app.add_option("--priority-class-name", s.priority_class_name,
+                 "priorityClassName of run Pods; default unset");
   app.add_option("--qps", o.qps, "client-side API request rate; 0 = unlimited")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--burst", o.burst, "client-side API burst")->check(CLI::PositiveNumber);
@@ -96,6 +109,7 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
   }
   s.uid_low = low;
   s.uid_high = high;
+  if (auto st = CheckPlacement(node_selector, tolerations, &s); !st.ok()) return st;
   if (o.renew_deadline_seconds >= o.lease_duration_seconds ||
       o.retry_period_seconds >= o.renew_deadline_seconds) {
     return absl::InvalidArgumentError(

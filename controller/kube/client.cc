@@ -40,13 +40,16 @@ bool IsBlank(std::string_view line) {
 
 class HttpClient final : public Client {
  public:
-  HttpClient(std::unique_ptr<Transport> transport, std::shared_ptr<RateLimiter> limiter)
-      : transport_(std::move(transport)), limiter_(std::move(limiter)) {}
+  HttpClient(std::unique_ptr<Transport> transport, std::shared_ptr<RateLimiter> limiter,
+             RequestObserver on_request)
+      : transport_(std::move(transport)),
+        limiter_(std::move(limiter)),
+        on_request_(std::move(on_request)) {}
 
   absl::StatusOr<json> Get(const Resource& r, const std::string& ns, const std::string& name,
                            const DropKeys& drop) override {
     if (name.empty()) return absl::InvalidArgumentError("Get: empty name");
-    return Call("GET", r.Path(ns, name), "", "", drop);
+    return Call("get", "GET", r.Path(ns, name), "", "", drop);
   }
 
   absl::StatusOr<json> List(const Resource& r, const std::string& ns, const ListOptions& opts,
@@ -57,13 +60,13 @@ class HttpClient final : public Client {
     if (opts.limit > 0) q.Add("limit", std::to_string(opts.limit));
     q.AddIfSet("continue", opts.continue_token);
     q.AddIfSet("resourceVersion", opts.resource_version);
-    return Call("GET", r.Path(ns) + q.str(), "", "", drop);
+    return Call("list", "GET", r.Path(ns) + q.str(), "", "", drop);
   }
 
   absl::StatusOr<json> Create(const Resource& r, const std::string& ns,
                               const json& object) override {
     ASSIGN_OR_RETURN(std::string body, Dump(object));
-    return Call("POST", r.Path(ns), body, kJson, {});
+    return Call("create", "POST", r.Path(ns), body, kJson, {});
   }
 
   absl::StatusOr<json> Update(const Resource& r, const std::string& ns,
@@ -83,7 +86,7 @@ class HttpClient final : public Client {
     ASSIGN_OR_RETURN(std::string body, Dump(patch));
     std::string path = r.Path(ns, name);
     if (!subresource.empty()) absl::StrAppend(&path, "/", UrlEscape(subresource));
-    return Call("PATCH", path, body, kMergePatch, {});
+    return Call("patch", "PATCH", path, body, kMergePatch, {});
   }
 
   absl::Status Delete(const Resource& r, const std::string& ns, const std::string& name,
@@ -95,7 +98,7 @@ class HttpClient final : public Client {
     }
     if (!opts.propagation_policy.empty()) options["propagationPolicy"] = opts.propagation_policy;
     ASSIGN_OR_RETURN(HttpResponse response,
-                     Send(NewRequest("DELETE", r.Path(ns, name), options.dump(), kJson)));
+                     Send("delete", NewRequest("DELETE", r.Path(ns, name), options.dump(), kJson)));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return absl::OkStatus();
   }
@@ -132,6 +135,7 @@ class HttpClient final : public Client {
       return on_event(*std::move(event));
     };
     absl::StatusOr<HttpResponse> response = transport_->Stream(request, on_line);
+    Observe("watch", response);
     if (!stream_error.ok()) return stream_error;
     if (!response.ok()) return response.status();
     if (!Is2xx(response->status)) return ApiError(response->status, response->body);
@@ -146,7 +150,7 @@ class HttpClient final : public Client {
     if (limit_bytes > 0) q.Add("limitBytes", std::to_string(limit_bytes));
     HttpRequest request = NewRequest("GET", kPods.Path(ns, pod) + "/log" + q.str(), "", "");
     request.headers["Accept"] = "text/plain, */*";
-    ASSIGN_OR_RETURN(HttpResponse response, Send(std::move(request)));
+    ASSIGN_OR_RETURN(HttpResponse response, Send("get", std::move(request)));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return std::move(response.body);
   }
@@ -180,16 +184,22 @@ class HttpClient final : public Client {
     return request;
   }
 
-  absl::StatusOr<HttpResponse> Send(HttpRequest request) {
-    limiter_->Wait();
-    return transport_->Do(request);
+  void Observe(const char* verb, const absl::StatusOr<HttpResponse>& response) {
+    if (on_request_) on_request_(verb, response.ok() ? std::to_string(response->status) : "error");
   }
 
-  absl::StatusOr<json> Call(std::string method, std::string path, std::string body,
-                            std::string content_type, const DropKeys& drop) {
+  absl::StatusOr<HttpResponse> Send(const char* verb, HttpRequest request) {
+    limiter_->Wait();
+    absl::StatusOr<HttpResponse> response = transport_->Do(request);
+    Observe(verb, response);
+    return response;
+  }
+
+  absl::StatusOr<json> Call(const char* verb, std::string method, std::string path,
+                            std::string body, std::string content_type, const DropKeys& drop) {
     ASSIGN_OR_RETURN(HttpResponse response,
-                     Send(NewRequest(std::move(method), std::move(path), std::move(body),
-                                     std::move(content_type))));
+                     Send(verb, NewRequest(std::move(method), std::move(path), std::move(body),
+                                           std::move(content_type))));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return ParseJson(response.body, drop);
   }
@@ -203,11 +213,12 @@ class HttpClient final : public Client {
     }
     if (name.empty()) return absl::InvalidArgumentError("Update: object has no metadata.name");
     ASSIGN_OR_RETURN(std::string body, Dump(object));
-    return Call("PUT", absl::StrCat(r.Path(ns, name), suffix), body, kJson, {});
+    return Call("update", "PUT", absl::StrCat(r.Path(ns, name), suffix), body, kJson, {});
   }
 
   const std::unique_ptr<Transport> transport_;
   const std::shared_ptr<RateLimiter> limiter_;
+  const RequestObserver on_request_;  // may be empty
 };
 
 }  // namespace
@@ -238,14 +249,16 @@ std::string Resource::Path(std::string_view ns, std::string_view name) const {
 }
 
 std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
-                                  std::shared_ptr<RateLimiter> limiter) {
-  return std::make_unique<HttpClient>(std::move(transport), std::move(limiter));
+                                  std::shared_ptr<RateLimiter> limiter,
+                                  RequestObserver on_request) {
+  return std::make_unique<HttpClient>(std::move(transport), std::move(limiter),
+                                      std::move(on_request));
 }
 
 std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
                                   const ClientOptions& options) {
   return NewClient(std::move(transport),
-                   std::make_shared<RateLimiter>(options.qps, options.burst));
+                   std::make_shared<RateLimiter>(options.qps, options.burst), options.on_request);
 }
 
 }  // namespace coderun::kube

@@ -1,5 +1,9 @@
 #include "kube/client.h"
 
+#include <mutex>
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/errors.h"
@@ -247,6 +251,47 @@ TEST(ClientRateLimitTest, EveryRequestIncludingWatchWaitsOnTheLimiter) {
   ASSERT_TRUE(client->Watch(kPods, "ns", {}, [](WatchEvent&&) { return true; }).ok());
   EXPECT_EQ(sleeps, 6);
   EXPECT_EQ(fake->requests().size(), 7u);
+}
+
+TEST(ClientObserverTest, EveryRequestIsReportedWithItsVerbAndCode) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto transport = std::make_unique<FakeTransport>();
+  FakeTransport* fake = transport.get();
+  ClientOptions options{.qps = 0, .burst = 1};
+  options.on_request = [&](const std::string& verb, const std::string& code) {
+    std::lock_guard lock(mu);
+    seen.push_back(verb + " " + code);
+  };
+  std::unique_ptr<Client> client = NewClient(std::move(transport), options);
+  fake->Respond(200, "{}");
+  fake->Respond(200, R"({"items":[]})");
+  fake->Respond(201, "{}");
+  fake->Respond(409, R"({"kind":"Status","reason":"Conflict","code":409})");
+  fake->Respond(200, "{}");
+  fake->Respond(200, "{}");
+  fake->Respond(404, R"({"kind":"Status","reason":"NotFound","code":404})");
+  fake->Respond(200, "log");
+  fake->RespondStream({});
+  fake->Fail(absl::UnavailableError("connection refused"));
+  fake->Respond(410, R"({"kind":"Status","reason":"Expired","code":410})");
+  EXPECT_TRUE(client->Get(kPods, "ns", "a").ok());
+  EXPECT_TRUE(client->List(kPods, "ns", {}).ok());
+  EXPECT_TRUE(client->Create(kPods, "ns", json::object()).ok());
+  EXPECT_FALSE(client->Update(kPods, "ns", {{"metadata", {{"name", "a"}}}}).ok());
+  EXPECT_TRUE(client->UpdateStatus(kPods, "ns", {{"metadata", {{"name", "a"}}}}).ok());
+  EXPECT_TRUE(client->MergePatch(kPods, "ns", "a", json::object(), "status").ok());
+  EXPECT_FALSE(client->Delete(kPods, "ns", "a").ok());
+  EXPECT_TRUE(client->PodLog("ns", "a", "", 0).ok());
+  auto ignore = [](WatchEvent&&) { return true; };
+  EXPECT_TRUE(client->Watch(kPods, "ns", {}, ignore).ok());
+  EXPECT_FALSE(client->Get(kPods, "ns", "a").ok());
+  EXPECT_FALSE(client->Watch(kPods, "ns", {}, ignore).ok());
+  // Refused before sending: not a request.
+  EXPECT_FALSE(client->Get(kPods, "ns", "").ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("get 200", "list 200", "create 201", "update 409",
+                                           "update 200", "patch 200", "delete 404", "get 200",
+                                           "watch 200", "get error", "watch 410"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -18,14 +19,13 @@
 #include "common/status_macros.h"
 #include "cpprest/http_client.h"
 #include "kube/pem.h"
+#include "kube/token_source.h"
 
 namespace coderun::kube {
 namespace {
 
 namespace http = web::http;
 using ByteBuf = concurrency::streams::streambuf<uint8_t>;
-
-constexpr std::chrono::minutes kTokenRereadInterval{1};
 
 // Parsed once; loaded into every new TLS context (one per connection) by cpprestsdk.
 struct TlsMaterial {
@@ -55,41 +55,6 @@ void ConfigureSslContext(const TlsMaterial& tls, boost::asio::ssl::context& cont
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
 }
 
-// The bearer token, re-read from token_file at most every kTokenRereadInterval.
-class TokenSource {
- public:
-  // With a file and no token yet, the first Get() reads the file.
-  TokenSource(std::string token, std::string file)
-      : token_(std::move(token)), file_(std::move(file)), read_at_(Now()),
-        loaded_(!token_.empty()) {}
-
-  std::string Get() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!file_.empty() && (!loaded_ || Now() - read_at_ >= kTokenRereadInterval)) {
-      read_at_ = Now();
-      loaded_ = true;
-      absl::StatusOr<std::string> text = ReadFileToString(file_);
-      std::string token = text.ok() ? std::string(absl::StripAsciiWhitespace(*text)) : "";
-      if (!token.empty()) {
-        token_ = std::move(token);
-      } else {
-        log::Warn("cannot re-read token file; keeping the previous token",
-                  {{"file", file_}, {"error", text.ok() ? "empty" : text.status().ToString()}});
-      }
-    }
-    return token_;
-  }
-
- private:
-  static std::chrono::steady_clock::time_point Now() { return std::chrono::steady_clock::now(); }
-
-  std::mutex mu_;
-  std::string token_;                               // guarded by mu_
-  const std::string file_;
-  std::chrono::steady_clock::time_point read_at_;  // guarded by mu_
-  bool loaded_;                                     // guarded by mu_
-};
-
 absl::Status FromException(const std::string& what, const std::exception& e) {
   if (const auto* he = dynamic_cast<const http::http_exception*>(&e)) {
     if (he->error_code() == std::errc::timed_out) {
@@ -108,10 +73,11 @@ absl::Status FromException(const std::string& what, const std::exception& e) {
 class CpprestTransport final : public Transport {
  public:
   CpprestTransport(std::string server, std::shared_ptr<const TlsMaterial> tls,
-                   std::string token, std::string token_file)
+                   std::string token, std::string token_file,
+                   std::chrono::nanoseconds token_check_interval)
       : server_(std::move(server)),
         tls_(std::move(tls)),
-        token_(std::move(token), std::move(token_file)) {}
+        token_(std::move(token), std::move(token_file), RealClock(), token_check_interval) {}
 
   // Builds a client now so that a malformed server URL fails at construction.
   absl::Status Init() {
@@ -123,11 +89,36 @@ class CpprestTransport final : public Transport {
     return absl::OkStatus();
   }
 
+  // A 401 may mean the token file was rewritten since it was last checked: re-check it and,
+  // given a new token, send the request once more.
   absl::StatusOr<HttpResponse> Do(const HttpRequest& request) override {
+    const std::string token = token_.Get();
+    absl::StatusOr<HttpResponse> response = DoOnce(request, token);
+    if (response.ok() && response->status == 401) {
+      if (std::optional<std::string> fresh = token_.Refresh(token)) return DoOnce(request, *fresh);
+    }
+    return response;
+  }
+
+  absl::StatusOr<HttpResponse> Stream(
+      const HttpRequest& request,
+      const std::function<bool(std::string_view line)>& on_line) override {
+    const std::string token = token_.Get();
+    absl::StatusOr<HttpResponse> response = StreamOnce(request, token, on_line);
+    if (response.ok() && response->status == 401) {
+      if (std::optional<std::string> fresh = token_.Refresh(token)) {
+        return StreamOnce(request, *fresh, on_line);
+      }
+    }
+    return response;
+  }
+
+ private:
+  absl::StatusOr<HttpResponse> DoOnce(const HttpRequest& request, const std::string& token) {
     const std::string what = absl::StrCat(request.method, " ", request.path_and_query);
     try {
       std::shared_ptr<http::client::http_client> client = SharedClient(request.timeout);
-      http::http_request message = ToMessage(request);
+      http::http_request message = ToMessage(request, token);
       http::http_response response = client->request(message).get();
       std::vector<unsigned char> body = response.extract_vector().get();
       return HttpResponse{response.status_code(), std::string(body.begin(), body.end())};
@@ -138,9 +129,9 @@ class CpprestTransport final : public Transport {
     }
   }
 
-  absl::StatusOr<HttpResponse> Stream(
-      const HttpRequest& request,
-      const std::function<bool(std::string_view line)>& on_line) override {
+  absl::StatusOr<HttpResponse> StreamOnce(
+      const HttpRequest& request, const std::string& token,
+      const std::function<bool(std::string_view line)>& on_line) {
     const std::string what = absl::StrCat(request.method, " ", request.path_and_query);
     pplx::cancellation_token_source cancel;
     bool done = false;
@@ -155,7 +146,7 @@ class CpprestTransport final : public Transport {
     try {
       // Its own client, hence its own connection and receive timeout.
       http::client::http_client client = NewHttpClient(request.timeout);
-      http::http_request message = ToMessage(request);
+      http::http_request message = ToMessage(request, token);
       http::http_response response = client.request(message, cancel.get_token()).get();
       HttpResponse result{response.status_code(), ""};
       if (result.status < 200 || result.status >= 300) {
@@ -181,7 +172,6 @@ class CpprestTransport final : public Transport {
     }
   }
 
- private:
   // Feeds `on_line` each line of `buf` as its bytes arrive. True at the end of the body,
   // false when on_line stopped; ResourceExhausted for a line over kMaxStreamLineBytes.
   // Throws what cpprestsdk throws.
@@ -246,7 +236,7 @@ class CpprestTransport final : public Transport {
     return client;
   }
 
-  http::http_request ToMessage(const HttpRequest& request) {
+  static http::http_request ToMessage(const HttpRequest& request, const std::string& token) {
     http::http_request message{http::method(request.method)};
     message.set_request_uri(web::uri(request.path_and_query));
     std::string content_type = "application/json";
@@ -258,7 +248,6 @@ class CpprestTransport final : public Transport {
       }
     }
     if (!request.body.empty()) message.set_body(request.body, content_type);
-    std::string token = token_.Get();
     if (!token.empty()) message.headers().add("Authorization", absl::StrCat("Bearer ", token));
     return message;
   }
@@ -273,7 +262,8 @@ class CpprestTransport final : public Transport {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig& config) {
+absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig& config,
+                                                               const TransportOptions& options) {
   if (config.insecure) {
     return absl::InvalidArgumentError("insecure TLS is not supported: TLS is always verified");
   }
@@ -310,8 +300,9 @@ absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig&
     tls->cert_chain = *std::move(chain);
     tls->key = *std::move(key);
   }
-  auto transport = std::make_unique<CpprestTransport>(config.server, std::move(tls),
-                                                      config.bearer_token, config.token_file);
+  auto transport =
+      std::make_unique<CpprestTransport>(config.server, std::move(tls), config.bearer_token,
+                                         config.token_file, options.token_check_interval);
   RETURN_IF_ERROR(transport->Init());
   return std::unique_ptr<Transport>(std::move(transport));
 }

@@ -1,8 +1,12 @@
 #include "kube/cpprest_transport.h"
 
 #include <chrono>
+#include <cstdio>
 #include <future>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -102,6 +106,131 @@ TEST_F(CpprestTransportTest, BearerTokenComesFromTheTokenFile) {
   ASSERT_EQ(server.requests().size(), 1u);
   EXPECT_EQ(server.requests()[0].headers["authorization"], "Bearer from-file");
   EXPECT_EQ(server.requests()[0].client_cn, "");
+}
+
+// A server that, like the apiserver after a token rotation, accepts one token only.
+class RotatingTokenTest : public CpprestTransportTest {
+ protected:
+  RotatingTokenTest() {
+    char path[] = "/tmp/token_rotation_test.XXXXXX";
+    int fd = mkstemp(path);
+    EXPECT_GE(fd, 0);
+    close(fd);
+    path_ = path;
+    Rotate("token-1");
+  }
+  ~RotatingTokenTest() override { unlink(path_.c_str()); }
+
+  // Writes a new token file (a new file renamed over the old one, as the kubelet does) and
+  // makes the server accept only that token.
+  void Rotate(const std::string& token) {
+    const std::string tmp = path_ + ".new";
+    FILE* f = fopen(tmp.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fprintf(f, "%s\n", token.c_str());
+    fclose(f);
+    ASSERT_EQ(rename(tmp.c_str(), path_.c_str()), 0);
+    std::lock_guard lock(mu_);
+    accepted_ = token;
+  }
+  TlsTestServer::Handler Handler() {
+    return [this](const ServedRequest& r, ServerConn& c) {
+      std::string accepted;
+      {
+        std::lock_guard lock(mu_);
+        accepted = accepted_;
+      }
+      auto auth = r.headers.find("authorization");
+      if (auth == r.headers.end() || auth->second != "Bearer " + accepted) {
+        c.Respond(401, R"({"kind":"Status","reason":"Unauthorized","code":401})");
+      } else {
+        c.Respond(200, "{}\n");
+      }
+    };
+  }
+  RestConfig TokenFileConfig(const TlsTestServer& server) const {
+    RestConfig config = Config(server);
+    config.client_cert_pem.clear();
+    config.client_key_pem.clear();
+    config.bearer_token = "token-1";  // what the kubeconfig loader read
+    config.token_file = path_;
+    return config;
+  }
+  static std::vector<std::string> Tokens(const TlsTestServer& server) {
+    std::vector<std::string> out;
+    for (const ServedRequest& r : server.requests()) out.push_back(r.headers.at("authorization"));
+    return out;
+  }
+
+  std::string path_;
+  std::mutex mu_;
+  std::string accepted_;  // guarded by mu_
+};
+
+TEST_F(RotatingTokenTest, A401RereadsTheRotatedFileAndRetriesOnce) {
+  TlsTestServer server(server_cert_, "", Handler());
+  // A check interval no test run outlasts: only the 401 can make the transport look.
+  TransportOptions options;
+  options.token_check_interval = std::chrono::hours(1);
+  absl::StatusOr<std::unique_ptr<kube::Transport>> made =
+      NewCpprestTransport(TokenFileConfig(server), options);
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<kube::Transport> t = *std::move(made);
+  absl::StatusOr<HttpResponse> r = t->Do(Get("/version"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+
+  // Rotated before the next check: the next request still carries the old token, is
+  // refused, and goes again with the new one.
+  Rotate("token-2");
+  r = t->Do(Get("/version"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  r = t->Do(Get("/version"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+
+  // Watches too.
+  Rotate("token-3");
+  std::vector<std::string> lines;
+  r = t->Stream(Get("/api/v1/pods?watch=1"), [&](std::string_view line) {
+    lines.emplace_back(line);
+    return true;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(lines, std::vector<std::string>{"{}"});
+
+  EXPECT_EQ(Tokens(server),
+            (std::vector<std::string>{"Bearer token-1", "Bearer token-1", "Bearer token-2",
+                                      "Bearer token-2", "Bearer token-2", "Bearer token-3"}));
+}
+
+TEST_F(RotatingTokenTest, A401WithAnUnchangedFileIsNotRetried) {
+  TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
+    c.Respond(401, R"({"kind":"Status","reason":"Unauthorized","code":401})");
+  });
+  std::unique_ptr<kube::Transport> t = Connect(TokenFileConfig(server));
+  ASSERT_NE(t, nullptr);
+  absl::StatusOr<HttpResponse> r = t->Do(Get("/version"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST_F(RotatingTokenTest, ChangedFileIsPickedUpAtTheNextCheckWithoutA401) {
+  TlsTestServer server(server_cert_, "", Handler());
+  TransportOptions options;
+  options.token_check_interval = std::chrono::milliseconds(0);
+  absl::StatusOr<std::unique_ptr<kube::Transport>> t =
+      NewCpprestTransport(TokenFileConfig(server), options);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_TRUE((*t)->Do(Get("/version")).ok());
+  Rotate("token-2");
+  absl::StatusOr<HttpResponse> r = (*t)->Do(Get("/version"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Tokens(server), (std::vector<std::string>{"Bearer token-1", "Bearer token-2"}));
 }
 
 TEST_F(CpprestTransportTest, RefusesServerCertificateFromAnotherCa) {

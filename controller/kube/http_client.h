@@ -2,6 +2,7 @@
 // client-side rate limit, maps non-2xx responses to API errors (errors.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,15 +15,24 @@ namespace coderun::kube {
 
 inline constexpr char kUserAgent[] = "coderun-controller";
 
+// Told about every request the client sends, once it is answered: `verb` is one of get,
+// list, watch, create, update, patch, delete (a Pod log read is a get); `code` is the HTTP
+// status ("200", "404", ...) or "error" when no response came (connection refused, TLS
+// failure, timeout, a watch stream that broke). Called on the requesting thread; must be
+// thread-safe and quick.
+using RequestObserver = std::function<void(const std::string& verb, const std::string& code)>;
+
 struct ClientOptions {
   double qps = 50;   // client-side limit on requests per second; <= 0 disables
   int burst = 100;
+  RequestObserver on_request;  // may be empty
 };
 
 // A Client whose every request (watch starts included) first waits on `limiter`.
-// The limiter may be shared between clients; it must not be null.
+// The limiter may be shared between clients; it must not be null. `on_request` may be empty.
 std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
-                                  std::shared_ptr<RateLimiter> limiter);
+                                  std::shared_ptr<RateLimiter> limiter,
+                                  RequestObserver on_request = nullptr);
 
 // A Client with its own RateLimiter(options.qps, options.burst).
 std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,

@@ -114,4 +114,14 @@ double Registry::CounterValue(const std::string& name, const Labels& labels) con
   return c == f->second.counters.end() ? 0 : c->second;
 }
 
+std::pair<double, double> Registry::HistogramCountAndSum(const std::string& name,
+                                                         const Labels& labels) const {
+  std::lock_guard lock(mu_);
+  auto f = families_.find(name);
+  if (f == families_.end()) return {0, 0};
+  auto h = f->second.histograms.find(RenderLabels(labels));
+  if (h == f->second.histograms.end()) return {0, 0};
+  return {h->second.count, h->second.sum};
+}
+
 }  // namespace coderun::metrics

@@ -30,6 +30,9 @@ class Registry {
 
   // The value of counter `name{labels}` (0 if unknown); for tests.
   double CounterValue(const std::string& name, const Labels& labels = {}) const;
+  // Observations and their sum in histogram `name{labels}` ({0, 0} if unknown); for tests.
+  std::pair<double, double> HistogramCountAndSum(const std::string& name,
+                                                 const Labels& labels = {}) const;
 
  private:
   struct Histogram {

@@ -23,6 +23,15 @@ TEST(RegistryTest, RendersCountersHistogramsAndCallbacks) {
   EXPECT_EQ(r.CounterValue("coderun_reconcile_total", {{"result", "created"}}), 2);
 }
 
+TEST(RegistryTest, HistogramCountAndSumPerLabels) {
+  Registry r;
+  r.Observe("h", "H.", {1, 10}, 2, {{"a", "x"}});
+  r.Observe("h", "H.", {1, 10}, 3, {{"a", "x"}});
+  EXPECT_EQ(r.HistogramCountAndSum("h", {{"a", "x"}}), (std::pair<double, double>{2, 5}));
+  EXPECT_EQ(r.HistogramCountAndSum("h", {{"a", "y"}}), (std::pair<double, double>{0, 0}));
+  EXPECT_EQ(r.HistogramCountAndSum("nope"), (std::pair<double, double>{0, 0}));
+}
+
 TEST(RegistryTest, EscapesLabelValues) {
   EXPECT_EQ(RenderLabels({{"a", "x\"y\\z\n"}}), "{a=\"x\\\"y\\\\z\\n\"}");
 }

@@ -57,6 +57,25 @@ json BuildSecret(const CodeRun& run, const json& spec) {
            {{"code", text("code")}, {"stdin", text("stdin")}, {"args.json", args.dump()}}}};
 }
 
+std::string RuntimeClassFor(const std::string& language, const Settings& settings) {
+  return language == "python" ? settings.runtime_class_name : "";
+}
+
+// Adds the platform's placement settings to a Pod spec; unset ones stay absent.
+static void AddPlacement(const CodeRun& run, const Settings& s, json& spec) {
+  if (std::string rc = RuntimeClassFor(run.language, s); !rc.empty()) {
+    spec["runtimeClassName"] = std::move(rc);
+  }
+  if (!s.priority_class_name.empty()) spec["priorityClassName"] = s.priority_class_name;
+  if (!s.node_selector.empty()) spec["nodeSelector"] = s.node_selector;
+  if (s.tolerations.is_array() && !s.tolerations.empty()) spec["tolerations"] = s.tolerations;
+  if (!s.image_pull_secrets.empty()) {
+    json secrets = json::array();
+    for (const std::string& name : s.image_pull_secrets) secrets.push_back({{"name", name}});
+    spec["imagePullSecrets"] = std::move(secrets);
+  }
+}
+
 json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
               std::int64_t run_uid) {
   const std::string name = PodName(run.name, run.uid);
@@ -88,7 +107,7 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
        {{{"name", "input"}, {"mountPath", kInputMountPath}, {"readOnly", true}},
         {{"name", "tmp"}, {"mountPath", "/tmp"}}}},
       {"terminationMessagePolicy", "File"}};
-  return {
+  json pod = {
       {"apiVersion", "v1"},
       {"kind", "Pod"},
       {"metadata", ObjectMeta(run)},
@@ -112,6 +131,8 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
          {{{"name", "input"}, {"secret", {{"secretName", name}, {"defaultMode", 0440}}}},
           {{"name", "tmp"},
            {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", absl::StrCat(s.tmp_size.Value())}}}}}}}}};
+  AddPlacement(run, s, pod["spec"]);
+  return pod;
 }
 
 }  // namespace coderun::reconcile

@@ -28,7 +28,12 @@ kube::json OwnerReference(const CodeRun& run);
 // The per-run Secret: keys "code", "stdin", "args.json" from the full CodeRun `spec`.
 kube::json BuildSecret(const CodeRun& run, const kube::json& spec);
 
-// The run's Pod. `run_uid` is the Linux UID allocated for this run.
+// The runtimeClassName for runs of `language` ("" = none).
+std::string RuntimeClassFor(const std::string& language, const Settings& settings);
+
+// The run's Pod. `run_uid` is the Linux UID allocated for this run. Placement (runtime
+// class, node selector, tolerations, priority class, image pull secrets) comes from
+// `settings` only.
 kube::json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& settings,
                     std::int64_t run_uid);
 

@@ -90,5 +90,45 @@ TEST(BuildPodTest, NeverPutsCodeInArgvOrEnv) {
   EXPECT_EQ(secret["metadata"]["ownerReferences"][0]["uid"], SampleRun().uid);
 }
 
+TEST(BuildPodTest, PlacementIsUnsetByDefault) {
+  json spec = BuildPod(SampleRun(), Limits(), Settings{}, 200000)["spec"];
+  for (const char* key : {"runtimeClassName", "priorityClassName", "nodeSelector", "tolerations",
+                          "imagePullSecrets"}) {
+    EXPECT_FALSE(spec.contains(key)) << key;
+  }
+}
+
+TEST(BuildPodTest, PlacementComesFromTheSettings) {
+  Settings s;
+  s.runtime_class_name = "gvisor";
+  s.priority_class_name = "coderun-low";
+  s.image_pull_secrets = {"regcred", "mirror"};
+  s.node_selector = {{"pool", "sandbox"}, {"kubernetes.io/arch", "amd64"}};
+  s.tolerations = json::parse(
+      R"([{"key":"sandbox","operator":"Equal","value":"true","effect":"NoSchedule"},
+          {"operator":"Exists","effect":"NoExecute","tolerationSeconds":30}])");
+  json spec = BuildPod(SampleRun(), Limits(), s, 200000)["spec"];
+  EXPECT_EQ(spec["runtimeClassName"], "gvisor");
+  EXPECT_EQ(spec["priorityClassName"], "coderun-low");
+  EXPECT_EQ(spec["imagePullSecrets"],
+            json::parse(R"([{"name":"regcred"},{"name":"mirror"}])"));
+  EXPECT_EQ(spec["nodeSelector"],
+            json::parse(R"({"pool":"sandbox","kubernetes.io/arch":"amd64"})"));
+  EXPECT_EQ(spec["tolerations"], s.tolerations);
+  // Still hardened: placement adds, never replaces.
+  EXPECT_EQ(spec["automountServiceAccountToken"], false);
+  EXPECT_EQ(spec["containers"].size(), 1u);
+}
+
+TEST(BuildPodTest, RuntimeClassIsPerLanguage) {
+  Settings s;
+  s.runtime_class_name = "gvisor";
+  EXPECT_EQ(RuntimeClassFor("python", s), "gvisor");
+  EXPECT_EQ(RuntimeClassFor("ruby", s), "");
+  CodeRun other = SampleRun();
+  other.language = "ruby";
+  EXPECT_FALSE(BuildPod(other, Limits(), s, 200000)["spec"].contains("runtimeClassName"));
+}
+
 }  // namespace
 }  // namespace coderun::reconcile

@@ -21,6 +21,10 @@ constexpr std::int64_t kLogRetrySeconds = 60;
 // How often a run waiting for room (quota, UIDs) tries again.
 constexpr seconds kRetryWaiting{5};
 
+constexpr char kRunsFinished[] = "coderun_runs_finished_total";
+constexpr char kRunDuration[] = "coderun_run_duration_seconds";
+const std::vector<double> kRunDurationBuckets = {1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800};
+
 Result Error(absl::Status status) { return Result{std::move(status), std::nullopt, "error"}; }
 Result Done(std::string outcome) { return Result{absl::OkStatus(), std::nullopt, std::move(outcome)}; }
 Result After(milliseconds delay, std::string outcome) {
@@ -32,13 +36,15 @@ Result After(milliseconds delay, std::string outcome) {
 std::string NetworkPolicyKey(const std::string& ns) { return kNetpolPrefix + ns; }
 
 Reconciler::Reconciler(kube::Client& client, Caches caches, const Settings& settings,
-                       UidAllocator& uids, events::EventSink& events, Clock& clock)
+                       UidAllocator& uids, events::EventSink& events, Clock& clock,
+                       metrics::Registry* metrics)
     : client_(client),
       caches_(std::move(caches)),
       settings_(settings),
       uids_(uids),
       events_(events),
-      clock_(clock) {}
+      clock_(clock),
+      metrics_(metrics) {}
 
 void Reconciler::Event(const CodeRun& run, const char* type, const char* reason,
                        const std::string& message) {
@@ -49,7 +55,6 @@ void Reconciler::Event(const CodeRun& run, const char* type, const char* reason,
 std::int64_t Reconciler::NowUnix() const {
   return std::chrono::duration_cast<seconds>(clock_.WallNow().time_since_epoch()).count();
 }
-std::string Reconciler::NowText() const { return FormatTime(NowUnix()); }
 
 Result Reconciler::Reconcile(const std::string& key) {
   if (absl::StartsWith(key, kNetpolPrefix)) {
@@ -231,12 +236,16 @@ Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string m
 
 Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std::string outcome) {
   if (run.Terminal()) return Done("noop");  // a terminal status is never rewritten
+  const std::int64_t now = NowUnix();
   auto patched = client_.MergePatch(kube::kCodeRuns, run.ns, run.name,
-                                    StatusPatch(run, desired, NowText()), "status");
+                                    StatusPatch(run, desired, FormatTime(now)), "status");
   if (!patched.ok()) {
     return kube::IsNotFound(patched.status()) ? Done("noop") : Error(patched.status());
   }
   if (!desired.Terminal()) return Done(std::move(outcome));
+  // Once per run: the patch carries the cached resourceVersion, so a second terminal write
+  // from a stale cache is refused (409) before it gets here.
+  CountFinished(run, desired, now);
   log::Info("coderun finished", {{"coderun", run.Key()}, {"phase", desired.phase},
                                  {"reason", desired.reason}});
   const std::string summary = absl::StrCat(desired.phase, "/", desired.reason,
@@ -250,6 +259,19 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
   const std::int64_t ttl = run.ttl_seconds_after_finished.value_or(settings_.default_ttl_seconds);
   return After(seconds(ttl), std::move(outcome));
+}
+
+void Reconciler::CountFinished(const CodeRun& run, const RunStatus& desired,
+                               std::int64_t completed) {
+  if (!metrics_) return;
+  metrics_->Inc(kRunsFinished, "CodeRuns finished, by phase and reason (once per run).",
+                {{"phase", desired.phase}, {"reason", desired.reason}});
+  const std::int64_t started =
+      !desired.start_time.empty() ? ParseTime(desired.start_time).value_or(0) : run.start_time;
+  if (started <= 0) return;  // never ran (InvalidSpec, refused, never started)
+  const double seconds_run = static_cast<double>(std::max<std::int64_t>(0, completed - started));
+  metrics_->Observe(kRunDuration, "Seconds from a run's startTime to its completionTime.",
+                    kRunDurationBuckets, seconds_run);
 }
 
 Result Reconciler::Finished(const CodeRun& run) {

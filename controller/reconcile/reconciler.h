@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "events/recorder.h"
 #include "kube/client.h"
+#include "metrics/registry.h"
 #include "reconcile/settings.h"
 #include "reconcile/types.h"
 #include "reconcile/uid_allocator.h"
@@ -42,8 +43,12 @@ std::string NetworkPolicyKey(const std::string& ns);
 
 class Reconciler {
  public:
+  // `metrics` (may be null) gets coderun_runs_finished_total{phase,reason} once per run, when
+  // its terminal status is written, and coderun_run_duration_seconds (startTime to
+  // completionTime) for runs that started.
   Reconciler(kube::Client& client, Caches caches, const Settings& settings,
-             UidAllocator& uids, events::EventSink& events, Clock& clock);
+             UidAllocator& uids, events::EventSink& events, Clock& clock,
+             metrics::Registry* metrics = nullptr);
 
   Result Reconcile(const std::string& key);
 
@@ -67,12 +72,13 @@ class Reconciler {
   Result Waiting(const CodeRun& run, std::string reason, std::string message,
                  const std::string& pod_name = "");
   Result WriteStatus(const CodeRun& run, const struct RunStatus& desired, std::string outcome);
+  // Counts a run whose terminal status was just written at `completed` (Unix seconds).
+  void CountFinished(const CodeRun& run, const struct RunStatus& desired, std::int64_t completed);
   absl::Status Cleanup(const CodeRun& run);
 
   void Event(const CodeRun& run, const char* type, const char* reason,
              const std::string& message);
   std::int64_t NowUnix() const;
-  std::string NowText() const;
 
   kube::Client& client_;
   Caches caches_;
@@ -80,6 +86,7 @@ class Reconciler {
   UidAllocator& uids_;
   events::EventSink& events_;
   Clock& clock_;
+  metrics::Registry* const metrics_;  // may be null
 };
 
 }  // namespace coderun::reconcile

@@ -56,7 +56,8 @@ class ReconcilerTest : public ::testing::Test {
           }
           return names;
         }};
-    reconciler_ = std::make_unique<Reconciler>(api_, caches, settings_, uids_, events_, clock_);
+    reconciler_ =
+        std::make_unique<Reconciler>(api_, caches, settings_, uids_, events_, clock_, &metrics_);
   }
 
   static std::pair<std::string, std::string> Split(const std::string& key) {
@@ -84,13 +85,15 @@ class ReconcilerTest : public ::testing::Test {
   int PodCount() { return static_cast<int>((*api_.List(kube::kPods, "ns", {}))["items"].size()); }
 
   // Plays the kubelet: the runner container terminated with `exit_code`.
-  void Terminate(const std::string& run, int exit_code, const std::string& reason = "") {
+  void Terminate(const std::string& run, int exit_code, const std::string& reason = "",
+                 const std::string& started_at = "") {
     CodeRun r = Run(run);
     json pod = *api_.Get(kube::kPods, "ns", PodName(r.name, r.uid));
+    json terminated = {{"exitCode", exit_code}, {"reason", reason}};
+    if (!started_at.empty()) terminated["startedAt"] = started_at;
     pod["status"] = {{"phase", exit_code == 0 ? "Succeeded" : "Failed"},
                      {"containerStatuses",
-                      {{{"name", "runner"},
-                        {"state", {{"terminated", {{"exitCode", exit_code}, {"reason", reason}}}}}}}}};
+                      {{{"name", "runner"}, {"state", {{"terminated", terminated}}}}}}};
     api_.Put(kube::kPods, pod);
   }
 
@@ -109,6 +112,7 @@ class ReconcilerTest : public ::testing::Test {
   };
 
   Settings settings_;
+  metrics::Registry metrics_;
   FakeEvents events_;
   informer::FakeClient api_;
   FakeClock clock_;
@@ -230,6 +234,33 @@ TEST_F(ReconcilerTest, TerminalStatusIsNeverRewritten) {
   ASSERT_TRUE(Reconcile("hello").error.ok());
   EXPECT_EQ(Run("hello").resource_version, rv);
   EXPECT_EQ(Run("hello").phase, "Succeeded");
+}
+
+TEST_F(ReconcilerTest, FinishedRunsAreCountedOnceByPhaseAndReasonWithTheirDuration) {
+  CreateRun("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  const std::string started = Now();
+  clock_.Advance(std::chrono::seconds(7));
+  runner::Report report;
+  report.exit_code = 0;
+  api_.SetPodLog("ns", Run("hello").pod_name, runner::FormatReport(report));
+  Terminate("hello", 0, "Completed", started);
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  ASSERT_EQ(Run("hello").phase, "Succeeded");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Reconcile("hello").error.ok());
+  const metrics::Labels succeeded = {{"phase", "Succeeded"}, {"reason", "Completed"}};
+  EXPECT_EQ(metrics_.CounterValue("coderun_runs_finished_total", succeeded), 1);
+  EXPECT_EQ(metrics_.HistogramCountAndSum("coderun_run_duration_seconds"),
+            (std::pair<double, double>{1, 7}));
+
+  // Refused before any Pod: counted, but it never ran, so no duration.
+  CreateRun("big", {{"memory", "64Gi"}});
+  ASSERT_TRUE(Reconcile("big").error.ok());
+  ASSERT_TRUE(Reconcile("big").error.ok());
+  EXPECT_EQ(metrics_.CounterValue("coderun_runs_finished_total",
+                                  {{"phase", "Failed"}, {"reason", "InvalidSpec"}}),
+            1);
+  EXPECT_EQ(metrics_.HistogramCountAndSum("coderun_run_duration_seconds").first, 1);
 }
 
 TEST_F(ReconcilerTest, OverMaximaIsInvalidSpecWithoutPod) {

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
+#include "nlohmann/json.hpp"
 #include "reconcile/quantity.h"
 
 namespace coderun::reconcile {
@@ -30,6 +33,13 @@ struct Settings {
   std::int64_t deadline_margin_seconds = 30;
   // Keep finished Pods (debugging); their Secrets are deleted regardless.
   bool keep_pods = false;
+
+  // Placement of run Pods: set by the platform, never by a CodeRun. Empty means unset.
+  std::string runtime_class_name;                    // for language "python"
+  std::vector<std::string> image_pull_secrets;       // Secret names
+  std::map<std::string, std::string> node_selector;  // label key -> value
+  nlohmann::json tolerations = nlohmann::json::array();  // core/v1 Toleration objects
+  std::string priority_class_name;
 };
 
 }  // namespace coderun::reconcile

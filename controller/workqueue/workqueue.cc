@@ -76,6 +76,7 @@ void RateLimitingQueue::AddRateLimited(const std::string& key) {
     int& requeues = requeues_[key];
     Duration item = ItemBackoff(requeues, options_.backoff_base, options_.backoff_cap);
     ++requeues;
+    ++total_retries_;
     delay = std::max(item, bucket_.Reserve(clock_.Now()));
   }
   AddAfter(key, delay);
@@ -90,6 +91,11 @@ int RateLimitingQueue::NumRequeues(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = requeues_.find(key);
   return it == requeues_.end() ? 0 : it->second;
+}
+
+std::uint64_t RateLimitingQueue::TotalRetries() const {
+  std::lock_guard lock(mu_);
+  return total_retries_;
 }
 
 void RateLimitingQueue::PromoteDueLocked(SteadyTime now) {

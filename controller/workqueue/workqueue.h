@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -79,6 +80,8 @@ class RateLimitingQueue {
   // Resets the key's backoff (call after a successful reconcile). Does not remove the key.
   void Forget(const std::string& key);
   int NumRequeues(const std::string& key) const;
+  // Rate-limited adds of all keys since the queue was made (Forget does not lower it).
+  std::uint64_t TotalRetries() const;
 
   // Blocks until a key is ready and hands it out; the caller owns it until Done(key).
   // Returns nullopt as soon as ShutDown() has been called, even if keys are still queued
@@ -114,6 +117,7 @@ class RateLimitingQueue {
   std::set<std::pair<SteadyTime, std::string>> delayed_;        // guarded by mu_
   std::unordered_map<std::string, SteadyTime> delayed_by_key_;  // guarded by mu_
   std::unordered_map<std::string, int> requeues_;               // guarded by mu_
+  std::uint64_t total_retries_ = 0;                             // guarded by mu_
   TokenBucket bucket_;                                          // guarded by mu_
   bool shutting_down_ = false;                                  // guarded by mu_
 };

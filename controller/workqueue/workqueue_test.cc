@@ -189,6 +189,21 @@ TEST(RateLimitingQueueTest, RateLimitedBackoffGrowsAndForgetResets) {
   EXPECT_EQ(q.Len(), 1u);
 }
 
+TEST(RateLimitingQueueTest, TotalRetriesCountsEveryRateLimitedAdd) {
+  FakeClock clock;
+  RateLimitingQueue q(FakeClockOptions(), clock);
+  EXPECT_EQ(q.TotalRetries(), 0u);
+  q.AddRateLimited("a");
+  q.AddRateLimited("a");
+  q.AddRateLimited("b");
+  q.Forget("a");
+  q.Add("c");  // not a retry
+  EXPECT_EQ(q.TotalRetries(), 3u);
+  q.ShutDown();
+  q.AddRateLimited("a");  // ignored after shutdown
+  EXPECT_EQ(q.TotalRetries(), 3u);
+}
+
 TEST(RateLimitingQueueTest, GlobalBucketPacesManyKeys) {
   FakeClock clock;
   QueueOptions o = FakeClockOptions();

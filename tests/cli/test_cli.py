@@ -89,6 +89,25 @@ def test_bad_flag_exits_2_and_help_exits_0():
     assert run(["--max-memory", "lots"]).returncode == 2
     help_ = run(["--help"])
     assert help_.returncode == 0 and "--max-pending-seconds" in help_.stdout
+    for flag in ("--runtime-class-name", "--image-pull-secret", "--node-selector",
+                 "--tolerations", "--priority-class-name"):
+        assert flag in help_.stdout
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--node-selector", "pool"], "KEY=VALUE"),
+    (["--node-selector", "pool=a b"], "label value"),
+    (["--tolerations", "[{"], "not valid JSON"),
+    (["--tolerations", '{"key": "a"}'], "JSON array"),
+    (["--tolerations", '[{"key": "a", "operator": "Maybe"}]'], "operator"),
+    (["--priority-class-name", "Low Priority"], "not a valid name"),
+])
+def test_bad_placement_flag_exits_2_with_one_line(args, expect):
+    proc = run(args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert args[0] in lines[0] and expect in lines[0], lines[0]
 
 
 def free_port():

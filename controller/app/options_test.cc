@@ -1,0 +1,62 @@
+#include "app/options.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace coderun::app {
+namespace {
+
+absl::StatusOr<Options> Parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "coderun-controller");
+  return ParseOptions(static_cast<int>(args.size()), args.data());
+}
+
+TEST(OptionsTest, PlacementIsUnsetByDefault) {
+  auto o = Parse({});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->settings.runtime_class_name, "");
+  EXPECT_EQ(o->settings.priority_class_name, "");
+  EXPECT_TRUE(o->settings.image_pull_secrets.empty());
+  EXPECT_TRUE(o->settings.node_selector.empty());
+  EXPECT_TRUE(o->settings.tolerations.is_array() && o->settings.tolerations.empty());
+}
+
+TEST(OptionsTest, PlacementFlagsReachTheSettings) {
+  auto o = Parse({"--runtime-class-name", "gvisor", "--image-pull-secret", "regcred",
+                  "--image-pull-secret", "mirror", "--node-selector", "pool=sandbox",
+                  "--node-selector", "kubernetes.io/arch=amd64", "--tolerations",
+                  R"([{"key":"sandbox","operator":"Exists","effect":"NoSchedule"}])",
+                  "--priority-class-name", "coderun-low", "--runner-image", "r:1"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  const reconcile::Settings& s = o->settings;
+  EXPECT_EQ(s.runtime_class_name, "gvisor");
+  EXPECT_EQ(s.image_pull_secrets, (std::vector<std::string>{"regcred", "mirror"}));
+  EXPECT_EQ(s.node_selector.size(), 2u);
+  EXPECT_EQ(s.node_selector.at("pool"), "sandbox");
+  EXPECT_EQ(s.node_selector.at("kubernetes.io/arch"), "amd64");
+  ASSERT_EQ(s.tolerations.size(), 1u);
+  EXPECT_EQ(s.tolerations[0]["key"], "sandbox");
+  EXPECT_EQ(s.priority_class_name, "coderun-low");
+  EXPECT_EQ(s.runner_image, "r:1");
+}
+
+TEST(OptionsTest, BadPlacementFlagsAreInvalidArgumentWithOneLine) {
+  for (auto args : std::vector<std::vector<const char*>>{
+           {"--node-selector", "pool"},
+           {"--node-selector", "pool=a=b"},
+           {"--tolerations", "[{"},
+           {"--tolerations", R"({"key":"a"})"},
+           {"--runtime-class-name", "Not_A_Name"},
+       }) {
+    auto o = Parse(args);
+    ASSERT_FALSE(o.ok()) << args[0] << " " << args[1];
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+    const std::string message(o.status().message());
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_EQ(message.rfind(args[0], 0), 0u) << message;
+  }
+}
+
+}  // namespace
+}  // namespace coderun::app
