@@ -235,8 +235,9 @@ def test_admission_policy_refuses_lookalikes_and_admits_the_controllers_pods(
                            kube.status_of("vap-hello", ns), 30,
                            "the CodeRun's status to name its Pod",
                            objects=[("coderun", "vap-hello", ns)])
-    assert status.get("phase") in ("Pending", "Running"), status
-    assert status.get("reason") != "PodFailed", status
+    # Admitted: whatever happens to the Pod next (with a kubelet it may even run), its
+    # creation was not refused.
+    assert "refused" not in status.get("message", ""), status
 
     # The policy's expressions type-check against the Pod schema without warnings.
     vap = kube.get("validatingadmissionpolicy", policy)
