@@ -243,3 +243,22 @@ def test_admission_policy_refuses_lookalikes_and_admits_the_controllers_pods(
     vap = kube.get("validatingadmissionpolicy", policy)
     assert not vap.get("status", {}).get("typeChecking", {}).get("expressionWarnings"), \
         vap["status"]
+
+
+def test_helm_install_dry_run_prints_first_run(cluster, helm, namespace):
+    """`helm install --dry-run=server` against this apiserver (its real version meets the
+    chart's kubeVersion) renders, validates against the server's schemas, and prints NOTES
+    telling how to run a first CodeRun. A release of its own, in the test's namespace and
+    without the CRD, so nothing collides with the objects the fixtures applied."""
+    release = f"it-{uuid.uuid4().hex[:6]}"
+    proc = subprocess.run(
+        [helm, "install", release, CHART, "--namespace", namespace,
+         "--kubeconfig", kube.ADMIN_KUBECONFIG, "--dry-run=server",
+         "--set", "crds.enabled=false", "--set", "admissionPolicy.enabled=true",
+         "--set", f"namespaces={{{namespace}}}"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "NOTES:" in proc.stdout
+    assert "kubectl get coderun hello -o jsonpath=" in proc.stdout
+    assert f"rollout status deployment/{release}-coderun-controller" in proc.stdout
+    assert kube.get("deployment", f"{release}-coderun-controller", namespace) is None
