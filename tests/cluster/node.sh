@@ -184,6 +184,10 @@ state = "$NODE_STATE/containerd/state"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
   enable_cdi = false
+  # This machine's root lacks CAP_SYS_RESOURCE, so no process may lower its
+  # oom_score_adj; the kubelet asks -998 for sandboxes and -997 for Guaranteed Pods.
+  # Clamped to containerd's own value instead (the runner raises its program's anyway).
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -258,6 +262,8 @@ registerNode: true
 rotateCertificates: false
 serverTLSBootstrap: false
 protectKernelDefaults: false
+# See restrict_oom_score_adj in containerd.toml: the kubelet cannot lower its own either.
+oomScoreAdj: 0
 logging: {format: text}
 EOF
   cat >"$NODE_STATE/kube-proxy.yaml" <<EOF
@@ -268,6 +274,7 @@ hostnameOverride: $NODE_NAME
 bindAddress: $NODE_IP
 clusterCIDR: $CLUSTER_CIDR
 mode: iptables
+nodePortAddresses: ["primary"]
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 # Leave the conntrack table settings as the namespace has them.
@@ -331,16 +338,30 @@ scheduler_argv() {
 }
 scheduler_healthy() { "${IN_NODE[@]}" curl -fsSk --max-time 2 https://127.0.0.1:10259/healthz | grep -qx ok; }
 
+# config_sum <argv...>: a checksum of the files under .cluster/ that the argv names
+# (--config=FILE, --kubeconfig FILE, ...), so an edited config means a restart too.
+config_sum() {
+  local a f files=()
+  for a in "$@"; do
+    f=${a#--*=}
+    [[ $f == "$STATE"/* && -f $f ]] && files+=("$f")
+  done
+  cat /dev/null "${files[@]}" | sha256sum | cut -c1-16
+}
+
 # ensure_daemon <name> <health-fn> <seconds> <argv...>: leave it if running with these
-# flags and healthy, else (re)start it and wait for health.
+# flags and config files and healthy, else (re)start it and wait for health.
 ensure_daemon() {
   local name=$1 health=$2 secs=$3; shift 3
-  if ((pki_changed == 0)) && daemon_matches "$name" "$@" && "$health" >/dev/null 2>&1; then
+  local sum; sum=$(config_sum "$@")
+  if ((pki_changed == 0)) && daemon_matches "$name" "$@" &&
+    [[ $(cat "$RUN/$name.configsum" 2>/dev/null) == "$sum" ]] && "$health" >/dev/null 2>&1; then
     log "$name already running and healthy"
     return 0
   fi
   stop_daemon "$name"
   start_daemon "$name" "$@"
+  echo "$sum" >"$RUN/$name.configsum"
   wait_until "$name" "$secs" "$health" || die "$name did not become healthy"
 }
 
@@ -364,6 +385,7 @@ node_down_daemons() {
   stop_daemon containerd 30
 }
 node_cleanup() {
+  rm -f "$CONTAINERD_SOCK" "$CONTAINERD_SOCK.ttrpc"
   unmount_node_state
   remove_cgroups
   delete_netns
