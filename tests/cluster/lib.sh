@@ -126,14 +126,26 @@ daemon_pid() {
   printf '%s\n' "$pid"
 }
 
-forget_daemon() { rm -f "$RUN/$1.pid" "$RUN/$1.start" "$RUN/$1.cmdline"; }
+# config_sum <argv...>: a checksum of the files under .cluster/ that the argv names
+# (--config=FILE, --kubeconfig FILE, ...), so an edited config means a restart too.
+config_sum() {
+  local a f files=()
+  for a in "$@"; do
+    f=${a#--*=}
+    [[ $f == "$STATE"/* && $f != "$LOGS"/* && -f $f ]] && files+=("$f")
+  done
+  cat /dev/null "${files[@]}" | sha256sum | cut -c1-16
+}
 
-# True if <name> is running with exactly this argv (so a changed flag, cert
-# path or binary means "restart it").
+forget_daemon() { rm -f "$RUN/$1.pid" "$RUN/$1.start" "$RUN/$1.cmdline" "$RUN/$1.configsum"; }
+
+# True if <name> is running with exactly this argv and these config files (so a changed
+# flag, config file, cert path or binary means "restart it").
 daemon_matches() {
   local name=$1; shift
   daemon_pid "$name" >/dev/null || return 1
-  cmp -s "$RUN/$name.cmdline" <(printf '%s\0' "$@")
+  cmp -s "$RUN/$name.cmdline" <(printf '%s\0' "$@") &&
+    [[ $(cat "$RUN/$name.configsum" 2>/dev/null) == "$(config_sum "$@")" ]]
 }
 
 # start_daemon <name> <argv...>: runs argv in its own session (in the node's network
@@ -150,6 +162,7 @@ start_daemon() {
   setsid "${LAUNCH[@]}" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- &
   local pid=$! i
   printf '%s\0' "$@" >"$RUN/$name.cmdline"
+  config_sum "$@" >"$RUN/$name.configsum"
   proc_starttime "$pid" >"$RUN/$name.start" || { forget_daemon "$name"; die "$name exited at once; see $LOGS/$name.log"; }
   echo "$pid" >"$RUN/$name.pid"
   for ((i = 0; i < 100; i++)); do   # wait for the exec (argv replaces setsid's)
@@ -267,7 +280,7 @@ KCM_PORT=${CODERUN_KCM_PORT:-10257}
 kcm_argv() {
   KCM_CONTROLLERS=garbagecollector,namespace,serviceaccount,serviceaccount-token,resourcequota
   [[ $MODE != node ]] ||
-    KCM_CONTROLLERS+=,nodeipam,nodelifecycle,deployment,replicaset,disruption,endpointslice,endpointslicemirroring,podgc,ttl-after-finished,job
+    KCM_CONTROLLERS+=,root-ca-certificate-publisher-controller,nodeipam,nodelifecycle,deployment,replicaset,disruption,endpointslice,endpointslicemirroring,podgc,ttl-after-finished,job
   KCM_ARGV=("$BIN/kube-controller-manager"
     --bind-address=127.0.0.1
     --secure-port="$KCM_PORT"

@@ -169,9 +169,17 @@ unmount_node_state() {
 
 # --- configuration files ---------------------------------------------------------
 
+# write_if_changed <path> < content: replaces the file only when the content differs
+# (kube-proxy exits when its config file is written, even with the same bytes).
+write_if_changed() {
+  local tmp=$1.tmp
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
+}
+
 write_node_configs() {
   mkdir -p "$NODE_STATE"/{containerd,cni/net.d,kubelet,pod-logs}
-  cat >"$NODE_STATE/containerd.toml" <<EOF
+  write_if_changed "$NODE_STATE/containerd.toml" <<EOF
 version = 2
 root = "$NODE_STATE/containerd/root"
 state = "$NODE_STATE/containerd/state"
@@ -201,7 +209,7 @@ state = "$NODE_STATE/containerd/state"
 EOF
   # The bridge plugin: one /24 on cni0, the node as gateway, no masquerade (nothing may
   # leave the node anyway).
-  cat >"$NODE_STATE/cni/net.d/10-coderun.conflist" <<EOF
+  write_if_changed "$NODE_STATE/cni/net.d/10-coderun.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "coderun",
@@ -223,7 +231,7 @@ EOF
   ]
 }
 EOF
-  cat >"$NODE_STATE/kubelet.yaml" <<EOF
+  write_if_changed "$NODE_STATE/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -266,7 +274,7 @@ protectKernelDefaults: false
 oomScoreAdj: 0
 logging: {format: text}
 EOF
-  cat >"$NODE_STATE/kube-proxy.yaml" <<EOF
+  write_if_changed "$NODE_STATE/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: "$STATE/kube-proxy.kubeconfig"}
@@ -280,21 +288,22 @@ healthzBindAddress: 127.0.0.1:10256
 # Leave the conntrack table settings as the namespace has them.
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
-  cat >"$NODE_STATE/kube-scheduler.yaml" <<EOF
+  write_if_changed "$NODE_STATE/kube-scheduler.yaml" <<EOF
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection: {kubeconfig: "$STATE/kube-scheduler.kubeconfig", qps: 100, burst: 200}
 leaderElection: {leaderElect: false}
 EOF
-  # Audit: every request of the controller's ServiceAccount at Metadata level (verb,
-  # resource, namespace, code), nothing else. Issue 4's RBAC proof reads it.
-  cat >"$NODE_STATE/audit-policy.yaml" <<EOF
+  # Audit: every request of ServiceAccounts in the controller's namespaces (coderun-system
+  # for the host-process controller, coderun-e2e for the Helm-installed one) at Metadata
+  # level (user, verb, resource, namespace, code), nothing else. The e2e RBAC proof reads it.
+  write_if_changed "$NODE_STATE/audit-policy.yaml" <<EOF
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
 - level: Metadata
-  users: ["system:serviceaccount:coderun-system:coderun-controller"]
+  userGroups: ["system:serviceaccounts:coderun-system", "system:serviceaccounts:coderun-e2e"]
 - level: None
 EOF
 }
@@ -338,30 +347,16 @@ scheduler_argv() {
 }
 scheduler_healthy() { "${IN_NODE[@]}" curl -fsSk --max-time 2 https://127.0.0.1:10259/healthz | grep -qx ok; }
 
-# config_sum <argv...>: a checksum of the files under .cluster/ that the argv names
-# (--config=FILE, --kubeconfig FILE, ...), so an edited config means a restart too.
-config_sum() {
-  local a f files=()
-  for a in "$@"; do
-    f=${a#--*=}
-    [[ $f == "$STATE"/* && -f $f ]] && files+=("$f")
-  done
-  cat /dev/null "${files[@]}" | sha256sum | cut -c1-16
-}
-
 # ensure_daemon <name> <health-fn> <seconds> <argv...>: leave it if running with these
 # flags and config files and healthy, else (re)start it and wait for health.
 ensure_daemon() {
   local name=$1 health=$2 secs=$3; shift 3
-  local sum; sum=$(config_sum "$@")
-  if ((pki_changed == 0)) && daemon_matches "$name" "$@" &&
-    [[ $(cat "$RUN/$name.configsum" 2>/dev/null) == "$sum" ]] && "$health" >/dev/null 2>&1; then
+  if ((pki_changed == 0)) && daemon_matches "$name" "$@" && "$health" >/dev/null 2>&1; then
     log "$name already running and healthy"
     return 0
   fi
   stop_daemon "$name"
   start_daemon "$name" "$@"
-  echo "$sum" >"$RUN/$name.configsum"
   wait_until "$name" "$secs" "$health" || die "$name did not become healthy"
 }
 
@@ -444,13 +439,18 @@ start_controller() {
   kc apply -f "$REPO_ROOT/crds/" >/dev/null
   kc wait --for=condition=Established --timeout=60s crd/coderuns.coderun.dev >/dev/null
   kc apply -f "$REPO_ROOT/manifests/namespace.yaml" -f "$REPO_ROOT/manifests/rbac.yaml" >/dev/null
-  local token i
-  for ((i = 0; i < 100; i++)); do
-    token=$(kc -n coderun-system create token coderun-controller --duration=48h 2>/dev/null) && break
-    sleep 0.2
-  done
-  [[ -n ${token:-} ]] || die "could not get a token for ServiceAccount coderun-system/coderun-controller"
-  cat >"$STATE/controller.kubeconfig.tmp" <<EOF2
+  # A token lives 48 h; reuse the kubeconfig while it has a day left, so a repeated up
+  # leaves a running controller alone.
+  if [[ -z $(find "$STATE/controller.kubeconfig" -mmin -1440 2>/dev/null) ]] ||
+    ! grep -q "server: \"$APISERVER_URL\"" "$STATE/controller.kubeconfig" ||
+    [[ $("$BIN/kubectl" --kubeconfig "$STATE/controller.kubeconfig" auth can-i list coderuns.coderun.dev -A 2>/dev/null) != yes ]]; then
+    local token i
+    for ((i = 0; i < 100; i++)); do
+      token=$(kc -n coderun-system create token coderun-controller --duration=48h 2>/dev/null) && break
+      sleep 0.2
+    done
+    [[ -n ${token:-} ]] || die "could not get a token for ServiceAccount coderun-system/coderun-controller"
+    cat >"$STATE/controller.kubeconfig.tmp" <<EOF2
 apiVersion: v1
 kind: Config
 clusters:
@@ -464,8 +464,9 @@ contexts:
   context: {cluster: coderun-test, user: coderun-controller}
 current-context: coderun-test
 EOF2
-  chmod 600 "$STATE/controller.kubeconfig.tmp"
-  mv -f "$STATE/controller.kubeconfig.tmp" "$STATE/controller.kubeconfig"
+    chmod 600 "$STATE/controller.kubeconfig.tmp"
+    mv -f "$STATE/controller.kubeconfig.tmp" "$STATE/controller.kubeconfig"
+  fi
   local argv=("$BUILD_DIR/controller/coderun-controller"
     --kubeconfig "$STATE/controller.kubeconfig"
     --runner-image "$RUNNER_IMAGE"
@@ -488,7 +489,7 @@ node_up() {
   cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja >/dev/null
   cmake --build "$BUILD_DIR" --target coderun-controller coderun-runner >/dev/null ||
     die "building the controller and runner in $BUILD_DIR failed"
-  "$CLUSTER_LIB_DIR/images" build --build-dir "$BUILD_DIR"
+  "$CLUSTER_LIB_DIR/images" build --build-dir "$BUILD_DIR" --with-controller
 
   containerd_argv
   ensure_daemon containerd containerd_ready 30 "${CONTAINERD_ARGV[@]}"

@@ -93,16 +93,15 @@ def norm_rules(rules):
 CONTROLLER_RULES = norm_rules([
     {"apiGroups": ["coderun.dev"], "resources": ["coderuns"],
      "verbs": ["get", "list", "watch", "delete"]},
-    {"apiGroups": ["coderun.dev"], "resources": ["coderuns/status"], "verbs": ["update", "patch"]},
+    {"apiGroups": ["coderun.dev"], "resources": ["coderuns/status"], "verbs": ["patch"]},
     {"apiGroups": ["coderun.dev"], "resources": ["coderuns/finalizers"], "verbs": ["update"]},
     {"apiGroups": [""], "resources": ["pods"],
      "verbs": ["create", "get", "list", "watch", "delete"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "delete"]},
     {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
-     "verbs": ["create", "get", "list", "watch", "update"]},
+     "verbs": ["create", "list", "watch", "update"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
 ])
 LEASE_RULES = norm_rules([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                            "verbs": ["get", "create", "update"]}])

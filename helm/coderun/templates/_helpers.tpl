@@ -57,7 +57,7 @@ Compare controller/kube/client.h and the callers of each resource. */}}
 # Status is its own rule: only the controller writes it.
 - apiGroups: [coderun.dev]
   resources: [coderuns/status]
-  verbs: [update, patch]
+  verbs: [patch]
 # ownerReferences with blockOwnerDeletion need update on the owner's finalizers.
 - apiGroups: [coderun.dev]
   resources: [coderuns/finalizers]
@@ -77,12 +77,9 @@ Compare controller/kube/client.h and the callers of each resource. */}}
 # to refuse runs that another policy would let talk.
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [create, get, list, watch, update]
-# Kubernetes Events on CodeRuns (core/v1; events.k8s.io kept for recorders that use it).
+  verbs: [create, list, watch, update]
+# Kubernetes Events on CodeRuns (core/v1), aggregated: a repeat patches the count.
 - apiGroups: [""]
-  resources: [events]
-  verbs: [create, patch]
-- apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
