@@ -95,6 +95,12 @@ class FakeClient final : public kube::Client {
     std::lock_guard lock(mu_);
     watch_duration_ = d;
   }
+  // Creates in `ns` fail as the apiserver's do for a deleted namespace (404 NotFound) or
+  // one being deleted (403 Forbidden, "... because it is being terminated").
+  void SetNamespaceGone(const std::string& ns, bool terminating) {
+    std::lock_guard lock(mu_);
+    gone_namespaces_[ns] = terminating;
+  }
   void SetPodLog(const std::string& ns, const std::string& pod, std::string text) {
     std::lock_guard lock(mu_);
     pod_logs_[ns + "/" + pod] = std::move(text);
@@ -156,6 +162,12 @@ class FakeClient final : public kube::Client {
   absl::StatusOr<json> Create(const kube::Resource& r, const std::string& ns,
                               const json& object) override {
     std::lock_guard lock(mu_);
+    if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
+      return gone->second ? Error(403, "Forbidden",
+                                  "unable to create new content in namespace " + ns +
+                                      " because it is being terminated")
+                          : Error(404, "NotFound", "namespaces \"" + ns + "\" not found");
+    }
     json obj = object;
     if (r.namespaced) obj["metadata"]["namespace"] = ns;
     std::string name = Meta(obj, "name");
@@ -254,6 +266,7 @@ class FakeClient final : public kube::Client {
   }
 
  private:
+  std::map<std::string, bool> gone_namespaces_;  // guarded by mu_; value: terminating
   struct Logged {
     uint64_t rv;
     std::string type;
@@ -345,6 +358,12 @@ class FakeClient final : public kube::Client {
   absl::StatusOr<json> Replace(const kube::Resource& r, const std::string& ns,
                                const json& object, bool status_only) {
     std::lock_guard lock(mu_);
+    if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
+      return gone->second ? Error(403, "Forbidden",
+                                  "unable to create new content in namespace " + ns +
+                                      " because it is being terminated")
+                          : Error(404, "NotFound", "namespaces \"" + ns + "\" not found");
+    }
     json obj = object;
     if (r.namespaced) obj["metadata"]["namespace"] = ns;
     const std::string name = Meta(obj, "name");

@@ -59,7 +59,14 @@ std::int64_t Reconciler::NowUnix() const {
 Result Reconciler::Reconcile(const std::string& key) {
   if (absl::StartsWith(key, kNetpolPrefix)) {
     auto ensured = EnsureNetworkPolicy(key.substr(sizeof(kNetpolPrefix) - 1));
-    return ensured.ok() ? Done("netpol") : Error(ensured.status());
+    if (ensured.ok()) return Done("netpol");
+    // The namespace is gone or going (its policy went with it): nothing left to guard.
+    if (kube::IsNotFound(ensured.status()) ||
+        (kube::IsForbidden(ensured.status()) &&
+         absl::StrContains(ensured.status().message(), "being terminated"))) {
+      return Done("namespace gone");
+    }
+    return Error(ensured.status());
   }
   std::shared_ptr<const CodeRun> run = caches_.coderun(key);
   if (!run || run->deleting) return Done("noop");

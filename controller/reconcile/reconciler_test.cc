@@ -326,6 +326,16 @@ TEST_F(ReconcilerTest, AlteredOrDeletedPolicyIsRestored) {
   EXPECT_TRUE(api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName).ok());
 }
 
+TEST_F(ReconcilerTest, PolicyOfADeletedOrTerminatingNamespaceIsLeftAlone) {
+  api_.SetNamespaceGone("gone", /*terminating=*/false);
+  api_.SetNamespaceGone("going", /*terminating=*/true);
+  for (const char* ns : {"gone", "going"}) {
+    Result r = reconciler_->Reconcile(NetworkPolicyKey(ns));
+    EXPECT_TRUE(r.error.ok()) << ns << ": " << r.error;  // not retried with backoff forever
+    EXPECT_EQ(r.outcome, "namespace gone") << ns;
+  }
+}
+
 TEST_F(ReconcilerTest, UnschedulablePodWaitsThenFailsAtThePendingDeadline) {
   CreateRun("hello");
   ASSERT_TRUE(Reconcile("hello").error.ok());
