@@ -80,13 +80,7 @@ def controller(node_cluster):
 
 
 def make_namespace(prefix):
-    ns = f"e2e-{prefix}-{uuid.uuid4().hex[:6]}"
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                               "pod-security.kubernetes.io/enforce-version": "latest"}}})
-    kube.wait_for(lambda: kube.get("serviceaccount", "default", ns), 60,
-                  f"ServiceAccount {ns}/default")
-    return ns
+    return kube.make_namespace(f"e2e-{prefix}-{uuid.uuid4().hex[:6]}")
 
 
 @pytest.fixture(scope="module")

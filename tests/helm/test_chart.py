@@ -6,9 +6,13 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+import kube  # noqa: E402  (find_helm only: these tests need no cluster)
 
 REPO = os.environ.get("CODERUN_REPO") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -21,16 +25,7 @@ NS = "coderun-system"
 
 @pytest.fixture(scope="session")
 def helm():
-    """helm from tests/cluster/build (which waits for a running build and prints its bin dir)."""
-    bin_dir = os.path.join(os.environ.get("CODERUN_CACHE") or
-                           os.path.expanduser("~/.cache/coderun"), "bin")
-    path = os.path.join(bin_dir, "helm")
-    if not os.access(path, os.X_OK):
-        out = subprocess.run(["bash", os.path.join(REPO, "tests", "cluster", "build")],
-                             capture_output=True, text=True, timeout=3600, check=True)
-        path = os.path.join(out.stdout.strip().splitlines()[-1], "helm")
-    assert os.access(path, os.X_OK), f"no helm at {path}"
-    return path
+    return kube.find_helm()
 
 
 def run_helm(helm, *args, check=True):

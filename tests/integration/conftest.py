@@ -90,13 +90,8 @@ def namespace(cluster, request):
     ServiceAccount exists (kube-controller-manager creates it; Pod admission needs it)."""
     base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     ns = f"it-{base}-{uuid.uuid4().hex[:6]}"
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                               "coderun.dev/test": "integration"}}})
     try:
-        kube.wait_for(lambda: kube.kubectl("get", "serviceaccount", "default", "-n", ns,
-                                           check=False).returncode == 0,
-                      60, f"ServiceAccount {ns}/default")
+        kube.make_namespace(ns, labels={"coderun.dev/test": "integration"})
         kube.DIAG.namespace = ns
         yield ns
     finally:

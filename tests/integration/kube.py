@@ -146,6 +146,32 @@ def readyz():
     return proc.returncode == 0 and proc.stdout.strip() == "ok"
 
 
+def find_helm():
+    """helm from tests/cluster/build (which waits for a running build and prints its bin
+    dir); built if missing."""
+    bin_dir = os.path.join(os.environ.get("CODERUN_CACHE") or
+                           os.path.expanduser("~/.cache/coderun"), "bin")
+    path = os.path.join(bin_dir, "helm")
+    if not os.access(path, os.X_OK):
+        out = subprocess.run(["bash", os.path.join(REPO, "tests", "cluster", "build")],
+                             capture_output=True, text=True, timeout=3600, check=True)
+        path = os.path.join(out.stdout.strip().splitlines()[-1], "helm")
+    assert os.access(path, os.X_OK), f"no helm at {path}"
+    return path
+
+
+def make_namespace(name, enforce="restricted", labels=None):
+    """Creates namespace `name` with Pod Security level `enforce` and waits for its
+    `default` ServiceAccount (kube-controller-manager creates it; Pod admission needs it)."""
+    create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": name, "labels": {"pod-security.kubernetes.io/enforce": enforce,
+                                 **(labels or {})}}})
+    wait_for(lambda: kubectl("get", "serviceaccount", "default", "-n", name,
+                             check=False).returncode == 0,
+             60, f"ServiceAccount {name}/default")
+    return name
+
+
 # --- naming (the controller's contract) --------------------------------------
 
 def pod_name_for(coderun):

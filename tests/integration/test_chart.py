@@ -20,16 +20,7 @@ RELEASE_NS = "coderun-system"
 
 @pytest.fixture(scope="session")
 def helm():
-    """helm from tests/cluster/build (it waits for a running build and prints its bin dir)."""
-    bin_dir = os.path.join(os.environ.get("CODERUN_CACHE") or
-                           os.path.expanduser("~/.cache/coderun"), "bin")
-    path = os.path.join(bin_dir, "helm")
-    if not os.access(path, os.X_OK):
-        out = subprocess.run(["bash", os.path.join(kube.REPO, "tests", "cluster", "build")],
-                             capture_output=True, text=True, timeout=3600, check=True)
-        path = os.path.join(out.stdout.strip().splitlines()[-1], "helm")
-    assert os.access(path, os.X_OK), f"no helm at {path}"
-    return path
+    return kube.find_helm()
 
 
 def template(helm, *args, release="coderun"):
@@ -162,13 +153,8 @@ def dry_create(obj, ns):
 def open_namespace(cluster, request):
     """A namespace whose Pod Security level is `privileged`: only the policy can refuse."""
     ns = f"it-chart-open-{uuid.uuid4().hex[:6]}"
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "privileged",
-                               "coderun.dev/test": "integration"}}})
     try:
-        kube.wait_for(lambda: kube.kubectl("get", "serviceaccount", "default", "-n", ns,
-                                           check=False).returncode == 0,
-                      60, f"ServiceAccount {ns}/default")
+        kube.make_namespace(ns, enforce="privileged", labels={"coderun.dev/test": "integration"})
         yield ns
     finally:
         kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
