@@ -18,8 +18,9 @@ class FakeTransport : public Transport {
  public:
   struct Reply {
     absl::StatusOr<HttpResponse> response;
-    // For Stream(): the lines delivered before returning (when response is OK and 2xx).
-    std::vector<std::string> lines;
+    // For Stream(): the pieces of body delivered before returning (when response is OK and
+    // 2xx).
+    std::vector<std::string> chunks;
   };
   // Optional: computes the reply instead of the queue.
   using Handler = std::function<Reply(const HttpRequest&)>;
@@ -29,10 +30,16 @@ class FakeTransport : public Transport {
     std::lock_guard<std::mutex> lock(mu_);
     replies_.push_back(Reply{HttpResponse{status, std::move(body)}, {}});
   }
-  // Queues a 200 stream whose body is `lines` (each without its newline).
+  // Queues a 200 stream whose body is `lines` (each without its newline), one line and its
+  // newline per piece.
   void RespondStream(std::vector<std::string> lines) {
+    for (std::string& line : lines) line += '\n';
+    RespondChunks(std::move(lines));
+  }
+  // Queues a 200 stream whose body arrives in exactly these pieces.
+  void RespondChunks(std::vector<std::string> chunks) {
     std::lock_guard<std::mutex> lock(mu_);
-    replies_.push_back(Reply{HttpResponse{200, ""}, std::move(lines)});
+    replies_.push_back(Reply{HttpResponse{200, ""}, std::move(chunks)});
   }
   // Queues a transport failure (no HTTP response).
   void Fail(absl::Status status) {
@@ -53,10 +60,10 @@ class FakeTransport : public Transport {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_.empty() ? HttpRequest{} : requests_.back();
   }
-  // How many streamed lines the last Stream() call handed to its callback.
-  size_t lines_delivered() const {
+  // How many pieces the last Stream() call handed to its callback.
+  size_t chunks_delivered() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return lines_delivered_;
+    return chunks_delivered_;
   }
 
   absl::StatusOr<HttpResponse> Do(const HttpRequest& request) override {
@@ -66,18 +73,18 @@ class FakeTransport : public Transport {
 
   absl::StatusOr<HttpResponse> Stream(
       const HttpRequest& request,
-      const std::function<bool(std::string_view line)>& on_line) override {
+      const std::function<bool(std::string_view data)>& on_data) override {
     Reply reply = Next(request);
     if (!reply.response.ok()) return reply.response;
     if (reply.response->status < 200 || reply.response->status >= 300) return reply.response;
     size_t delivered = 0;
-    for (const std::string& line : reply.lines) {
+    for (const std::string& chunk : reply.chunks) {
       ++delivered;
-      if (!on_line(line)) break;
+      if (!on_data(chunk)) break;
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      lines_delivered_ = delivered;
+      chunks_delivered_ = delivered;
     }
     return reply.response;
   }
@@ -101,7 +108,7 @@ class FakeTransport : public Transport {
   std::deque<Reply> replies_;         // guarded by mu_
   Handler handler_;                   // guarded by mu_
   std::vector<HttpRequest> requests_;  // guarded by mu_
-  size_t lines_delivered_ = 0;        // guarded by mu_
+  size_t chunks_delivered_ = 0;       // guarded by mu_
 };
 
 }  // namespace coderun::kube
