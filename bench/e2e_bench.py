@@ -7,12 +7,13 @@ Finished=True arriving on a watch, with a breakdown from the arrival times of th
 watch events:
   controller create     CodeRun created -> Pod ADDED
   scheduling            Pod ADDED -> spec.nodeName set
-  sandbox + network     bound -> PodReadyToStartContainers=True (pause container, CNI)
-  container start       sandbox ready -> container running or terminated seen
-  program + exit seen   container started -> Pod phase terminal seen (the program's own
-                        run time, usage.wallMillis, is printed beside it; the rest is the
-                        kubelet noticing the exit and writing status)
-  controller finish     Pod terminal -> CodeRun Finished (log read, status write)
+  kubelet               bound -> the runner container seen terminated: volumes (the
+                        run's Secret and /tmp), sandbox and network, container start, the
+                        program (usage.wallMillis, printed beside it), and the kubelet
+                        noticing the exit (its PLEG relists every 1 s) and writing status
+  controller finish     container terminated seen -> CodeRun Finished (log read, status
+                        write); negative when the controller's log follower finished the
+                        run before the status arrived
 Beside it: a plain `ctr run` of the same image and program on the node's containerd.
 
 Usage: bench/e2e_bench.py [--runs 30] [--ctr-runs 10]
@@ -33,8 +34,7 @@ STATE = os.path.join(REPO, ".cluster")
 CTR_SOCK = os.path.join(STATE, "run", "containerd.sock")
 IMAGE = "localhost/coderun/runner:dev"
 HELLO = "print('Hello, World!')"
-STAGES = ["controller create", "scheduling", "sandbox + network", "container start",
-          "program + exit seen", "controller finish"]
+STAGES = ["controller create", "scheduling", "kubelet", "controller finish"]
 
 
 class Timeline:
@@ -57,14 +57,9 @@ class Timeline:
         if obj["spec"].get("nodeName"):
             self.mark(owner, "bound", at)
         st = obj.get("status", {})
-        if any(c["type"] == "PodReadyToStartContainers" and c["status"] == "True"
-               for c in st.get("conditions", [])):
-            self.mark(owner, "sandbox", at)
         cs = (st.get("containerStatuses") or [{}])[0].get("state", {})
-        if "running" in cs or "terminated" in cs:
-            self.mark(owner, "started", at)
-        if st.get("phase") in ("Succeeded", "Failed"):
-            self.mark(owner, "terminal", at)
+        if "terminated" in cs or st.get("phase") in ("Succeeded", "Failed"):
+            self.mark(owner, "exited", at)
 
     def on_run(self, kind, obj, at):
         st = obj.get("status", {})
@@ -77,7 +72,7 @@ class Timeline:
 
 
 def stages(t):
-    order = ["created", "pod", "bound", "sandbox", "started", "terminal", "finished"]
+    order = ["created", "pod", "bound", "exited", "finished"]
     out, prev = {}, t["created"]
     for label, key in zip(STAGES, order[1:]):
         if key in t:

@@ -126,15 +126,17 @@ daemon_pid() {
   printf '%s\n' "$pid"
 }
 
-# config_sum <argv...>: a checksum of the files under .cluster/ that the argv names
-# (--config=FILE, --kubeconfig FILE, ...), so an edited config means a restart too.
+# config_sum <argv...>: a checksum of the executable's size and mtime and of the files
+# under .cluster/ that the argv names (--config=FILE, --kubeconfig FILE, ...), so a
+# rebuilt binary or an edited config means a restart too.
 config_sum() {
   local a f files=()
   for a in "$@"; do
     f=${a#--*=}
     [[ $f == "$STATE"/* && $f != "$LOGS"/* && -f $f ]] && files+=("$f")
   done
-  cat /dev/null "${files[@]}" | sha256sum | cut -c1-16
+  # The executable too (size and mtime): a rebuilt binary at the same path means a restart.
+  { stat -L -c '%s %Y' "$1" 2>/dev/null; cat /dev/null "${files[@]}"; } | sha256sum | cut -c1-16
 }
 
 forget_daemon() { rm -f "$RUN/$1.pid" "$RUN/$1.start" "$RUN/$1.cmdline" "$RUN/$1.configsum"; }

@@ -266,6 +266,10 @@ evictionHard: {memory.available: 200Mi, nodefs.available: 2%, imagefs.available:
 # Faster reaction for short runs: status to the apiserver as soon as the PLEG sees a change.
 nodeStatusUpdateFrequency: 10s
 serializeImagePulls: false
+# A run's Secret is fetched when its volume is mounted, instead of through a per-Secret
+# watch that the node authorizer refuses until it has seen the Pod bound (that retry cost
+# about a second per run here).
+configMapAndSecretChangeDetectionStrategy: Get
 registerNode: true
 rotateCertificates: false
 serverTLSBootstrap: false
