@@ -83,16 +83,8 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
         }
         return names;
       }};
-  if (options_.follow_runner_logs) {
-    reconcile::ReportFollowerOptions fo;
-    fo.max_followers = options_.max_log_followers;
-    followers_ = std::make_unique<reconcile::ReportFollower>(
-        client_, [this](const std::string& key) { return pods_.Get(key); },
-        [this](const std::string& run_key) { queue_.Add(run_key); }, &metrics_, fo);
-  }
-  reconciler_ = std::make_unique<reconcile::Reconciler>(client_, std::move(caches),
-                                                        options_.settings, uids_, events_,
-                                                        RealClock(), &metrics_, followers_.get());
+  reconciler_ = std::make_unique<reconcile::Reconciler>(
+      client_, std::move(caches), options_.settings, uids_, events_, RealClock(), &metrics_);
 
   coderuns_.AddHandler([this](const std::string& key, const CodeRun*, const CodeRun*) {
     queue_.Add(key);
@@ -104,7 +96,6 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
     } else if (!pod) {
       uids_.PodGone(key);
     }
-    if (!pod && followers_) followers_->Forget(old_pod->uid);  // its frame cannot be used now
     if (!p->run_uid_label.empty() && p->controller_uid != p->run_uid_label) {
       std::lock_guard lock(strangers_mu_);
       if (pod) {
@@ -245,7 +236,6 @@ void Controller::Worker() {
 
 void Controller::Stop() {
   if (stopping_.exchange(true)) return;
-  if (followers_) followers_->Stop();  // no waiting: see report_follower.h
   queue_.ShutDown();
   if (starter_.joinable()) starter_.join();
   for (auto& w : workers_) w.join();

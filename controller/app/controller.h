@@ -17,7 +17,6 @@
 #include "kube/http_client.h"
 #include "metrics/registry.h"
 #include "reconcile/reconciler.h"
-#include "reconcile/report_follower.h"
 #include "reconcile/types.h"
 #include "reconcile/uid_allocator.h"
 #include "workqueue/workqueue.h"
@@ -71,9 +70,6 @@ class Controller {
   informer::Informer<reconcile::CodeRun> coderuns_;
   informer::Informer<reconcile::Pod> pods_;
   informer::Informer<reconcile::NetworkPolicy> policies_;
-  // Null when --follow-runner-logs=false. Declared after the informers and the queue it uses
-  // and before the reconciler that uses it.
-  std::unique_ptr<reconcile::ReportFollower> followers_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> leading_;

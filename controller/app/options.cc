@@ -85,12 +85,6 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
   app.add_option("--leader-elect-retry-period", o.retry_period_seconds,
                  "seconds between leader-election attempts")
       ->check(CLI::Range(1, 60));
-  app.add_flag("--follow-runner-logs", o.follow_runner_logs,
-               "finish runs as soon as the runner's report is in the Pod log, without waiting "
-               "for the kubelet to report the container's exit (--follow-runner-logs=false: off)");
-  app.add_option("--max-log-followers", o.max_log_followers,
-                 "runner logs followed at once; beyond it runs finish when their Pod ends")
-      ->check(CLI::Range(1, 10000));
   app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));

@@ -25,10 +25,6 @@ struct Options {
   int lease_duration_seconds = 15;
   int renew_deadline_seconds = 10;
   int retry_period_seconds = 2;
-  // Early finish: follow each running run Pod's runner log and finish the run as soon as the
-  // report is there (reconcile/report_follower.h), at most this many at once.
-  bool follow_runner_logs = true;
-  int max_log_followers = 64;
   log::Format log_format = log::Format::kText;
   log::Level log_level = log::Level::kInfo;
   reconcile::Settings settings;

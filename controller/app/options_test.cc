@@ -22,21 +22,6 @@ TEST(OptionsTest, PlacementIsUnsetByDefault) {
   EXPECT_TRUE(o->settings.tolerations.is_array() && o->settings.tolerations.empty());
 }
 
-TEST(OptionsTest, RunnerLogsAreFollowedByDefaultAndTheFlagTurnsItOff) {
-  auto o = Parse({});
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_TRUE(o->follow_runner_logs);
-  EXPECT_EQ(o->max_log_followers, 64);
-  o = Parse({"--follow-runner-logs=false", "--max-log-followers", "8"});
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_FALSE(o->follow_runner_logs);
-  EXPECT_EQ(o->max_log_followers, 8);
-  o = Parse({"--follow-runner-logs"});
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_TRUE(o->follow_runner_logs);
-  EXPECT_FALSE(Parse({"--max-log-followers", "0"}).ok());
-}
-
 TEST(OptionsTest, PlacementFlagsReachTheSettings) {
   auto o = Parse({"--runtime-class-name", "gvisor", "--image-pull-secret", "regcred",
                   "--image-pull-secret", "mirror", "--node-selector", "pool=sandbox",

@@ -8,12 +8,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -106,31 +104,6 @@ class FakeClient final : public kube::Client {
   void SetPodLog(const std::string& ns, const std::string& pod, std::string text) {
     std::lock_guard lock(mu_);
     pod_logs_[ns + "/" + pod] = std::move(text);
-  }
-  // Scripts the next PodLogFollow calls for a Pod, one entry per call in order: a non-OK
-  // `error` is returned as is; otherwise `chunks` are delivered and the stream ends (OK).
-  // Once the script is used up, a call serves what SetPodLog set (one piece, cut to
-  // limitBytes), or 404 if nothing was set.
-  struct FollowReply {
-    absl::Status error;
-    std::vector<std::string> chunks;
-  };
-  void ScriptPodLogFollow(const std::string& ns, const std::string& pod,
-                          std::vector<FollowReply> replies) {
-    std::lock_guard lock(mu_);
-    auto& script = follow_scripts_[ns + "/" + pod];
-    for (auto& r : replies) script.push_back(std::move(r));
-  }
-  // A 400 BadRequest as the apiserver answers a log read of a container not yet started.
-  static absl::Status WaitingToStart(const std::string& pod) {
-    return Error(400, "BadRequest",
-                 "container \"runner\" in pod \"" + pod + "\" is waiting to start: ContainerCreating");
-  }
-  // How many PodLogFollow calls were made for ns/pod.
-  int follow_calls(const std::string& ns, const std::string& pod) const {
-    std::lock_guard lock(mu_);
-    auto it = follow_calls_.find(ns + "/" + pod);
-    return it == follow_calls_.end() ? 0 : it->second;
   }
   std::vector<ListCall> list_calls() const {
     std::lock_guard lock(mu_);
@@ -292,33 +265,6 @@ class FakeClient final : public kube::Client {
     return it->second;
   }
 
-  absl::Status PodLogFollow(const std::string& ns, const std::string& pod, const std::string&,
-                            long limit_bytes,
-                            const std::function<bool(std::string_view)>& on_data) override {
-    FollowReply reply;
-    {
-      std::lock_guard lock(mu_);
-      const std::string key = ns + "/" + pod;
-      ++follow_calls_[key];
-      auto& script = follow_scripts_[key];
-      if (!script.empty()) {
-        reply = std::move(script.front());
-        script.pop_front();
-      } else if (auto it = pod_logs_.find(key); it != pod_logs_.end()) {
-        reply.chunks.push_back(limit_bytes > 0
-                                   ? it->second.substr(0, static_cast<size_t>(limit_bytes))
-                                   : it->second);
-      } else {
-        reply.error = Error(404, "NotFound", "no log for " + pod);
-      }
-    }
-    if (!reply.error.ok()) return reply.error;
-    for (const std::string& chunk : reply.chunks) {
-      if (!on_data(chunk)) break;
-    }
-    return absl::OkStatus();
-  }
-
  private:
   std::map<std::string, bool> gone_namespaces_;  // guarded by mu_; value: terminating
   struct Logged {
@@ -467,8 +413,6 @@ class FakeClient final : public kube::Client {
   bool expire_continue_ = false;
   std::chrono::milliseconds watch_duration_{50};
   std::map<std::string, std::string> pod_logs_;
-  std::map<std::string, std::deque<FollowReply>> follow_scripts_;  // "ns/pod" -> next replies
-  std::map<std::string, int> follow_calls_;                       // "ns/pod" -> calls
   std::vector<ListCall> list_calls_;
   std::vector<WatchCall> watch_calls_;
 };

@@ -1,6 +1,3 @@
-#include <functional>
-#include <string>
-#include <string_view>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -40,51 +37,6 @@ bool IsBlank(std::string_view line) {
   }
   return true;
 }
-
-// Cuts a byte stream into lines (without "\n" or a trailing "\r"), wherever the pieces it
-// arrives in begin and end. Feed() hands each complete line to `on_line`; Finish() hands
-// over the unterminated rest.
-class LineSplitter {
- public:
-  explicit LineSplitter(std::function<bool(std::string_view)> on_line)
-      : on_line_(std::move(on_line)) {}
-
-  // False when on_line stopped or a line grew past kMaxWatchLineBytes (error() says so).
-  bool Feed(std::string_view data) {
-    while (!data.empty()) {
-      const size_t newline = data.find('\n');
-      const size_t take = newline == std::string_view::npos ? data.size() : newline;
-      if (line_.size() + take > kMaxWatchLineBytes) {
-        error_ = absl::ResourceExhaustedError(
-            absl::StrCat("stream line longer than ", kMaxWatchLineBytes, " bytes"));
-        return false;
-      }
-      line_.append(data.substr(0, take));
-      if (newline == std::string_view::npos) break;
-      data.remove_prefix(newline + 1);
-      if (!Emit()) return false;
-    }
-    return true;
-  }
-  // At the end of the stream: the last line, if it had no newline.
-  void Finish() {
-    if (!line_.empty()) Emit();
-  }
-  const absl::Status& error() const { return error_; }
-
- private:
-  bool Emit() {
-    std::string_view view(line_);
-    if (!view.empty() && view.back() == '\r') view.remove_suffix(1);
-    const bool more = on_line_(view);
-    line_.clear();
-    return more;
-  }
-
-  const std::function<bool(std::string_view)> on_line_;
-  std::string line_;
-  absl::Status error_;
-};
 
 class HttpClient final : public Client {
  public:
@@ -182,16 +134,8 @@ class HttpClient final : public Client {
       }
       return on_event(*std::move(event));
     };
-    LineSplitter lines(on_line);
-    bool stopped = false;
-    absl::StatusOr<HttpResponse> response =
-        transport_->Stream(request, [&](std::string_view data) {
-          stopped = !lines.Feed(data);
-          return !stopped;
-        });
-    if (response.ok() && !stopped && stream_error.ok() && lines.error().ok()) lines.Finish();
+    absl::StatusOr<HttpResponse> response = transport_->Stream(request, on_line);
     Observe("watch", response);
-    if (!lines.error().ok()) return lines.error();
     if (!stream_error.ok()) return stream_error;
     if (!response.ok()) return response.status();
     if (!Is2xx(response->status)) return ApiError(response->status, response->body);
@@ -209,25 +153,6 @@ class HttpClient final : public Client {
     ASSIGN_OR_RETURN(HttpResponse response, Send("get", std::move(request)));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return std::move(response.body);
-  }
-
-  absl::Status PodLogFollow(const std::string& ns, const std::string& pod,
-                            const std::string& container, long limit_bytes,
-                            const std::function<bool(std::string_view)>& on_data) override {
-    if (pod.empty()) return absl::InvalidArgumentError("PodLogFollow: empty pod name");
-    Query q;
-    q.AddIfSet("container", container);
-    q.Add("follow", "true");
-    if (limit_bytes > 0) q.Add("limitBytes", std::to_string(limit_bytes));
-    HttpRequest request = NewRequest("GET", kPods.Path(ns, pod) + "/log" + q.str(), "", "");
-    request.headers["Accept"] = "text/plain, */*";
-    request.timeout = kLogFollowTimeout;
-    limiter_->Wait();
-    absl::StatusOr<HttpResponse> response = transport_->Stream(request, on_data);
-    Observe("get", response);
-    if (!response.ok()) return response.status();
-    if (!Is2xx(response->status)) return ApiError(response->status, response->body);
-    return absl::OkStatus();
   }
 
  private:

@@ -6,7 +6,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <unordered_set>
 
 #include "absl/status/statusor.h"
@@ -111,15 +110,6 @@ class Client {
   // GET pods/<name>/log?limitBytes=N (container may be empty).
   virtual absl::StatusOr<std::string> PodLog(const std::string& ns, const std::string& pod,
                                              const std::string& container, long limit_bytes) = 0;
-  // GET pods/<name>/log?container=C&follow=true&limitBytes=N (container may be empty; N <= 0
-  // means no limit): `on_data` gets the log's bytes as they arrive, in pieces of any size;
-  // returning false stops reading. Returns OK when the server ends the stream or on_data
-  // stopped it, the API error when the read is refused (400 BadRequest while the container
-  // waits to start, 404 for a missing Pod), Unavailable or DeadlineExceeded when the
-  // connection fails or stays silent past kube::kLogFollowTimeout. Blocking.
-  virtual absl::Status PodLogFollow(const std::string& ns, const std::string& pod,
-                                    const std::string& container, long limit_bytes,
-                                    const std::function<bool(std::string_view data)>& on_data) = 0;
 };
 
 }  // namespace coderun::kube

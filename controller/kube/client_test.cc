@@ -188,76 +188,6 @@ TEST_F(ClientTest, WatchBuildsQueryAndDeliversEventsInOrder) {
   EXPECT_EQ(r.headers["User-Agent"], "coderun-controller");
 }
 
-TEST_F(ClientTest, WatchSplitsLinesWhereverThePiecesEnd) {
-  fake_->RespondChunks({R"j({"type":"ADD)j", R"j(ED","object":{"metadata":{"name":"a"}}})j",
-                        "\r", "\n\n", R"j({"type":"DELETED","object":{}}
-{"type":"MOD)j",
-                        R"j(IFIED","object":{}})j"});  // the last line has no newline
-  std::vector<std::string> types;
-  absl::Status s = client_->Watch(kPods, "ns", {}, [&](WatchEvent&& e) {
-    types.push_back(e.type);
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s;
-  EXPECT_THAT(types, ::testing::ElementsAre("ADDED", "DELETED", "MODIFIED"));
-}
-
-TEST_F(ClientTest, WatchRefusesAnOverlongLine) {
-  const std::string block(1 << 20, 'x');
-  std::vector<std::string> chunks(kMaxWatchLineBytes / block.size() + 1, block);
-  fake_->RespondChunks(std::move(chunks));
-  absl::Status s = client_->Watch(kPods, "ns", {}, [](WatchEvent&&) { return true; });
-  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
-}
-
-TEST_F(ClientTest, PodLogFollowBuildsTheFollowUrlAndDeliversPiecesAsTheyCome) {
-  const std::string log = "coderun-report/v1 2\n{}\ncoderun-report-end\n";
-  // Cut at arbitrary places, one piece a single byte.
-  fake_->RespondChunks({log.substr(0, 5), log.substr(5, 1), log.substr(6, 17), log.substr(23)});
-  std::string got;
-  int pieces = 0;
-  absl::Status s = client_->PodLogFollow("ns", "p", "runner", 12288, [&](std::string_view d) {
-    got.append(d);
-    ++pieces;
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s;
-  EXPECT_EQ(got, log);
-  EXPECT_EQ(pieces, 4);
-  HttpRequest r = fake_->last_request();
-  EXPECT_EQ(r.method, "GET");
-  EXPECT_EQ(r.path_and_query,
-            "/api/v1/namespaces/ns/pods/p/log?container=runner&follow=true&limitBytes=12288");
-  EXPECT_EQ(r.timeout, kLogFollowTimeout);
-}
-
-TEST_F(ClientTest, PodLogFollowStopsWhenCallbackReturnsFalse) {
-  fake_->RespondChunks({"a", "b", "c"});
-  std::string got;
-  absl::Status s = client_->PodLogFollow("ns", "p", "runner", 0, [&](std::string_view d) {
-    got.append(d);
-    return got.size() < 2;
-  });
-  EXPECT_TRUE(s.ok()) << s;
-  EXPECT_EQ(got, "ab");
-  EXPECT_EQ(fake_->chunks_delivered(), 2u);
-  EXPECT_EQ(fake_->last_request().path_and_query,
-            "/api/v1/namespaces/ns/pods/p/log?container=runner&follow=true");
-}
-
-TEST_F(ClientTest, PodLogFollowOfAWaitingContainerIsBadRequest) {
-  fake_->Respond(400, R"j({"kind":"Status","code":400,"reason":"BadRequest","message":)j"
-                      R"j("container \"runner\" in pod \"p\" is waiting to start: ContainerCreating"})j");
-  int calls = 0;
-  absl::Status s = client_->PodLogFollow("ns", "p", "runner", 100, [&](std::string_view) {
-    ++calls;
-    return true;
-  });
-  EXPECT_EQ(HttpCode(s), 400) << s;
-  EXPECT_THAT(std::string(s.message()), HasSubstr("waiting to start"));
-  EXPECT_EQ(calls, 0);
-}
-
 TEST_F(ClientTest, WatchErrorEventWith410IsGone) {
   fake_->RespondStream({R"j({"type":"ADDED","object":{"metadata":{"name":"a"}}})j", kGone,
                         R"j({"type":"ADDED","object":{"metadata":{"name":"never"}}})j"});
@@ -267,7 +197,7 @@ TEST_F(ClientTest, WatchErrorEventWith410IsGone) {
   EXPECT_EQ(HttpCode(s), 410);
   EXPECT_THAT(std::string(s.message()), HasSubstr("too old resource version"));
   EXPECT_EQ(seen, 1);
-  EXPECT_EQ(fake_->chunks_delivered(), 2u);  // stopped reading at the ERROR event
+  EXPECT_EQ(fake_->lines_delivered(), 2u);  // stopped reading at the ERROR event
 }
 
 TEST_F(ClientTest, WatchRefusedWith410IsGone) {
@@ -288,7 +218,7 @@ TEST_F(ClientTest, WatchStopsWhenCallbackReturnsFalse) {
   absl::Status s = client_->Watch(kPods, "", {}, [&](WatchEvent&&) { ++seen; return false; });
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(seen, 1);
-  EXPECT_EQ(fake_->chunks_delivered(), 1u);
+  EXPECT_EQ(fake_->lines_delivered(), 1u);
 }
 
 TEST_F(ClientTest, WatchDroppedConnectionIsUnavailable) {

@@ -102,12 +102,12 @@ class CpprestTransport final : public Transport {
 
   absl::StatusOr<HttpResponse> Stream(
       const HttpRequest& request,
-      const std::function<bool(std::string_view data)>& on_data) override {
+      const std::function<bool(std::string_view line)>& on_line) override {
     const std::string token = token_.Get();
-    absl::StatusOr<HttpResponse> response = StreamOnce(request, token, on_data);
+    absl::StatusOr<HttpResponse> response = StreamOnce(request, token, on_line);
     if (response.ok() && response->status == 401) {
       if (std::optional<std::string> fresh = token_.Refresh(token)) {
-        return StreamOnce(request, *fresh, on_data);
+        return StreamOnce(request, *fresh, on_line);
       }
     }
     return response;
@@ -131,7 +131,7 @@ class CpprestTransport final : public Transport {
 
   absl::StatusOr<HttpResponse> StreamOnce(
       const HttpRequest& request, const std::string& token,
-      const std::function<bool(std::string_view data)>& on_data) {
+      const std::function<bool(std::string_view line)>& on_line) {
     const std::string what = absl::StrCat(request.method, " ", request.path_and_query);
     pplx::cancellation_token_source cancel;
     bool done = false;
@@ -155,7 +155,12 @@ class CpprestTransport final : public Transport {
         done = true;
         return result;
       }
-      if (ReadChunks(response.body().streambuf(), on_data)) {
+      absl::StatusOr<bool> finished = ReadLines(response.body().streambuf(), on_line);
+      if (!finished.ok()) {
+        return absl::Status(finished.status().code(),
+                            absl::StrCat(what, ": ", finished.status().message()));
+      }
+      if (*finished) {
         response.content_ready().get();  // throws if the body ended with an error
         done = true;
       }
@@ -167,31 +172,50 @@ class CpprestTransport final : public Transport {
     }
   }
 
-  // Feeds `on_data` the bytes of `buf` as they arrive. True at the end of the body, false
-  // when on_data stopped. Throws what cpprestsdk throws.
-  static bool ReadChunks(ByteBuf buf, const std::function<bool(std::string_view)>& on_data) {
+  // Feeds `on_line` each line of `buf` as its bytes arrive. True at the end of the body,
+  // false when on_line stopped; ResourceExhausted for a line over kMaxStreamLineBytes.
+  // Throws what cpprestsdk throws.
+  static absl::StatusOr<bool> ReadLines(ByteBuf buf,
+                                        const std::function<bool(std::string_view)>& on_line) {
+    std::string line;
     std::vector<uint8_t> chunk(64 << 10);
+    auto emit = [&]() {
+      std::string_view view(line);
+      if (!view.empty() && view.back() == '\r') view.remove_suffix(1);
+      bool more = on_line(view);
+      line.clear();
+      return more;
+    };
     while (true) {
       size_t n = 0;
       const size_t available = buf.in_avail();
       if (available == 0) {
         // Blocks until at least one byte has arrived or the body ended.
         ByteBuf::int_type c = buf.bumpc().get();
-        if (c == ByteBuf::traits::eof()) return true;
+        if (c == ByteBuf::traits::eof()) break;
         chunk[0] = static_cast<uint8_t>(c);
         n = 1;
-        // Whatever else arrived with that byte goes in the same piece.
-        if (const size_t more = buf.in_avail(); more > 0) {
-          n += buf.getn(chunk.data() + 1, std::min(more, chunk.size() - 1)).get();
-        }
       } else {
         n = buf.getn(chunk.data(), std::min(available, chunk.size())).get();
-        if (n == 0) return true;
+        if (n == 0) break;
       }
-      if (!on_data(std::string_view(reinterpret_cast<const char*>(chunk.data()), n))) {
-        return false;
+      const char* data = reinterpret_cast<const char*>(chunk.data());
+      std::string_view rest(data, n);
+      while (!rest.empty()) {
+        const size_t newline = rest.find('\n');
+        const size_t take = newline == std::string_view::npos ? rest.size() : newline;
+        if (line.size() + take > kMaxStreamLineBytes) {
+          return absl::ResourceExhaustedError(
+              absl::StrCat("stream line longer than ", kMaxStreamLineBytes, " bytes"));
+        }
+        line.append(rest.substr(0, take));
+        if (newline == std::string_view::npos) break;
+        rest.remove_prefix(newline + 1);
+        if (!emit()) return false;
       }
     }
+    if (!line.empty() && !emit()) return false;
+    return true;
   }
 
   http::client::http_client NewHttpClient(std::chrono::seconds timeout) const {

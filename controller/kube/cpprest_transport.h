@@ -15,6 +15,9 @@
 
 namespace coderun::kube {
 
+// Longest line Stream() accepts (one watch event); a longer one fails the stream.
+inline constexpr size_t kMaxStreamLineBytes = 16 << 20;
+
 struct TransportOptions {
   // How often config.token_file is checked for a new token (kube/token_source.h).
   std::chrono::nanoseconds token_check_interval = kTokenCheckInterval;

@@ -192,14 +192,14 @@ TEST_F(RotatingTokenTest, A401RereadsTheRotatedFileAndRetriesOnce) {
 
   // Watches too.
   Rotate("token-3");
-  std::string body;
-  r = t->Stream(Get("/api/v1/pods?watch=1"), [&](std::string_view data) {
-    body.append(data);
+  std::vector<std::string> lines;
+  r = t->Stream(Get("/api/v1/pods?watch=1"), [&](std::string_view line) {
+    lines.emplace_back(line);
     return true;
   });
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(body, "{}\n");
+  EXPECT_EQ(lines, std::vector<std::string>{"{}"});
 
   EXPECT_EQ(Tokens(server),
             (std::vector<std::string>{"Bearer token-1", "Bearer token-1", "Bearer token-2",
@@ -298,33 +298,29 @@ TEST_F(CpprestTransportTest, RejectsUnsafeOrBrokenConfigurations) {
               HasSubstr("does not match"));
 }
 
-TEST_F(CpprestTransportTest, StreamDeliversBytesAsTheyArriveAndUnchanged) {
-  std::promise<void> first_piece_seen;
-  std::shared_future<void> first_seen = first_piece_seen.get_future().share();
+TEST_F(CpprestTransportTest, StreamDeliversEachLineBeforeTheNextArrives) {
+  std::promise<void> first_line_seen;
+  std::shared_future<void> first_seen = first_line_seen.get_future().share();
   TlsTestServer server(server_cert_, "", [&](const ServedRequest&, ServerConn& c) {
     c.StartChunked();
     c.Chunk("{\"n\":1}\n{\"n\"");  // one whole line and the start of the next
-    // The rest is only sent once the client has handled the first bytes: proves incremental
-    // reading.
+    // The rest is only sent once the client has handled line 1: proves incremental reading.
     if (first_seen.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return;
     c.Chunk(":2}\r\n\n{\"n\":3}");
-    c.Chunk("\n{\"n\":4}");  // ends without a newline
+    c.Chunk("\n{\"n\":4}");  // last line without a newline
     c.EndChunked();
   });
-  std::string body;
-  bool signalled = false;
+  std::vector<std::string> lines;
   absl::StatusOr<HttpResponse> r =
-      Connect(Config(server))->Stream(Get("/watch"), [&](std::string_view data) {
-        body.append(data);
-        if (!signalled && body.size() >= 7) {  // at least {"n":1}
-          signalled = true;
-          first_piece_seen.set_value();
-        }
+      Connect(Config(server))->Stream(Get("/watch"), [&](std::string_view line) {
+        lines.emplace_back(line);
+        if (lines.size() == 1) first_line_seen.set_value();
         return true;
       });
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(body, "{\"n\":1}\n{\"n\":2}\r\n\n{\"n\":3}\n{\"n\":4}");
+  EXPECT_THAT(lines, ::testing::ElementsAre("{\"n\":1}", "{\"n\":2}", "", "{\"n\":3}",
+                                            "{\"n\":4}"));
 }
 
 TEST_F(CpprestTransportTest, StreamStoppedByCallbackReturnsWithoutWaitingForTheServer) {
@@ -339,7 +335,7 @@ TEST_F(CpprestTransportTest, StreamStoppedByCallbackReturnsWithoutWaitingForTheS
   });
   auto start = std::chrono::steady_clock::now();
   absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
-      Get("/watch"), [](std::string_view) { return false; });
+      Get("/watch"), [](std::string_view line) { return line.empty(); });
   EXPECT_TRUE(r.ok()) << r.status();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
@@ -364,11 +360,26 @@ TEST_F(CpprestTransportTest, StreamCutMidwayIsAnError) {
     c.Chunk("{\"n\":1}\n");
     c.Close();  // without the terminating chunk
   });
-  std::string body;
+  int calls = 0;
   absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
-      Get("/watch"), [&](std::string_view data) { body.append(data); return true; });
+      Get("/watch"), [&](std::string_view) { ++calls; return true; });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
-  EXPECT_EQ(body, "{\"n\":1}\n");
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(CpprestTransportTest, StreamRefusesAnOverlongLine) {
+  TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
+    c.StartChunked();
+    const std::string block(1 << 20, 'x');
+    for (size_t sent = 0; sent <= kMaxStreamLineBytes; sent += block.size()) {
+      if (!c.Chunk(block)) return;
+    }
+    c.Chunk("\n");
+    c.EndChunked();
+  });
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
+      Get("/watch"), [](std::string_view) { return true; });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
 }
 
 TEST_F(CpprestTransportTest, OpenStreamDoesNotBlockOtherRequests) {

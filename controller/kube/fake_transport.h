@@ -18,9 +18,8 @@ class FakeTransport : public Transport {
  public:
   struct Reply {
     absl::StatusOr<HttpResponse> response;
-    // For Stream(): the pieces of body delivered before returning (when response is OK and
-    // 2xx).
-    std::vector<std::string> chunks;
+    // For Stream(): the lines delivered before returning (when response is OK and 2xx).
+    std::vector<std::string> lines;
   };
   // Optional: computes the reply instead of the queue.
   using Handler = std::function<Reply(const HttpRequest&)>;
@@ -30,16 +29,10 @@ class FakeTransport : public Transport {
     std::lock_guard<std::mutex> lock(mu_);
     replies_.push_back(Reply{HttpResponse{status, std::move(body)}, {}});
   }
-  // Queues a 200 stream whose body is `lines` (each without its newline), one line and its
-  // newline per piece.
+  // Queues a 200 stream whose body is `lines` (each without its newline).
   void RespondStream(std::vector<std::string> lines) {
-    for (std::string& line : lines) line += '\n';
-    RespondChunks(std::move(lines));
-  }
-  // Queues a 200 stream whose body arrives in exactly these pieces.
-  void RespondChunks(std::vector<std::string> chunks) {
     std::lock_guard<std::mutex> lock(mu_);
-    replies_.push_back(Reply{HttpResponse{200, ""}, std::move(chunks)});
+    replies_.push_back(Reply{HttpResponse{200, ""}, std::move(lines)});
   }
   // Queues a transport failure (no HTTP response).
   void Fail(absl::Status status) {
@@ -60,10 +53,10 @@ class FakeTransport : public Transport {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_.empty() ? HttpRequest{} : requests_.back();
   }
-  // How many pieces the last Stream() call handed to its callback.
-  size_t chunks_delivered() const {
+  // How many streamed lines the last Stream() call handed to its callback.
+  size_t lines_delivered() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return chunks_delivered_;
+    return lines_delivered_;
   }
 
   absl::StatusOr<HttpResponse> Do(const HttpRequest& request) override {
@@ -73,18 +66,18 @@ class FakeTransport : public Transport {
 
   absl::StatusOr<HttpResponse> Stream(
       const HttpRequest& request,
-      const std::function<bool(std::string_view data)>& on_data) override {
+      const std::function<bool(std::string_view line)>& on_line) override {
     Reply reply = Next(request);
     if (!reply.response.ok()) return reply.response;
     if (reply.response->status < 200 || reply.response->status >= 300) return reply.response;
     size_t delivered = 0;
-    for (const std::string& chunk : reply.chunks) {
+    for (const std::string& line : reply.lines) {
       ++delivered;
-      if (!on_data(chunk)) break;
+      if (!on_line(line)) break;
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      chunks_delivered_ = delivered;
+      lines_delivered_ = delivered;
     }
     return reply.response;
   }
@@ -108,7 +101,7 @@ class FakeTransport : public Transport {
   std::deque<Reply> replies_;         // guarded by mu_
   Handler handler_;                   // guarded by mu_
   std::vector<HttpRequest> requests_;  // guarded by mu_
-  size_t chunks_delivered_ = 0;       // guarded by mu_
+  size_t lines_delivered_ = 0;        // guarded by mu_
 };
 
 }  // namespace coderun::kube

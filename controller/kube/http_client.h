@@ -2,8 +2,6 @@
 // client-side rate limit, maps non-2xx responses to API errors (errors.h).
 #pragma once
 
-#include <chrono>
-#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,12 +14,6 @@
 namespace coderun::kube {
 
 inline constexpr char kUserAgent[] = "coderun-controller";
-// Longest line a watch stream may carry (one event); a longer one fails the watch with
-// ResourceExhausted.
-inline constexpr size_t kMaxWatchLineBytes = 16 << 20;
-// Receive timeout of a followed Pod log: a run's log stays silent until the runner's report,
-// so a follow that outlasts this ends with DeadlineExceeded and the caller asks again.
-inline constexpr std::chrono::seconds kLogFollowTimeout{60};
 
 // Told about every request the client sends, once it is answered: `verb` is one of get,
 // list, watch, create, update, patch, delete (a Pod log read is a get); `code` is the HTTP

@@ -6,7 +6,6 @@
 #include <functional>
 #include <map>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -34,14 +33,13 @@ class Transport {
   // kDeadlineExceeded. Any HTTP status, 4xx and 5xx included, is a value. Thread-safe.
   virtual absl::StatusOr<HttpResponse> Do(const HttpRequest& request) = 0;
 
-  // Sends one request whose response body is a stream (a watch, a followed Pod log). When
-  // the status is 2xx, `on_data` is called with the body's bytes as they arrive, in pieces
-  // of any size (a piece may end mid-line; callers that want lines split them); returning
-  // false stops reading. For a non-2xx status the body is returned whole in the response and
-  // `on_data` is not called. Returns when the stream ends, the callback stops it, or the
-  // connection fails (non-OK Status). Thread-safe; blocking.
+  // Sends one request whose response body is a stream of newline-delimited records (a
+  // watch). When the status is 2xx, `on_line` is called for each line as it arrives;
+  // returning false stops reading. For a non-2xx status the body is returned whole in the
+  // response and `on_line` is not called. Returns when the stream ends, the callback stops
+  // it, or the connection fails (non-OK Status). Thread-safe; blocking.
   virtual absl::StatusOr<HttpResponse> Stream(
-      const HttpRequest& request, const std::function<bool(std::string_view data)>& on_data) = 0;
+      const HttpRequest& request, const std::function<bool(std::string_view line)>& on_line) = 0;
 };
 
 }  // namespace coderun::kube

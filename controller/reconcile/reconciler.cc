@@ -37,15 +37,14 @@ std::string NetworkPolicyKey(const std::string& ns) { return kNetpolPrefix + ns;
 
 Reconciler::Reconciler(kube::Client& client, Caches caches, const Settings& settings,
                        UidAllocator& uids, events::EventSink& events, Clock& clock,
-                       metrics::Registry* metrics, ReportFollower* followers)
+                       metrics::Registry* metrics)
     : client_(client),
       caches_(std::move(caches)),
       settings_(settings),
       uids_(uids),
       events_(events),
       clock_(clock),
-      metrics_(metrics),
-      followers_(followers) {}
+      metrics_(metrics) {}
 
 void Reconciler::Event(const CodeRun& run, const char* type, const char* reason,
                        const std::string& message) {
@@ -172,17 +171,6 @@ Result Reconciler::NameTaken(const CodeRun& run, const std::string& pod_name) {
 
 Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits) {
   RunStatus desired = ObservePod(pod, limits.timeout_seconds + settings_.deadline_margin_seconds);
-  // Not ended as far as the Pod's status knows: a complete report in the log is final
-  // (the runner writes it last), so it finishes the run now.
-  bool early = false;
-  if (followers_ && !desired.Terminal() && !pod.terminated && !pod.deleting && !run.Terminal()) {
-    if (std::optional<RunStatus> from_log = EarlyReport(run, pod, limits)) {
-      desired = *std::move(from_log);
-      early = true;
-    } else {
-      MaybeFollow(run, pod, limits);
-    }
-  }
   if (desired.phase == kPending) return Waiting(run, desired.reason, desired.message, pod.name);
   // The runner container ended by itself: its report has the output and the real outcome.
   const bool platform_failure =
@@ -193,40 +181,7 @@ Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits
     desired = std::move(*completed);
   }
   if (!StatusDiffers(run, desired)) return Done("noop");
-  if (early) {
-    log::Info("runner report read from the followed log", {{"coderun", run.Key()},
-                                                           {"pod", pod.name}});
-  }
-  Result result = WriteStatus(run, desired, desired.Terminal() ? "finished" : "status");
-  if (followers_ && desired.Terminal() && result.error.ok()) followers_->Drop(pod.uid);
-  return result;
-}
-
-std::optional<RunStatus> Reconciler::EarlyReport(const CodeRun& run, const Pod& pod,
-                                                 const ValidLimits& limits) {
-  std::optional<std::string> frame = followers_->Frame(pod.uid);
-  if (!frame) return std::nullopt;
-  std::string problem;
-  std::optional<runner::Report> report = runner::ParseReport(*frame, &problem);
-  if (!report) {
-    // Dropped, so said once; the Pod's end takes the usual path.
-    log::Warn("followed runner report unreadable; waiting for the Pod to end",
-              {{"coderun", run.Key()}, {"pod", pod.name}, {"why", problem}});
-    followers_->Drop(pod.uid);
-    return std::nullopt;
-  }
-  RunStatus status = FromReport(pod, *report, limits.output_bytes);
-  // The Pod's status may not even show the container running yet: its start as far as
-  // known, else the time the run was seen started here (completionTime is the write's).
-  status.start_time = !pod.running_started_at.empty() ? pod.running_started_at : pod.start_time;
-  if (status.start_time.empty() && run.start_time == 0) status.start_time = FormatTime(NowUnix());
-  return status;
-}
-
-void Reconciler::MaybeFollow(const CodeRun& run, const Pod& pod, const ValidLimits& limits) {
-  if (pod.node_name.empty() || pod.phase == "Succeeded" || pod.phase == "Failed") return;
-  followers_->Follow(pod, run.Key(), runner::MaxFrameBytes(limits.output_bytes),
-                     seconds(limits.timeout_seconds + settings_.deadline_margin_seconds));
+  return WriteStatus(run, desired, desired.Terminal() ? "finished" : "status");
 }
 
 absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& pod,
@@ -327,9 +282,8 @@ void Reconciler::CountFinished(const CodeRun& run, const RunStatus& desired,
 }
 
 Result Reconciler::Finished(const CodeRun& run) {
-  auto pod = caches_.pod(run.ns + "/" + PodName(run.name, run.uid));
-  if (pod && followers_) followers_->Drop(pod->uid);  // a frame that came too late
-  if (pod && pod->controller_uid == run.uid && !pod->deleting && !settings_.keep_pods) {
+  if (auto pod = caches_.pod(run.ns + "/" + PodName(run.name, run.uid));
+      pod && pod->controller_uid == run.uid && !pod->deleting && !settings_.keep_pods) {
     if (auto s = Cleanup(run); !s.ok()) return Error(s);
   }
   const std::int64_t done = run.completion_time != 0   ? run.completion_time

@@ -15,7 +15,6 @@
 #include "events/recorder.h"
 #include "kube/client.h"
 #include "metrics/registry.h"
-#include "reconcile/report_follower.h"
 #include "reconcile/settings.h"
 #include "reconcile/types.h"
 #include "reconcile/uid_allocator.h"
@@ -47,13 +46,9 @@ class Reconciler {
   // `metrics` (may be null) gets coderun_runs_finished_total{phase,reason} once per run, when
   // its terminal status is written, and coderun_run_duration_seconds (startTime to
   // completionTime) for runs that started.
-  //
-  // `followers` (may be null: early finish off) follows the runner log of each bound, live
-  // run Pod; a complete report frame it holds finishes the run before the Pod's status shows
-  // the container terminated (report_follower.h). It must outlive the reconciler.
   Reconciler(kube::Client& client, Caches caches, const Settings& settings,
              UidAllocator& uids, events::EventSink& events, Clock& clock,
-             metrics::Registry* metrics = nullptr, ReportFollower* followers = nullptr);
+             metrics::Registry* metrics = nullptr);
 
   Result Reconcile(const std::string& key);
 
@@ -67,12 +62,6 @@ class Reconciler {
   // is missing or cut short, `from_pod` stands, with the reason in its message.
   absl::StatusOr<struct RunStatus> WithReport(const CodeRun& run, const Pod& pod,
                                               const ValidLimits& limits, RunStatus from_pod);
-  // The status from a complete report frame the follower holds for `pod`, if it parses
-  // (one that does not is logged and dropped: the Pod's own end will decide).
-  std::optional<struct RunStatus> EarlyReport(const CodeRun& run, const Pod& pod,
-                                              const ValidLimits& limits);
-  // Starts following `pod`'s runner log if it is bound to a node and still running.
-  void MaybeFollow(const CodeRun& run, const Pod& pod, const ValidLimits& limits);
   Result PodMissing(const CodeRun& run);
   // A Pod with the run's name that the run does not own: reported, left alone, run failed.
   Result NameTaken(const CodeRun& run, const std::string& pod_name);
@@ -98,7 +87,6 @@ class Reconciler {
   events::EventSink& events_;
   Clock& clock_;
   metrics::Registry* const metrics_;  // may be null
-  ReportFollower* const followers_;   // may be null
 };
 
 }  // namespace coderun::reconcile

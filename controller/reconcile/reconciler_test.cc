@@ -5,14 +5,9 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <mutex>
-#include <thread>
-
 #include "informer/fake_client.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/pod.h"
-#include "reconcile/report_follower.h"
 #include "reconcile/status.h"
 #include "runner/report.h"
 #include "workqueue/fake_clock.h"
@@ -29,7 +24,7 @@ class ReconcilerTest : public ::testing::Test {
     settings_.uid_high = 300009;
     settings_.max_pending_seconds = 60;
     settings_.default_ttl_seconds = 3600;
-    caches_ = Caches{
+    Caches caches{
         [this](const std::string& key) -> std::shared_ptr<const CodeRun> {
           auto [ns, name] = Split(key);
           auto obj = api_.Get(kube::kCodeRuns, ns, name);
@@ -62,40 +57,7 @@ class ReconcilerTest : public ::testing::Test {
           return names;
         }};
     reconciler_ =
-        std::make_unique<Reconciler>(api_, caches_, settings_, uids_, events_, clock_, &metrics_);
-  }
-
-  // Early finish on: a ReportFollower (fast retries) that records the keys it notifies.
-  void FollowRunnerLogs() {
-    ReportFollowerOptions options;
-    options.initial_backoff = std::chrono::milliseconds(1);
-    options.max_backoff = std::chrono::milliseconds(5);
-    followers_ = std::make_unique<ReportFollower>(
-        api_, caches_.pod,
-        [this](const std::string& key) {
-          std::lock_guard lock(notified_mu_);
-          notified_.push_back(key);
-        },
-        &metrics_, options);
-    reconciler_ = std::make_unique<Reconciler>(api_, caches_, settings_, uids_, events_, clock_,
-                                               &metrics_, followers_.get());
-  }
-  bool Notified(const std::string& key) {
-    std::lock_guard lock(notified_mu_);
-    return std::find(notified_.begin(), notified_.end(), key) != notified_.end();
-  }
-
-  // Plays the kubelet: the Pod is bound to a node and its runner is running; that is all its
-  // status will say for now.
-  void BindAndStart(const std::string& run) {
-    CodeRun r = Run(run);
-    json pod = *api_.Get(kube::kPods, "ns", PodName(r.name, r.uid));
-    pod["spec"]["nodeName"] = "node-1";
-    pod["status"] = {{"phase", "Running"},
-                     {"startTime", Now()},
-                     {"containerStatuses",
-                      {{{"name", "runner"}, {"state", {{"running", {{"startedAt", Now()}}}}}}}}};
-    api_.Put(kube::kPods, pod);
+        std::make_unique<Reconciler>(api_, caches, settings_, uids_, events_, clock_, &metrics_);
   }
 
   static std::pair<std::string, std::string> Split(const std::string& key) {
@@ -155,10 +117,6 @@ class ReconcilerTest : public ::testing::Test {
   informer::FakeClient api_;
   FakeClock clock_;
   UidAllocator uids_{300000, 300009};
-  Caches caches_;
-  std::mutex notified_mu_;
-  std::vector<std::string> notified_;  // guarded by notified_mu_
-  std::unique_ptr<ReportFollower> followers_;  // may be null (early finish off)
   std::unique_ptr<Reconciler> reconciler_;
 };
 
@@ -226,139 +184,6 @@ TEST_F(ReconcilerTest, RunnerReportFillsOutputUsageAndTheRealOutcome) {
   EXPECT_EQ(status["usage"]["wallMillis"], 21);
   EXPECT_EQ(status["usage"]["cpuMillis"], 18);
   EXPECT_EQ(status["usage"]["maxRSSBytes"], 9437184);
-}
-
-// Polls `done` until it holds or 10 s have passed.
-template <typename F>
-bool Eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-TEST_F(ReconcilerTest, ReportInTheFollowedLogFinishesARunWhosePodStillSaysRunning) {
-  FollowRunnerLogs();
-  CreateRun("hello");
-  ASSERT_TRUE(Reconcile("hello").error.ok());
-  const std::string pod_name = Run("hello").pod_name;
-  runner::Report report;
-  report.exit_code = 3;
-  report.stdout_text = "HELLO\n";
-  report.wall_millis = 21;
-  api_.SetPodLog("ns", pod_name, runner::FormatReport(report));
-  BindAndStart("hello");
-  Result r = Reconcile("hello");  // sees the Pod bound: starts following
-  ASSERT_TRUE(r.error.ok()) << r.error;
-  EXPECT_EQ(Run("hello").phase, "Running");
-  ASSERT_TRUE(Eventually([&] { return Notified("ns/hello"); }));
-  EXPECT_EQ(followers_->FramesHeld(), 1u);
-
-  r = Reconcile("hello");
-  ASSERT_TRUE(r.error.ok()) << r.error;
-  EXPECT_EQ(r.outcome, "finished");
-  json status = (*api_.Get(kube::kCodeRuns, "ns", "hello"))["status"];
-  EXPECT_EQ(status["phase"], "Failed");
-  EXPECT_EQ(status["reason"], "NonZeroExit");
-  EXPECT_EQ(status["exitCode"], 3);
-  EXPECT_EQ(status["stdout"], "HELLO\n");
-  EXPECT_EQ(status["usage"]["wallMillis"], 21);
-  EXPECT_TRUE(status.contains("startTime"));
-  EXPECT_TRUE(status.contains("completionTime"));
-  EXPECT_EQ(followers_->FramesHeld(), 0u);  // used, then dropped
-  EXPECT_EQ(PodCount(), 0);
-  EXPECT_EQ(metrics_.CounterValue("coderun_report_follow_total", {{"result", "frame"}}), 1);
-}
-
-TEST_F(ReconcilerTest, FollowedReportOfExitZeroIsSucceeded) {
-  FollowRunnerLogs();
-  CreateRun("ok");
-  ASSERT_TRUE(Reconcile("ok").error.ok());
-  runner::Report report;
-  report.exit_code = 0;
-  report.stdout_text = "Hello World\n";
-  api_.SetPodLog("ns", Run("ok").pod_name, runner::FormatReport(report));
-  BindAndStart("ok");
-  ASSERT_TRUE(Reconcile("ok").error.ok());
-  ASSERT_TRUE(Eventually([&] { return Notified("ns/ok"); }));
-  ASSERT_TRUE(Reconcile("ok").error.ok());
-  CodeRun run = Run("ok");
-  EXPECT_EQ(run.phase, "Succeeded");
-  EXPECT_EQ(run.reason, "Completed");
-  EXPECT_EQ(run.exit_code, 0);
-}
-
-TEST_F(ReconcilerTest, TornOrForgedFollowedReportDoesNotFinishTheRun) {
-  FollowRunnerLogs();
-  runner::Report report;
-  report.exit_code = 0;
-  std::string forged = runner::FormatReport(report);
-  forged.replace(forged.rfind("end"), 3, "EnD");  // complete by its length, not valid
-  std::string torn = runner::FormatReport(report);
-  torn.pop_back();  // never complete
-  CreateRun("forged");
-  CreateRun("torn");
-  ASSERT_TRUE(Reconcile("forged").error.ok());
-  ASSERT_TRUE(Reconcile("torn").error.ok());
-  api_.SetPodLog("ns", Run("forged").pod_name, forged);
-  api_.SetPodLog("ns", Run("torn").pod_name, torn);
-  BindAndStart("forged");
-  BindAndStart("torn");
-  ASSERT_TRUE(Reconcile("forged").error.ok());
-  ASSERT_TRUE(Reconcile("torn").error.ok());
-  ASSERT_TRUE(Eventually([&] { return Notified("ns/forged"); }));
-  ASSERT_TRUE(Eventually([&] { return api_.follow_calls("ns", Run("torn").pod_name) >= 3; }));
-  ASSERT_TRUE(Reconcile("forged").error.ok());
-  ASSERT_TRUE(Reconcile("torn").error.ok());
-  EXPECT_EQ(Run("forged").phase, "Running");
-  EXPECT_EQ(Run("torn").phase, "Running");
-  EXPECT_EQ(followers_->FramesHeld(), 0u);  // the forged one is dropped once seen
-  EXPECT_FALSE(Notified("ns/torn"));
-
-  // The usual path still decides once the kubelet reports the exit.
-  Terminate("forged", 0);
-  ASSERT_TRUE(Reconcile("forged").error.ok());
-  CodeRun run = Run("forged");
-  EXPECT_EQ(run.phase, "Succeeded");
-  EXPECT_NE(run.message.find("runner report unreadable"), std::string::npos) << run.message;
-}
-
-TEST_F(ReconcilerTest, PlatformFailuresAreNotOverriddenByAFollowedReport) {
-  FollowRunnerLogs();
-  CreateRun("gone");
-  ASSERT_TRUE(Reconcile("gone").error.ok());
-  CodeRun r = Run("gone");
-  runner::Report report;
-  report.exit_code = 0;
-  api_.SetPodLog("ns", r.pod_name, runner::FormatReport(report));
-  BindAndStart("gone");
-  ASSERT_TRUE(Reconcile("gone").error.ok());
-  ASSERT_TRUE(Eventually([&] { return Notified("ns/gone"); }));
-  json pod = *api_.Get(kube::kPods, "ns", r.pod_name);
-  pod["status"]["phase"] = "Failed";
-  pod["status"]["reason"] = "Evicted";
-  pod["status"]["message"] = "node pressure";
-  api_.Put(kube::kPods, pod);
-  ASSERT_TRUE(Reconcile("gone").error.ok());
-  CodeRun run = Run("gone");
-  EXPECT_EQ(run.phase, "Failed");
-  EXPECT_EQ(run.reason, "PodFailed");
-}
-
-TEST_F(ReconcilerTest, WithoutAFollowerNoLogIsFollowedAndTheRunWaitsForThePod) {
-  CreateRun("hello");
-  ASSERT_TRUE(Reconcile("hello").error.ok());
-  runner::Report report;
-  report.exit_code = 0;
-  const std::string pod_name = Run("hello").pod_name;
-  api_.SetPodLog("ns", pod_name, runner::FormatReport(report));
-  BindAndStart("hello");
-  ASSERT_TRUE(Reconcile("hello").error.ok());
-  ASSERT_TRUE(Reconcile("hello").error.ok());
-  EXPECT_EQ(Run("hello").phase, "Running");
-  EXPECT_EQ(api_.follow_calls("ns", pod_name), 0);
 }
 
 TEST_F(ReconcilerTest, TimeLimitFromTheReportKeepsPartialOutput) {

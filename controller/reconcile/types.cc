@@ -120,7 +120,6 @@ absl::StatusOr<Pod> DecodePod(const json& object) {
     }
   }
   pod.run_as_user = Int(Obj(spec, "securityContext"), "runAsUser");
-  pod.node_name = Str(spec, "nodeName");
   pod.phase = Str(status, "phase");
   pod.reason = Str(status, "reason");
   pod.message = Str(status, "message");

@@ -72,7 +72,6 @@ struct Pod {
   std::string controller_kind;              // its kind
   std::string controller_name;              // its name (the CodeRun's, for runs)
   std::optional<std::int64_t> run_as_user;  // pod securityContext.runAsUser
-  std::string node_name;                    // spec.nodeName: set once the Pod is bound
   std::string phase, reason, message, start_time;
   // Condition PodScheduled=False, e.g. reason Unschedulable.
   std::string unschedulable_message;

@@ -253,7 +253,6 @@ def test_defaults_render_the_binarys_defaults(helm):
               "--uid-range": "200000-265535", "--cpu-request-ratio": "1", "--tmp-size": "64Mi",
               "--leader-elect-lease-duration": "15", "--leader-elect-renew-deadline": "10",
               "--leader-elect-retry-period": "2", "--watch-timeout-seconds": "300",
-              "--follow-runner-logs": "true", "--max-log-followers": "64",
               "--runner-image": "coderun/runner:" + chart_meta()["appVersion"]}
     for flag, value in expect.items():
         assert flag_values(args, flag) == [value], flag
@@ -296,7 +295,6 @@ def test_settings_flags_from_values(helm):
               "--leader-election-id": "coderun-leader", "--leader-elect-lease-duration": "30",
               "--leader-elect-renew-deadline": "20", "--leader-elect-retry-period": "4",
               "--watch-timeout-seconds": "120",
-              "--follow-runner-logs": "false", "--max-log-followers": "32",
               "--runner-image": values["runner"]["images"]["python"],
               "--runtime-class-name": "gvisor", "--priority-class-name": "coderun-runs"}
     for flag, value in expect.items():
