@@ -251,8 +251,10 @@ def audited_requests():
 def test_rbac_every_rule_used_and_nothing_denied(runs_ns):
     # Exercise the rules a short run does not: the TTL delete, a NetworkPolicy put back,
     # a repeated (patched) Event.
-    _, st = run(runs_ns, "ttl", "print(1)", ttlSecondsAfterFinished=1)
-    kube.wait_for(lambda: kube.get("coderun", "ttl", runs_ns) is None, 60, "TTL deletion")
+    # (It may be finished and deleted between two polls: wait for it to be gone.)
+    kube.create(kube.coderun("ttl", "print(1)", ttlSecondsAfterFinished=1), runs_ns)
+    kube.wait_for(lambda: kube.get("coderun", "ttl", runs_ns) is None, 90, "TTL deletion",
+                  objects=[("coderun", "ttl", runs_ns)])
     kube.patch("networkpolicy", kube.POLICY_NAME, runs_ns,
                {"spec": {"podSelector": {"matchLabels": {"tampered": "yes"}}}})
     kube.wait_for(lambda: kube.get("networkpolicy", kube.POLICY_NAME, runs_ns)["spec"]
