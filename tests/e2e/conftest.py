@@ -92,6 +92,32 @@ def namespace(node_cluster, request):
     kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
+def plain_pod(name, labels=None, command=None, args=None):
+    """A Pod that is not a run (no runner as PID 1, no seccomp filter of ours) in the
+    restricted shape, running the runner image's own Python or entrypoint."""
+    container = {"name": "main", "image": RUNNER_IMAGE, "imagePullPolicy": "Never",
+                 "securityContext": {"allowPrivilegeEscalation": False,
+                                     "readOnlyRootFilesystem": True,
+                                     "capabilities": {"drop": ["ALL"]}}}
+    if command is not None:
+        container["command"] = command
+    if args is not None:
+        container["args"] = args
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
+            "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
+                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                                         "seccompProfile": {"type": "RuntimeDefault"}},
+                     "containers": [container]}}
+
+
+def wait_pod_ended(ns, name, timeout=90):
+    """Waits for a plain Pod to end; returns it."""
+    def ended():
+        pod = kube.get("pod", name, ns)
+        return pod if pod and pod["status"].get("phase") in ("Succeeded", "Failed") else None
+    return kube.wait_for(ended, timeout, f"Pod {ns}/{name} to end", objects=[("pod", name, ns)])
+
+
 TERMINAL = ("Succeeded", "Failed")
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import NODE_IP, RUNNER_IMAGE, expect, run
+from conftest import NODE_IP, expect, plain_pod, run, wait_pod_ended
 import kube
 
 # Tries TCP connections to the apiserver and the kubelet on the node's address, after a
@@ -28,26 +28,11 @@ for port in (6443, 10250):
 
 
 def probe_pod(name, labels):
-    """A plain Pod (not a run: no runner, no seccomp filter of ours) in the restricted
-    shape, running the probe with the runner image's Python."""
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
-                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
-                                         "seccompProfile": {"type": "RuntimeDefault"}},
-                     "containers": [{
-                         "name": "probe", "image": RUNNER_IMAGE, "imagePullPolicy": "Never",
-                         "command": ["python3", "-c", PROBE],
-                         "securityContext": {"allowPrivilegeEscalation": False,
-                                             "readOnlyRootFilesystem": True,
-                                             "capabilities": {"drop": ["ALL"]}}}]}}
+    return plain_pod(name, labels, command=["python3", "-c", PROBE])
 
 
 def pod_output(ns, name):
-    def done():
-        pod = kube.get("pod", name, ns)
-        return pod if pod and pod["status"].get("phase") in ("Succeeded", "Failed") else None
-    kube.wait_for(done, 90, f"probe Pod {ns}/{name} to finish", objects=[("pod", name, ns)])
+    wait_pod_ended(ns, name)
     return kube.kubectl("logs", name, "-n", ns).stdout
 
 

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from conftest import RUNNER_IMAGE, expect, run, wait_terminal
+from conftest import expect, plain_pod, run, wait_pod_ended, wait_terminal
 import kube
 
 # The seed runner's example programs: hello, a loop, list processing, Fibonacci, a
@@ -130,32 +130,14 @@ def test_code_and_stdin_not_visible_in_pod(namespace):
     assert st["stdout"] == "MARK-CODE\n"
 
 
-def seed_pod(name, args):
-    """The runner image run as the seed's `docker run --rm IMAGE 'CODE'`: its own
-    entrypoint (/run.sh), the code as the only argument."""
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
-                     "securityContext": {"runAsNonRoot": True,
-                                         "seccompProfile": {"type": "RuntimeDefault"}},
-                     "containers": [{
-                         "name": "seed", "image": RUNNER_IMAGE, "imagePullPolicy": "Never",
-                         "args": args,
-                         "securityContext": {"allowPrivilegeEscalation": False,
-                                             "readOnlyRootFilesystem": True,
-                                             "capabilities": {"drop": ["ALL"]}}}]}}
-
-
 @pytest.mark.parametrize("name,args,phase,exit_code,log", [
     ("seed-hello", ['print("Hello World")'], "Succeeded", 0, "Hello World\n"),
     ("seed-no-code", [], "Failed", 1, "No Python code provided\n"),
 ])
 def test_runner_image_keeps_the_seed_entrypoint(namespace, name, args, phase, exit_code, log):
-    kube.create(seed_pod(name, args), namespace)
-
-    def ended():
-        pod = kube.get("pod", name, namespace)
-        return pod if pod and pod["status"].get("phase") in ("Succeeded", "Failed") else None
-    pod = kube.wait_for(ended, 90, f"Pod {namespace}/{name} to end", objects=[("pod", name, namespace)])
+    # The seed's `docker run --rm IMAGE 'CODE'`: the image's own entrypoint (/run.sh).
+    kube.create(plain_pod(name, args=args), namespace)
+    pod = wait_pod_ended(namespace, name)
     term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert (pod["status"]["phase"], term["exitCode"]) == (phase, exit_code), pod["status"]
     assert kube.kubectl("logs", name, "-n", namespace).stdout == log
