@@ -66,9 +66,11 @@ def test_two_busy_processes_get_one_cpu(namespace):
     _, st = run(namespace, "cpu-quota", code, limits={"cpu": "1"})
     expect(st, "Succeeded", "Completed")
     usage = st["usage"]
-    # Two processes spin for 4 s of wall time each; one CPU lets them have ~4 s in total.
+    # Two processes spin side by side for 4 s each: unthrottled on two cores they would use
+    # about twice the wall time in CPU; the CFS quota of `cpu: 1` holds them to one core.
+    # (No lower bound: how much CPU a loaded machine gives them is a timing, not a limit.)
+    assert usage["wallMillis"] >= 4000, usage
     assert usage["cpuMillis"] <= 1.1 * usage["wallMillis"], usage
-    assert usage["cpuMillis"] >= 0.6 * usage["wallMillis"], usage
 
 
 def test_100mb_print_is_cut_at_output_bytes(namespace):
