@@ -224,6 +224,41 @@ wait_until() {
   return 1
 }
 
+# --- kubeconfigs ---------------------------------------------------------------
+
+b64() { base64 -w0 <"$1"; }
+# write_kubeconfig <path> <name> [token]: a kubeconfig for user <name> of this cluster,
+# authenticating with the client certificate pki/<name>.crt, or with the bearer token
+# when one is given. Written to a temporary file, then moved into place (mode 600).
+write_kubeconfig() {
+  local path=$1 name=$2 token=${3:-} user
+  if [[ -n $token ]]; then
+    user="    token: $token"
+  else
+    user="    client-certificate-data: $(b64 "$PKI/$name.crt")
+    client-key-data: $(b64 "$PKI/$name.key")"
+  fi
+  cat >"$path.tmp" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: coderun-test
+  cluster:
+    server: $APISERVER_URL
+    certificate-authority-data: $(b64 "$PKI/ca.crt")
+users:
+- name: $name
+  user:
+$user
+contexts:
+- name: coderun-test
+  context: {cluster: coderun-test, user: $name}
+current-context: coderun-test
+KUBECONFIG
+  chmod 600 "$path.tmp"
+  mv -f "$path.tmp" "$path"
+}
+
 # --- components ------------------------------------------------------------
 
 etcd_argv() {

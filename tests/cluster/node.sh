@@ -446,7 +446,7 @@ start_controller() {
   # A token lives 48 h; reuse the kubeconfig while it has a day left, so a repeated up
   # leaves a running controller alone.
   if [[ -z $(find "$STATE/controller.kubeconfig" -mmin -1440 2>/dev/null) ]] ||
-    ! grep -q "server: \"$APISERVER_URL\"" "$STATE/controller.kubeconfig" ||
+    ! grep -qx "    server: $APISERVER_URL" "$STATE/controller.kubeconfig" ||
     [[ $("$BIN/kubectl" --kubeconfig "$STATE/controller.kubeconfig" auth can-i list coderuns.coderun.dev -A 2>/dev/null) != yes ]]; then
     local token i
     for ((i = 0; i < 100; i++)); do
@@ -454,22 +454,7 @@ start_controller() {
       sleep 0.2
     done
     [[ -n ${token:-} ]] || die "could not get a token for ServiceAccount coderun-system/coderun-controller"
-    cat >"$STATE/controller.kubeconfig.tmp" <<EOF2
-apiVersion: v1
-kind: Config
-clusters:
-- name: coderun-test
-  cluster: {server: "$APISERVER_URL", certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")}
-users:
-- name: coderun-controller
-  user: {token: "$token"}
-contexts:
-- name: coderun-test
-  context: {cluster: coderun-test, user: coderun-controller}
-current-context: coderun-test
-EOF2
-    chmod 600 "$STATE/controller.kubeconfig.tmp"
-    mv -f "$STATE/controller.kubeconfig.tmp" "$STATE/controller.kubeconfig"
+    write_kubeconfig "$STATE/controller.kubeconfig" coderun-controller "$token"
   fi
   local argv=("$BUILD_DIR/controller/coderun-controller"
     --kubeconfig "$STATE/controller.kubeconfig"
@@ -478,13 +463,7 @@ EOF2
     --http-address "$CONTROLLER_HTTP")
   local saved=("${LAUNCH[@]}")
   LAUNCH=()   # a host process: it reaches the apiserver like any client would
-  if daemon_matches coderun-controller "${argv[@]}" && controller_ready; then
-    log "coderun-controller already running and ready"
-  else
-    stop_daemon coderun-controller 10
-    start_daemon coderun-controller "${argv[@]}"
-    wait_until coderun-controller 60 controller_ready || die "coderun-controller did not become ready"
-  fi
+  ensure_daemon coderun-controller controller_ready 60 "${argv[@]}"
   LAUNCH=("${saved[@]}")
 }
 controller_ready() { curl -fsS --max-time 2 "http://$CONTROLLER_HTTP/readyz" >/dev/null; }
