@@ -139,11 +139,12 @@ def test_metrics_counters_move_during_a_run(runs_ns):
 
 
 class LiveRunPods:
-    """Polls the run Pods of a namespace: notes any CodeRun with two Pods and any two live
-    Pods sharing a runAsUser."""
+    """Polls the run Pods of a namespace in a thread (kube.check_run_pods on each
+    listing); stop() returns every problem seen, plus any CodeRun that ever had two Pods."""
 
     def __init__(self, ns):
-        self.ns, self.problems, self.pods_by_run = ns, [], collections.defaultdict(set)
+        self.ns, self.problems = ns, []
+        self.pods_by_run = collections.defaultdict(set)
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -155,13 +156,7 @@ class LiveRunPods:
             except Exception:   # an apiserver hiccup is not a finding; poll again
                 time.sleep(0.3)
                 continue
-            users = collections.defaultdict(list)
-            for p in pods:
-                run_uid = p["metadata"]["labels"].get(kube.UID_LABEL)
-                self.pods_by_run[run_uid].add(p["metadata"]["uid"])
-                if p["status"].get("phase") not in ("Succeeded", "Failed"):
-                    users[p["spec"]["securityContext"]["runAsUser"]].append(p["metadata"]["name"])
-            self.problems += [f"runAsUser {u} shared by {n}" for u, n in users.items() if len(n) > 1]
+            kube.check_run_pods(pods, self.pods_by_run, self.problems)
             time.sleep(0.3)
 
     def stop(self):

@@ -6,6 +6,7 @@ Everything talks to the real kube-apiserver started by
 Only the standard library is used.
 """
 
+import collections
 import hashlib
 import json
 import os
@@ -290,6 +291,21 @@ def wait_pod(cr, ns, timeout=30):
     return wait_for(lambda: get("pod", name, ns), timeout,
                     f"Pod {ns}/{name} of CodeRun {cr['metadata']['name']}",
                     objects=[("coderun", cr["metadata"]["name"], ns), ("pods", None, ns)])
+
+
+def check_run_pods(pods, seen, problems):
+    """One listing of run Pods: records each run's Pod UIDs in `seen` (run UID -> set)
+    and appends to `problems` any run with two Pods or any runAsUser held by two Pods
+    (a UID stays taken until its Pod object is gone, terminal or not)."""
+    by_run = collections.defaultdict(list)
+    by_user = collections.defaultdict(list)
+    for p in pods:
+        run = p["metadata"]["labels"][UID_LABEL]
+        by_run[run].append(p["metadata"]["name"])
+        seen[run].add(p["metadata"]["uid"])
+        by_user[p["spec"]["securityContext"]["runAsUser"]].append(p["metadata"]["name"])
+    problems += [f"run {r} has Pods {n}" for r, n in by_run.items() if len(n) > 1]
+    problems += [f"runAsUser {u} shared by {n}" for u, n in by_user.items() if len(n) > 1]
 
 
 # --- playing the kubelet --------------------------------------------------------

@@ -7,26 +7,13 @@ import json
 import signal
 
 import kube
-from kube import MANAGED_SELECTOR, UID_LABEL, coderun, items, wait_for
+from kube import MANAGED_SELECTOR, coderun, items, wait_for
 
 RUNS = 50
 KILL_AFTER_PODS = 20
 # Slow client side so that the kill lands mid-way through creating the Pods.
 FLAGS = ["--runner-image", "coderun.test/runner:it", "--workers", "4", "--qps", "20",
          "--burst", "5"]
-
-
-def check_pods(pods, seen, problems):
-    """Records Pod UIDs per run; notes any run with two Pods or shared runAsUser."""
-    by_run = collections.defaultdict(list)
-    by_user = collections.defaultdict(list)
-    for p in pods:
-        run = p["metadata"]["labels"][UID_LABEL]
-        by_run[run].append(p["metadata"]["name"])
-        seen[run].add(p["metadata"]["uid"])
-        by_user[p["spec"]["securityContext"]["runAsUser"]].append(p["metadata"]["name"])
-    problems += [f"run {r} has Pods {n}" for r, n in by_run.items() if len(n) > 1]
-    problems += [f"runAsUser {u} shared by {n}" for u, n in by_user.items() if len(n) > 1]
 
 
 def test_sigkill_mid_flight_creates_no_second_pod_and_all_runs_finish(start_controller,
@@ -42,7 +29,7 @@ def test_sigkill_mid_flight_creates_no_second_pod_and_all_runs_finish(start_cont
 
         def enough_pods():
             pods = items("pods", namespace, selector=MANAGED_SELECTOR)
-            check_pods(pods, seen, problems)
+            kube.check_run_pods(pods, seen, problems)
             return len(pods) >= KILL_AFTER_PODS
         wait_for(enough_pods, 60, f"{KILL_AFTER_PODS} Pods before the kill")
         ctl.kill(signal.SIGKILL)
@@ -53,7 +40,7 @@ def test_sigkill_mid_flight_creates_no_second_pod_and_all_runs_finish(start_cont
 
         def all_succeeded():
             pods = items("pods", namespace, selector=MANAGED_SELECTOR)
-            check_pods(pods, seen, problems)
+            kube.check_run_pods(pods, seen, problems)
             for p in pods:
                 if p["metadata"]["uid"] not in played and p["status"].get("phase") == "Pending":
                     kube.play_terminated(p["metadata"]["name"], namespace, 0)
