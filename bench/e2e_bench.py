@@ -116,11 +116,16 @@ def coderuns(api, runs):
     if walls:
         print(f"  {'(program wall time)':<20} p50 {ms(pct(walls, 50)):>10}  "
               f"p99 {ms(pct(walls, 99)):>10}")
+    slow = sorted(done, key=lambda n: tl.t[n]["finished"] - tl.t[n]["created"])[-3:]
+    print("  slowest: " + "; ".join(
+        f"{n} {ms(tl.t[n]['finished'] - tl.t[n]['created'])} ("
+        + ", ".join(f"{k} {ms(v)}" for k, v in stages(tl.t[n]).items()) + ")"
+        for n in reversed(slow)))
     print(f"(namespace {ns} left in place)")
 
 
 def ctr_runs(runs):
-    ctr = ["ctr", "-a", CTR_SOCK, "-n", "k8s.io"]
+    ctr = [os.path.join(STATE, "bin", "ctr"), "-a", CTR_SOCK, "-n", "k8s.io"]
     xs = []
     for i in range(runs + 1):
         cid = f"bench-ctr-{uuid.uuid4().hex[:8]}"

@@ -109,6 +109,10 @@ class FakeClient final : public kube::Client {
     std::lock_guard lock(mu_);
     return list_calls_;
   }
+  int pod_log_reads() const {
+    std::lock_guard lock(mu_);
+    return pod_log_reads_;
+  }
   std::vector<WatchCall> watch_calls() const {
     std::lock_guard lock(mu_);
     return watch_calls_;
@@ -198,6 +202,12 @@ class FakeClient final : public kube::Client {
       std::lock_guard lock(mu_);
       const json* old = FindLocked(r, Key(r, ns, name));
       if (!old) return Error(404, "NotFound", name + " not found");
+      // Optimistic concurrency, as the apiserver does it: a resourceVersion in the patch
+      // must be the stored one.
+      if (auto meta = patch.find("metadata"); meta != patch.end() && meta->contains("resourceVersion") &&
+          (*meta)["resourceVersion"] != (*old)["metadata"]["resourceVersion"]) {
+        return Error(409, "Conflict", "the object has been modified");
+      }
       merged = *old;
     }
     merged.merge_patch(subresource == "status" ? json{{"status", patch.value("status", json())}}
@@ -259,6 +269,7 @@ class FakeClient final : public kube::Client {
   absl::StatusOr<std::string> PodLog(const std::string& ns, const std::string& pod,
                                      const std::string&, long limit_bytes) override {
     std::lock_guard lock(mu_);
+    ++pod_log_reads_;
     auto it = pod_logs_.find(ns + "/" + pod);
     if (it == pod_logs_.end()) return Error(404, "NotFound", "no log for " + pod);
     if (limit_bytes > 0) return it->second.substr(0, static_cast<size_t>(limit_bytes));
@@ -415,6 +426,7 @@ class FakeClient final : public kube::Client {
   std::map<std::string, std::string> pod_logs_;
   std::vector<ListCall> list_calls_;
   std::vector<WatchCall> watch_calls_;
+  int pod_log_reads_ = 0;
 };
 
 }  // namespace coderun::informer

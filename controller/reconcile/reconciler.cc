@@ -20,6 +20,9 @@ constexpr char kNetpolPrefix[] = "netpol:";
 constexpr std::int64_t kLogRetrySeconds = 60;
 // How often a run waiting for room (quota, UIDs) tries again.
 constexpr seconds kRetryWaiting{5};
+// A reconcile skipped because the cache has not shown the controller's own last write
+// looks again after this, should that write's watch event be slow or lost.
+constexpr seconds kStaleRecheck{1};
 
 constexpr char kRunsFinished[] = "coderun_runs_finished_total";
 constexpr char kRunDuration[] = "coderun_run_duration_seconds";
@@ -69,8 +72,29 @@ Result Reconciler::Reconcile(const std::string& key) {
     return Error(ensured.status());
   }
   std::shared_ptr<const CodeRun> run = caches_.coderun(key);
+  if (CacheBehindOwnWrite(key, run.get())) return After(kStaleRecheck, "stale");
   if (!run || run->deleting) return Done("noop");
   return ReconcileRun(*run);
+}
+
+void Reconciler::NoteWrite(const CodeRun& run, const kube::json& written) {
+  const kube::json* rv = nullptr;
+  if (auto meta = written.find("metadata"); meta != written.end() && meta->is_object()) {
+    if (auto it = meta->find("resourceVersion"); it != meta->end() && it->is_string()) rv = &*it;
+  }
+  // An unchanged version (a patch that changed nothing) has no event to wait for.
+  if (!rv || rv->get_ref<const std::string&>() == run.resource_version) return;
+  std::lock_guard lock(writes_mu_);
+  written_over_[run.Key()] = run.resource_version;
+}
+
+bool Reconciler::CacheBehindOwnWrite(const std::string& key, const CodeRun* cached) {
+  std::lock_guard lock(writes_mu_);
+  auto it = written_over_.find(key);
+  if (it == written_over_.end()) return false;
+  if (cached && cached->resource_version == it->second) return true;
+  written_over_.erase(it);
+  return false;
 }
 
 Result Reconciler::ReconcileRun(const CodeRun& run) {
@@ -249,6 +273,7 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
   if (!patched.ok()) {
     return kube::IsNotFound(patched.status()) ? Done("noop") : Error(patched.status());
   }
+  NoteWrite(run, *patched);
   if (!desired.Terminal()) return Done(std::move(outcome));
   // Once per run: the patch carries the cached resourceVersion, so a second terminal write
   // from a stale cache is refused (409) before it gets here.

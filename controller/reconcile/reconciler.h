@@ -6,8 +6,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -75,6 +77,12 @@ class Reconciler {
   // Counts a run whose terminal status was just written at `completed` (Unix seconds).
   void CountFinished(const CodeRun& run, const struct RunStatus& desired, std::int64_t completed);
   absl::Status Cleanup(const CodeRun& run);
+  // Own status writes the CodeRun cache has not shown yet. A reconcile that still sees the
+  // version a write replaced would decide from a state older than that write, and its
+  // patch would be refused (409) after a wasted log read; it waits for the write's watch
+  // event instead, which queues the key again.
+  void NoteWrite(const CodeRun& run, const kube::json& written);
+  bool CacheBehindOwnWrite(const std::string& key, const CodeRun* cached);
 
   void Event(const CodeRun& run, const char* type, const char* reason,
              const std::string& message);
@@ -87,6 +95,11 @@ class Reconciler {
   events::EventSink& events_;
   Clock& clock_;
   metrics::Registry* const metrics_;  // may be null
+
+  std::mutex writes_mu_;
+  // CodeRun key -> the resourceVersion its last status write replaced; dropped once the
+  // cache shows any other version (or no object).
+  std::unordered_map<std::string, std::string> written_over_;
 };
 
 }  // namespace coderun::reconcile

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "informer/fake_client.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/pod.h"
@@ -26,6 +28,7 @@ class ReconcilerTest : public ::testing::Test {
     settings_.default_ttl_seconds = 3600;
     Caches caches{
         [this](const std::string& key) -> std::shared_ptr<const CodeRun> {
+          if (auto lag = lagging_.find(key); lag != lagging_.end()) return lag->second;
           auto [ns, name] = Split(key);
           auto obj = api_.Get(kube::kCodeRuns, ns, name);
           if (!obj.ok()) return nullptr;
@@ -111,6 +114,8 @@ class ReconcilerTest : public ::testing::Test {
     std::vector<std::string> recorded;
   };
 
+  // CodeRun cache entries that lag behind the store (an informer not yet caught up).
+  std::map<std::string, std::shared_ptr<const CodeRun>> lagging_;
   Settings settings_;
   metrics::Registry metrics_;
   FakeEvents events_;
@@ -221,6 +226,42 @@ TEST_F(ReconcilerTest, ForgedOrMissingReportFallsBackToThePodStateAndSaysSo) {
   ASSERT_TRUE(Reconcile("nolog").error.ok());
   EXPECT_EQ(Run("nolog").phase, "Succeeded");
   EXPECT_NE(Run("nolog").message.find("runner report unavailable"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, CacheBehindOwnStatusWriteWaitsForItsEvent) {
+  CreateRun("hello");
+  auto before_write = std::make_shared<const CodeRun>(Run("hello"));
+  ASSERT_EQ(Reconcile("hello").outcome, "created");  // wrote the Pending status
+  runner::Report report;
+  report.exit_code = 0;
+  api_.SetPodLog("ns", Run("hello").pod_name, runner::FormatReport(report));
+  Terminate("hello", 0);
+  // The Pod's event comes before the watch event of that status write: no log read, no
+  // patch that the apiserver would refuse, a look again later.
+  lagging_["ns/hello"] = before_write;
+  Result r = Reconcile("hello");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.outcome, "stale");
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(api_.pod_log_reads(), 0);
+  EXPECT_EQ(Run("hello").phase, "Pending");
+  // Without the check the same reconcile reads the log and is refused: the fake, like the
+  // apiserver, holds the patch's resourceVersion against the stored one.
+  // The cache catches up: the run finishes with one log read.
+  lagging_.clear();
+  r = Reconcile("hello");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.outcome, "finished");
+  EXPECT_EQ(api_.pod_log_reads(), 1);
+  EXPECT_EQ(Run("hello").phase, "Succeeded");
+  // A cache that shows some other version (someone else's write) is not waited on.
+  CreateRun("other");
+  auto other_before = std::make_shared<const CodeRun>(Run("other"));
+  ASSERT_EQ(Reconcile("other").outcome, "created");
+  lagging_["ns/other"] = std::make_shared<const CodeRun>(Run("other"));
+  EXPECT_NE(Reconcile("other").outcome, "stale");
+  lagging_["ns/other"] = other_before;  // the entry was dropped with that newer sighting
+  EXPECT_NE(Reconcile("other").outcome, "stale");
 }
 
 TEST_F(ReconcilerTest, TerminalStatusIsNeverRewritten) {

@@ -362,7 +362,7 @@ start_apiserver() {
 
 # --- the whole cluster ---------------------------------------------------------------
 
-BUILT_BINARIES=(kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet crictl helm kube-router)
+BUILT_BINARIES=(kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet crictl helm kube-router containerd containerd-shim-runc-v2 ctr)
 ALL_DAEMONS=(coderun-controller kube-scheduler kubelet kube-router kube-proxy containerd kube-controller-manager kube-apiserver etcd)
 
 any_daemon_running() {
