@@ -10,10 +10,11 @@ watch events:
   kubelet               bound -> the runner container seen terminated: volumes (the
                         run's Secret and /tmp), sandbox and network, container start, the
                         program (usage.wallMillis, printed beside it), and the kubelet
-                        noticing the exit (its PLEG relists every 1 s) and writing status
+                        writing the exit into the Pod status (containerd's event, with
+                        the cluster's evented PLEG)
   controller finish     container terminated seen -> CodeRun Finished (log read, status
-                        write); negative when the controller's log follower finished the
-                        run before the status arrived
+                        write)
+Then the three slowest runs with their stages.
 Beside it: a plain `ctr run` of the same image and program on the node's containerd.
 
 Usage: bench/e2e_bench.py [--runs 30] [--ctr-runs 10]

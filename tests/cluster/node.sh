@@ -491,11 +491,20 @@ node_up() {
   "$CLUSTER_LIB_DIR/images" build --build-dir "$BUILD_DIR" --with-controller
 
   containerd_argv
+  local containerd_pid
+  containerd_pid=$(daemon_pid containerd) || containerd_pid=""
   ensure_daemon containerd containerd_ready 30 "${CONTAINERD_ARGV[@]}"
   "$CLUSTER_LIB_DIR/images" import --address "$CONTAINERD_SOCK"
 
   apply_node_rbac
   kubelet_argv
+  # The evented PLEG gives up on containerd's event stream after a few failed reconnects
+  # and falls back, for the kubelet's lifetime, to the 1 s relist: a new containerd means a
+  # new kubelet.
+  if [[ $(daemon_pid containerd) != "$containerd_pid" ]] && daemon_pid kubelet >/dev/null; then
+    log "containerd was (re)started: restarting the kubelet so its evented PLEG reconnects"
+    stop_daemon kubelet 20
+  fi
   ensure_daemon kubelet kubelet_healthy 60 "${KUBELET_ARGV[@]}"
   wait_until kubelet 90 node_ready || die "node $NODE_NAME did not become Ready with podCIDR $POD_CIDR"
 
