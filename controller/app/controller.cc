@@ -42,13 +42,21 @@ std::string ManagedSelector() {
 
 const std::vector<double> kReconcileBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                0.1,   0.25,   0.5,   1,    2.5,   5};
+const std::vector<double> kApiRequestBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                0.1,   0.25,   0.5,   1,    2.5,   5, 10};
 
 }  // namespace
 
 kube::RequestObserver CountApiRequests(metrics::Registry& metrics) {
-  return [&metrics](const std::string& verb, const std::string& code) {
+  return [&metrics](const std::string& verb, const std::string& code,
+                    std::optional<double> seconds) {
     metrics.Inc("coderun_api_requests_total", "Kubernetes API requests, by verb and HTTP code.",
                 {{"verb", verb}, {"code", code}});
+    if (seconds) {
+      metrics.Observe("coderun_api_request_duration_seconds",
+                      "Kubernetes API request latency (watches excluded), by verb.",
+                      kApiRequestBuckets, *seconds, {{"verb", verb}});
+    }
   };
 }
 

@@ -38,18 +38,27 @@ TEST(ControllerMetricsTest, LeaderGaugeIsZeroUntilElected) {
   EXPECT_TRUE(Has(metrics.Render(), "coderun_leader 1\n"));
 }
 
-TEST(CountApiRequestsTest, CountsByVerbAndCode) {
+TEST(CountApiRequestsTest, CountsByVerbAndCodeAndTimesByVerb) {
   metrics::Registry metrics;
   kube::RequestObserver observe = CountApiRequests(metrics);
-  observe("get", "200");
-  observe("get", "200");
-  observe("patch", "409");
-  observe("watch", "error");
+  observe("get", "200", 0.002);
+  observe("get", "200", 0.004);
+  observe("patch", "409", 0.003);
+  observe("log", "200", 0.020);
+  observe("watch", "error", std::nullopt);
   const char* name = "coderun_api_requests_total";
   EXPECT_EQ(metrics.CounterValue(name, {{"verb", "get"}, {"code", "200"}}), 2);
   EXPECT_EQ(metrics.CounterValue(name, {{"verb", "patch"}, {"code", "409"}}), 1);
   EXPECT_TRUE(Has(metrics.Render(),
                   "coderun_api_requests_total{verb=\"watch\",code=\"error\"} 1\n"));
+  const char* latency = "coderun_api_request_duration_seconds";
+  auto [gets, get_seconds] = metrics.HistogramCountAndSum(latency, {{"verb", "get"}});
+  EXPECT_EQ(gets, 2);
+  EXPECT_DOUBLE_EQ(get_seconds, 0.006);
+  EXPECT_EQ(metrics.HistogramCountAndSum(latency, {{"verb", "log"}}).first, 1);
+  EXPECT_TRUE(Has(metrics.Render(),
+                  "coderun_api_request_duration_seconds_bucket{verb=\"log\",le=\"0.025\"} 1\n"));
+  EXPECT_EQ(metrics.HistogramCountAndSum(latency, {{"verb", "watch"}}).first, 0);
 }
 
 }  // namespace

@@ -135,7 +135,7 @@ class HttpClient final : public Client {
       return on_event(*std::move(event));
     };
     absl::StatusOr<HttpResponse> response = transport_->Stream(request, on_line);
-    Observe("watch", response);
+    Observe("watch", response, std::nullopt);
     if (!stream_error.ok()) return stream_error;
     if (!response.ok()) return response.status();
     if (!Is2xx(response->status)) return ApiError(response->status, response->body);
@@ -150,7 +150,7 @@ class HttpClient final : public Client {
     if (limit_bytes > 0) q.Add("limitBytes", std::to_string(limit_bytes));
     HttpRequest request = NewRequest("GET", kPods.Path(ns, pod) + "/log" + q.str(), "", "");
     request.headers["Accept"] = "text/plain, */*";
-    ASSIGN_OR_RETURN(HttpResponse response, Send("get", std::move(request)));
+    ASSIGN_OR_RETURN(HttpResponse response, Send("log", std::move(request)));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return std::move(response.body);
   }
@@ -184,14 +184,19 @@ class HttpClient final : public Client {
     return request;
   }
 
-  void Observe(const char* verb, const absl::StatusOr<HttpResponse>& response) {
-    if (on_request_) on_request_(verb, response.ok() ? std::to_string(response->status) : "error");
+  void Observe(const char* verb, const absl::StatusOr<HttpResponse>& response,
+               std::optional<double> seconds) {
+    if (on_request_) {
+      on_request_(verb, response.ok() ? std::to_string(response->status) : "error", seconds);
+    }
   }
 
   absl::StatusOr<HttpResponse> Send(const char* verb, HttpRequest request) {
     limiter_->Wait();
+    const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<HttpResponse> response = transport_->Do(request);
-    Observe(verb, response);
+    Observe(verb, response,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return response;
   }
 

@@ -259,9 +259,11 @@ TEST(ClientObserverTest, EveryRequestIsReportedWithItsVerbAndCode) {
   auto transport = std::make_unique<FakeTransport>();
   FakeTransport* fake = transport.get();
   ClientOptions options{.qps = 0, .burst = 1};
-  options.on_request = [&](const std::string& verb, const std::string& code) {
+  options.on_request = [&](const std::string& verb, const std::string& code,
+                           std::optional<double> seconds) {
     std::lock_guard lock(mu);
-    seen.push_back(verb + " " + code);
+    // Every answered request has a duration; a watch (a stream) has none.
+    seen.push_back(verb + " " + code + (seconds ? (*seconds >= 0 ? " timed" : " negative") : ""));
   };
   std::unique_ptr<Client> client = NewClient(std::move(transport), options);
   fake->Respond(200, "{}");
@@ -289,9 +291,10 @@ TEST(ClientObserverTest, EveryRequestIsReportedWithItsVerbAndCode) {
   EXPECT_FALSE(client->Watch(kPods, "ns", {}, ignore).ok());
   // Refused before sending: not a request.
   EXPECT_FALSE(client->Get(kPods, "ns", "").ok());
-  EXPECT_THAT(seen, ::testing::ElementsAre("get 200", "list 200", "create 201", "update 409",
-                                           "update 200", "patch 200", "delete 404", "get 200",
-                                           "watch 200", "get error", "watch 410"));
+  EXPECT_THAT(seen, ::testing::ElementsAre("get 200 timed", "list 200 timed", "create 201 timed",
+                                           "update 409 timed", "update 200 timed",
+                                           "patch 200 timed", "delete 404 timed", "log 200 timed",
+                                           "watch 200", "get error timed", "watch 410"));
 }
 
 }  // namespace

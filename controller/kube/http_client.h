@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,11 +17,14 @@ namespace coderun::kube {
 inline constexpr char kUserAgent[] = "coderun-controller";
 
 // Told about every request the client sends, once it is answered: `verb` is one of get,
-// list, watch, create, update, patch, delete (a Pod log read is a get); `code` is the HTTP
+// list, watch, create, update, patch, delete, log (a Pod log read); `code` is the HTTP
 // status ("200", "404", ...) or "error" when no response came (connection refused, TLS
-// failure, timeout, a watch stream that broke). Called on the requesting thread; must be
-// thread-safe and quick.
-using RequestObserver = std::function<void(const std::string& verb, const std::string& code)>;
+// failure, timeout, a watch stream that broke); `seconds` is how long the request took
+// from sending to the whole answer (the rate limiter's wait not included), and empty for
+// a watch, whose stream lasts as long as it lasts. Called on the requesting thread; must
+// be thread-safe and quick.
+using RequestObserver = std::function<void(const std::string& verb, const std::string& code,
+                                           std::optional<double> seconds)>;
 
 struct ClientOptions {
   double qps = 50;   // client-side limit on requests per second; <= 0 disables
