@@ -336,28 +336,50 @@ kcm_argv() {
 
 kcm_healthy() { "${IN_NODE[@]}" curl -fsSk --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz" | grep -qx ok; }
 
-start_kcm() {
-  kcm_argv
-  port_free "$KCM_PORT" || die "port $KCM_PORT is in use by a process we did not start"
-  start_daemon kube-controller-manager "${KCM_ARGV[@]}"
-  wait_until kube-controller-manager 60 kcm_healthy || die "kube-controller-manager did not become healthy"
+# ensure_daemon [--grace S] [--port P]... <name> <health-fn> <seconds> <argv...>: leave
+# <name> alone if it runs with exactly this argv, binary and config files (and the
+# certificates did not change: pki_changed) and is healthy, or becomes healthy within S
+# seconds (a daemon an earlier up has just started; default 0). Otherwise stop it, check
+# that each port P is free (a port held by a process we did not start is an error, not
+# something to kill), start it, and wait up to <seconds> for health.
+ensure_daemon() {
+  local grace=0 ports=() p
+  while [[ ${1:-} == --* ]]; do
+    case $1 in
+      --grace) grace=$2 ;;
+      --port) ports+=("$2") ;;
+      *) die "ensure_daemon: unknown option $1" ;;
+    esac
+    shift 2
+  done
+  local name=$1 health=$2 secs=$3; shift 3
+  if ((${pki_changed:-0} == 0)) && daemon_matches "$name" "$@" &&
+    { "$health" >/dev/null 2>&1 || { ((grace > 0)) && wait_until "$name" "$grace" "$health"; }; }; then
+    log "$name already running and healthy"
+    return 0
+  fi
+  stop_daemon "$name"
+  for p in "${ports[@]}"; do
+    port_free "$p" || die "port $p (for $name) is in use by a process we did not start"
+  done
+  start_daemon "$name" "$@"
+  wait_until "$name" "$secs" "$health" || die "$name did not become healthy"
 }
 
-start_etcd() {
+ensure_etcd() {
   etcd_argv
-  port_free "$ETCD_PORT" && port_free "$ETCD_PEER_PORT" ||
-    die "port $ETCD_PORT or $ETCD_PEER_PORT is in use by a process we did not start"
   mkdir -p "$STATE/etcd" && chmod 700 "$STATE/etcd"
-  start_daemon etcd "${ETCD_ARGV[@]}"
-  wait_until etcd 30 etcd_healthy || die "etcd did not become healthy"
+  ensure_daemon --grace 15 --port "$ETCD_PORT" --port "$ETCD_PEER_PORT" etcd etcd_healthy 30 "${ETCD_ARGV[@]}"
 }
 
-start_apiserver() {
+ensure_apiserver() {
   apiserver_argv
-  port_free "$APISERVER_PORT" || die "port $APISERVER_PORT is in use by a process we did not start"
-  start_daemon kube-apiserver "${APISERVER_ARGV[@]}"
-  wait_until kube-apiserver 90 apiserver_ready || die "kube-apiserver did not become ready"
-  log "kube-apiserver ready at $APISERVER_URL"
+  ensure_daemon --grace 60 --port "$APISERVER_PORT" kube-apiserver apiserver_ready 90 "${APISERVER_ARGV[@]}"
+}
+
+ensure_kcm() {
+  kcm_argv
+  ensure_daemon --port "$KCM_PORT" kube-controller-manager kcm_healthy 60 "${KCM_ARGV[@]}"
 }
 
 # --- the whole cluster ---------------------------------------------------------------

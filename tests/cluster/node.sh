@@ -367,19 +367,6 @@ scheduler_argv() {
 }
 scheduler_healthy() { "${IN_NODE[@]}" curl -fsSk --max-time 2 https://127.0.0.1:10259/healthz | grep -qx ok; }
 
-# ensure_daemon <name> <health-fn> <seconds> <argv...>: leave it if running with these
-# flags and config files and healthy, else (re)start it and wait for health.
-ensure_daemon() {
-  local name=$1 health=$2 secs=$3; shift 3
-  if ((pki_changed == 0)) && daemon_matches "$name" "$@" && "$health" >/dev/null 2>&1; then
-    log "$name already running and healthy"
-    return 0
-  fi
-  stop_daemon "$name"
-  start_daemon "$name" "$@"
-  wait_until "$name" "$secs" "$health" || die "$name did not become healthy"
-}
-
 # Stops every Pod sandbox through the CRI (their containers, cgroups and mounts go with
 # them), so nothing of a run outlives the node.
 remove_all_pods() {
