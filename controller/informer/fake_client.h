@@ -204,7 +204,8 @@ class FakeClient final : public kube::Client {
       if (!old) return Error(404, "NotFound", name + " not found");
       // Optimistic concurrency, as the apiserver does it: a resourceVersion in the patch
       // must be the stored one.
-      if (auto meta = patch.find("metadata"); meta != patch.end() && meta->contains("resourceVersion") &&
+      if (auto meta = patch.find("metadata");
+          meta != patch.end() && meta->contains("resourceVersion") &&
           (*meta)["resourceVersion"] != (*old)["metadata"]["resourceVersion"]) {
         return Error(409, "Conflict", "the object has been modified");
       }
