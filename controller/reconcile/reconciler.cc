@@ -78,12 +78,9 @@ Result Reconciler::Reconcile(const std::string& key) {
 }
 
 void Reconciler::NoteWrite(const CodeRun& run, const kube::json& written) {
-  const kube::json* rv = nullptr;
-  if (auto meta = written.find("metadata"); meta != written.end() && meta->is_object()) {
-    if (auto it = meta->find("resourceVersion"); it != meta->end() && it->is_string()) rv = &*it;
-  }
   // An unchanged version (a patch that changed nothing) has no event to wait for.
-  if (!rv || rv->get_ref<const std::string&>() == run.resource_version) return;
+  const std::string rv = ResourceVersionOf(written);
+  if (rv.empty() || rv == run.resource_version) return;
   std::lock_guard lock(writes_mu_);
   written_over_[run.Key()] = run.resource_version;
 }

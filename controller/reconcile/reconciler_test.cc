@@ -8,6 +8,7 @@
 #include <map>
 
 #include "informer/fake_client.h"
+#include "kube/errors.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/pod.h"
 #include "reconcile/status.h"
@@ -237,7 +238,8 @@ TEST_F(ReconcilerTest, CacheBehindOwnStatusWriteWaitsForItsEvent) {
   api_.SetPodLog("ns", Run("hello").pod_name, runner::FormatReport(report));
   Terminate("hello", 0);
   // The Pod's event comes before the watch event of that status write: no log read, no
-  // patch that the apiserver would refuse, a look again later.
+  // patch that the apiserver would refuse (the fake, like the apiserver, holds the patch's
+  // resourceVersion against the stored one), a look again later.
   lagging_["ns/hello"] = before_write;
   Result r = Reconcile("hello");
   ASSERT_TRUE(r.error.ok()) << r.error;
@@ -245,8 +247,6 @@ TEST_F(ReconcilerTest, CacheBehindOwnStatusWriteWaitsForItsEvent) {
   ASSERT_TRUE(r.requeue_after.has_value());
   EXPECT_EQ(api_.pod_log_reads(), 0);
   EXPECT_EQ(Run("hello").phase, "Pending");
-  // Without the check the same reconcile reads the log and is refused: the fake, like the
-  // apiserver, holds the patch's resourceVersion against the stored one.
   // The cache catches up: the run finishes with one log read.
   lagging_.clear();
   r = Reconcile("hello");
@@ -261,7 +261,9 @@ TEST_F(ReconcilerTest, CacheBehindOwnStatusWriteWaitsForItsEvent) {
   lagging_["ns/other"] = std::make_shared<const CodeRun>(Run("other"));
   EXPECT_NE(Reconcile("other").outcome, "stale");
   lagging_["ns/other"] = other_before;  // the entry was dropped with that newer sighting
-  EXPECT_NE(Reconcile("other").outcome, "stale");
+  r = Reconcile("other");
+  EXPECT_NE(r.outcome, "stale");
+  EXPECT_TRUE(kube::IsConflict(r.error)) << r.error;  // so the old version goes to the API
 }
 
 TEST_F(ReconcilerTest, TerminalStatusIsNeverRewritten) {

@@ -62,6 +62,10 @@ const kube::DropKeys& MetadataDropKeys() {
   return keys;
 }
 
+std::string ResourceVersionOf(const json& object) {
+  return Str(Obj(object, "metadata"), "resourceVersion");
+}
+
 absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   if (auto s = CheckMetadata(object, "CodeRun"); !s.ok()) return s;
   const json& meta = object["metadata"];

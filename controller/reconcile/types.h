@@ -93,5 +93,7 @@ struct NetworkPolicy {
 absl::StatusOr<CodeRun> DecodeCodeRun(const kube::json& object);
 absl::StatusOr<Pod> DecodePod(const kube::json& object);
 absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const kube::json& object);
+// metadata.resourceVersion of any object, empty if it has none.
+std::string ResourceVersionOf(const kube::json& object);
 
 }  // namespace coderun::reconcile
