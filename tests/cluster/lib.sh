@@ -309,13 +309,15 @@ apiserver_ready() {
 }
 
 # kube-controller-manager with only what the tests need of a cluster: the garbage collector
-# (ownerReferences), namespace deletion, default ServiceAccounts and their tokens, and
-# ResourceQuota accounting (quota admission enforces nothing until a quota has a status).
+# (ownerReferences), namespace deletion, default ServiceAccounts and their tokens,
+# ResourceQuota accounting (quota admission enforces nothing until a quota has a status), and
+# ClusterRole aggregation (the built-in admin/edit/view roles get their rules, including the
+# chart's coderun-edit/coderun-view, only from it).
 # Node mode adds node IPAM (the node's podCIDR), node lifecycle (taints) and what Pods of
 # Deployments need.
 KCM_PORT=${CODERUN_KCM_PORT:-10257}
 kcm_argv() {
-  KCM_CONTROLLERS=garbagecollector,namespace,serviceaccount,serviceaccount-token,resourcequota
+  KCM_CONTROLLERS=garbagecollector,namespace,serviceaccount,serviceaccount-token,resourcequota,clusterrole-aggregation
   [[ $MODE != node ]] ||
     KCM_CONTROLLERS+=,root-ca-certificate-publisher-controller,nodeipam,nodelifecycle,deployment,replicaset,disruption,endpointslice,endpointslicemirroring,podgc,ttl-after-finished,job
   KCM_ARGV=("$BIN/kube-controller-manager"

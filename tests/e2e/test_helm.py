@@ -2,7 +2,8 @@
 helm/coderun with the locally built controller image, runs through the in-cluster
 controller (two replicas, leader election), failover with runs in flight, /metrics, the
 admission policy, RBAC proven minimal by the apiserver's audit log and `kubectl auth
-can-i`, `helm upgrade`, and `helm uninstall` keeping the CRD and CodeRuns.
+can-i`, the built-in `edit` and `view` roles gaining the CodeRun verbs by aggregation,
+`helm upgrade`, and `helm uninstall` keeping the CRD and CodeRuns.
 
 The cluster's host-process controller is stopped for this module (two controllers must
 not serve the same namespaces) and started again by `tests/cluster/up` afterwards."""
@@ -18,6 +19,7 @@ import pytest
 
 from conftest import expect, make_namespace, run, wait_terminal
 import kube
+from test_rbac import can as may  # kubectl auth can-i ... --as=USER: True on "yes"
 
 RELEASE, RELEASE_NS = "e2e", "coderun-e2e"
 NAME = f"{RELEASE}-coderun-controller"      # the chart's <release>-coderun-controller
@@ -312,6 +314,37 @@ def test_scoped_install_cannot_touch_other_namespaces(runs_ns):
     finally:
         kube.kubectl("delete", "-f", "-", "--ignore-not-found", input=rendered, check=False)
         kube.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
+def test_builtin_edit_and_view_roles_gain_the_coderun_verbs(runs_ns):
+    """kube-controller-manager's clusterrole-aggregation controller copies the rules of the
+    chart's <release>-coderun-edit and -view into the built-in `edit` and `view`, which is
+    how most users get CodeRun access. A user bound to `edit` submits and deletes runs but
+    never writes their status; one bound to `view` reads them only."""
+    ns = make_namespace("helm-aggregate")
+    editor, viewer = "coderun-e2e-editor", "coderun-e2e-viewer"
+    try:
+        for user, role in ((editor, "edit"), (viewer, "view")):
+            kube.create({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                         "metadata": {"name": f"builtin-{role}"},
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                     "kind": "ClusterRole", "name": role},
+                         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                                       "name": user}]}, ns)
+        granted = [(editor, verb) for verb in ("create", "get", "list", "watch", "delete")]
+        granted += [(viewer, verb) for verb in ("get", "list", "watch")]
+        # Aggregation (and the authorizer's view of the new bindings) is asynchronous.
+        kube.wait_for(lambda: all(may(user, verb, "coderuns.coderun.dev", ns)
+                                  for user, verb in granted),
+                      60, "the built-in edit and view ClusterRoles to grant the CodeRun verbs",
+                      objects=[("clusterrole", "edit", None), ("clusterrole", "view", None),
+                               ("clusterrole", f"{NAME.removesuffix('-controller')}-edit", None)])
+        for verb in ("update", "patch"):
+            assert not may(editor, verb, "coderuns.coderun.dev", ns, "status"), verb
+        for verb in ("create", "update", "delete"):
+            assert not may(viewer, verb, "coderuns.coderun.dev", ns), verb
+    finally:
+        kube.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
 def test_upgrade_changing_a_value_rolls_out_and_still_works(runs_ns):
