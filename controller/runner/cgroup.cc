@@ -81,6 +81,19 @@ CgroupMemory ReadCgroupMemory(const std::string& root) {
   return memory;
 }
 
+std::optional<uint64_t> ReadCgroupCpuNanos(const std::string& root) {
+  const auto v2 = [](const std::string& dir) -> std::optional<uint64_t> {
+    const auto usec = ReadKeyed(dir + "/cpu.stat", "usage_usec");
+    if (!usec || *usec > UINT64_MAX / 1000) return std::nullopt;
+    return *usec * 1000;
+  };
+  if (Exists(root + "/cpu.stat")) return v2(root);
+  for (const char* dir : {"/cpu,cpuacct", "/cpuacct"}) {
+    if (auto nanos = ReadUint(root + dir + "/cpuacct.usage")) return nanos;
+  }
+  return v2(root + "/unified");
+}
+
 bool OomKillBetween(const CgroupMemory& before, const CgroupMemory& after) {
   if (before.oom_kills && after.oom_kills) return *after.oom_kills > *before.oom_kills;
   if (!before.oom_kills && !after.oom_kills && before.failcnt && after.failcnt) {

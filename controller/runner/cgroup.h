@@ -1,4 +1,4 @@
-// Readers of the container's memory cgroup (v1 or v2), taking the cgroup filesystem's
+// Readers of the container's memory and CPU cgroups (v1 or v2), taking the cgroup filesystem's
 // root as a parameter so tests can point them at fake files.
 //
 // Inside a container /sys/fs/cgroup is the container's own cgroup: on v2 (cgroup
@@ -27,6 +27,14 @@ struct CgroupMemory {
 // Reads what is readable under `root`; absent or malformed files leave fields empty. v2 is
 // chosen when root/memory.events or root/memory.peak exists, else v1. Never fails.
 CgroupMemory ReadCgroupMemory(const std::string& root);
+
+// CPU time (user + system) used so far by every process that ever ran in the container's
+// cgroup, children that were never waited for included, in nanoseconds:
+//   v2: root/cpu.stat "usage_usec" (times 1000);
+//   v1: root/cpu,cpuacct/cpuacct.usage, else root/cpuacct/cpuacct.usage (nanoseconds);
+//   hybrid: root/unified/cpu.stat.
+// nullopt when none of them is readable.
+std::optional<uint64_t> ReadCgroupCpuNanos(const std::string& root);
 
 // True if the counters say an OOM kill happened between the two samples: oom_kills grew,
 // or (only when neither sample has oom_kills) failcnt grew.

@@ -78,6 +78,42 @@ TEST(CgroupTest, MissingOrMalformedFilesLeaveFieldsEmpty) {
   EXPECT_EQ(bad.oom_kills, std::nullopt);
 }
 
+TEST(CgroupTest, ReadsV2CpuUsageInNanoseconds) {
+  TempDir root;
+  root.Write("cpu.stat", "usage_usec 2500001\nuser_usec 2000000\nsystem_usec 500001\n");
+  EXPECT_EQ(ReadCgroupCpuNanos(root.path()), 2500001000u);
+}
+
+TEST(CgroupTest, ReadsV1CpuacctUsageUnderEitherName) {
+  TempDir joint;
+  std::filesystem::create_directory(joint.path() + "/cpu,cpuacct");
+  joint.Write("cpu,cpuacct/cpuacct.usage", "1234567890\n");
+  EXPECT_EQ(ReadCgroupCpuNanos(joint.path()), 1234567890u);
+  TempDir split;
+  std::filesystem::create_directory(split.path() + "/cpuacct");
+  split.Write("cpuacct/cpuacct.usage", "42\n");
+  EXPECT_EQ(ReadCgroupCpuNanos(split.path()), 42u);
+}
+
+TEST(CgroupTest, HybridFallsBackToTheUnifiedHierarchy) {
+  TempDir root;
+  std::filesystem::create_directory(root.path() + "/memory");
+  std::filesystem::create_directory(root.path() + "/unified");
+  root.Write("unified/cpu.stat", "usage_usec 7\n");
+  EXPECT_EQ(ReadCgroupCpuNanos(root.path()), 7000u);
+}
+
+TEST(CgroupTest, UnreadableOrMalformedCpuUsageIsNullopt) {
+  EXPECT_EQ(ReadCgroupCpuNanos("/nonexistent/cgroup"), std::nullopt);
+  TempDir v2;
+  v2.Write("cpu.stat", "user_usec 5\n");  // no usage_usec
+  EXPECT_EQ(ReadCgroupCpuNanos(v2.path()), std::nullopt);
+  TempDir v1;
+  std::filesystem::create_directory(v1.path() + "/cpuacct");
+  v1.Write("cpuacct/cpuacct.usage", "lots\n");
+  EXPECT_EQ(ReadCgroupCpuNanos(v1.path()), std::nullopt);
+}
+
 TEST(CgroupTest, KeyedValueMatchesWholeKeys) {
   EXPECT_EQ(KeyedValue("oom 4\noom_kill 2\n", "oom"), 4u);
   EXPECT_EQ(KeyedValue("oom_kill_disable 0\noom_kill 2", "oom_kill"), 2u);

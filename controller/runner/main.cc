@@ -4,6 +4,7 @@
 // Exit status: 0 when the program ran (whatever it did), 2 when the report carries a
 // runnerError, 3 when the report could not be written.
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <string>
@@ -36,6 +37,8 @@ extern "C" int __lsan_is_turned_off() { return 1; }
 
 int main(int argc, char** argv) {
   using namespace coderun::runner;
+  // libcrypto (the input digest) reads no configuration file of the image.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
   Report report;
   std::string error;
   const int signal_fd = PrepareProcess(&error);

@@ -28,6 +28,7 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
     bool* seen;
   };
   bool unused = false;
+  bool writable_dir_seen = false;
   const IntFlag int_flags[] = {
       {"--timeout-seconds", 1, 86400, &options.timeout_seconds, &have_timeout},
       {"--pids", 1, 1 << 20, &options.pids, &have_pids},
@@ -63,8 +64,22 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
       options.python = value;
     } else if (name == "--cgroup-root" && !value.empty()) {
       options.cgroup_root = value;
+    } else if (name == "--input-digest") {
+      if (value.size() != 64 || value.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        *error = "--input-digest: want 64 lowercase hex digits, got \"" + value + "\"";
+        return std::nullopt;
+      }
+      options.input_digest = value;
+    } else if (name == "--writable-dir" && !value.empty() && value[0] == '/') {
+      if (!writable_dir_seen) options.writable_dirs.clear();
+      writable_dir_seen = true;
+      options.writable_dirs.push_back(value);
+    } else if (name == "--termination-log" && (value.empty() || value[0] == '/')) {
+      options.termination_log = value;
+    } else if (name == "--landlock" && (value == "auto" || value == "off")) {
+      options.landlock = value == "auto";
     } else {
-      *error = "unknown flag or empty value: " + arg;
+      *error = "unknown flag or bad value: " + arg;
       return std::nullopt;
     }
   }

@@ -2,7 +2,8 @@
 //
 //   coderun-runner --input-dir=DIR --timeout-seconds=N --pids=N --output-bytes=N
 //                  [--python=PATH] [--file-bytes=N] [--open-files=N]
-//                  [--cgroup-root=DIR] [--kill-grace-millis=N]
+//                  [--cgroup-root=DIR] [--drain-millis=N] [--input-digest=HEX]
+//                  [--writable-dir=DIR]... [--termination-log=PATH] [--landlock=auto|off]
 //
 // --input-dir        holds `code` (Python source), `stdin` (optional, default empty) and
 //                    `args.json` (optional, a JSON array of strings, default [])
@@ -17,6 +18,20 @@
 // --cgroup-root      where the container's cgroup filesystem is (default /sys/fs/cgroup)
 // --drain-millis     how long the pipes are drained after every process is gone
 //                    (default 2000)
+// --input-digest     64 lowercase hex digits: InputDigest (runner/input_digest.h) of the
+//                    input directory's nonce, code, stdin and args.json files. When given,
+//                    a run whose input does not hash to it is refused (runnerError) and
+//                    the program is never started. Default: no check.
+// --writable-dir     a memory-backed directory beneath which the program may create,
+//                    write and remove files; repeatable, the first occurrence replaces the
+//                    default (/tmp, the run's emptyDir, and /dev/shm, the Pod's shm tmpfs
+//                    that Python's multiprocessing needs). Where Landlock exists, nothing
+//                    else but /dev/null is writable; directories that do not exist are
+//                    skipped.
+// --termination-log  the kubelet's termination message file, truncated after the run
+//                    if the program wrote to it (default /dev/termination-log; "" = none)
+// --landlock         auto (default): restrict the program with every Landlock wall the
+//                    kernel offers; off: do not (tests of the walls behind it)
 #pragma once
 
 #include <cstdint>
@@ -36,6 +51,10 @@ struct Options {
   int64_t open_files = 64;
   std::string cgroup_root = "/sys/fs/cgroup";
   int64_t drain_millis = 2000;
+  std::string input_digest;  // "" = no check
+  std::vector<std::string> writable_dirs = {"/tmp", "/dev/shm"};
+  std::string termination_log = "/dev/termination-log";
+  bool landlock = true;
 };
 
 // Parses argv[1..]. Returns nullopt and sets *error to a one-line reason for unknown

@@ -20,6 +20,35 @@ TEST(OptionsTest, ParsesTheControllersCommandLine) {
   EXPECT_EQ(options->cgroup_root, "/sys/fs/cgroup");
   EXPECT_EQ(options->open_files, 64);
   EXPECT_EQ(options->file_bytes, 64 << 20);
+  EXPECT_EQ(options->input_digest, "");
+  EXPECT_EQ(options->writable_dirs, (std::vector<std::string>{"/tmp", "/dev/shm"}));
+  EXPECT_EQ(options->termination_log, "/dev/termination-log");
+  EXPECT_TRUE(options->landlock);
+}
+
+TEST(OptionsTest, ParsesTheWallsAndTheInputDigest) {
+  auto args = kControllerArgs;
+  const std::string digest(64, 'a');
+  for (const std::string& flag : {"--input-digest=" + digest, std::string("--writable-dir=/w1"),
+                           std::string("--writable-dir=/w2"), std::string("--termination-log="),
+                           std::string("--landlock=off")}) {
+    args.push_back(flag);
+  }
+  std::string error;
+  auto options = ParseOptions(args, &error);
+  ASSERT_TRUE(options) << error;
+  EXPECT_EQ(options->input_digest, digest);
+  EXPECT_EQ(options->writable_dirs, (std::vector<std::string>{"/w1", "/w2"}));
+  EXPECT_EQ(options->termination_log, "");
+  EXPECT_FALSE(options->landlock);
+  for (const std::string& bad :
+       {"--input-digest=" + std::string(63, 'a'), "--input-digest=" + std::string(64, 'A'),
+        std::string("--writable-dir=relative"), std::string("--landlock=on"),
+        std::string("--termination-log=relative")}) {
+    auto with = kControllerArgs;
+    with.push_back(bad);
+    EXPECT_FALSE(ParseOptions(with, &error)) << bad;
+  }
 }
 
 TEST(OptionsTest, RejectsBadInput) {

@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
+#include "runner/landlock.h"
 #include "runner/seccomp.h"
 
 extern char** environ;
@@ -21,9 +23,9 @@ namespace coderun::runner {
 const char kPythonBootstrap[] = R"PY(def _coderun_main():
     import sys, __main__
     del __main__.__dict__["_coderun_main"]
-    path = sys.argv.pop(1)
+    code_fd = int(sys.argv.pop(1))
     sys.stdout.reconfigure(line_buffering=True)
-    with open(path, "rb") as f:
+    with open(code_fd, "rb") as f:
         source = f.read()
     try:
         code = compile(source, "<string>", "exec", dont_inherit=True)
@@ -58,6 +60,15 @@ void Tell(int fd, char kind, const char* what, int err) {
   _exit(127);
 }
 
+// Closes every fd from 3 up but `keep_a` and `keep_b` (both >= 3).
+void CloseFdsExcept(int keep_a, int keep_b) {
+  const unsigned lo = static_cast<unsigned>(std::min(keep_a, keep_b));
+  const unsigned hi = static_cast<unsigned>(std::max(keep_a, keep_b));
+  if (lo > 3) close_range(3, lo - 1, 0);
+  if (hi > lo + 1) close_range(lo + 1, hi - 1, 0);
+  close_range(hi + 1, ~0U, 0);
+}
+
 bool SetLimit(int resource, int64_t value) {
   const rlimit limit = {static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
   return setrlimit(resource, &limit) == 0;
@@ -76,10 +87,6 @@ bool SetLimit(int resource, int64_t value) {
   if (dup2(spec.stdin_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) {
     Fatal(status_w, "dup2", errno);
   }
-  // Keep only 0, 1, 2 and the status pipe (close-on-exec).
-  if (status_w > 3) close_range(3, status_w - 1, 0);
-  close_range(status_w + 1, ~0U, 0);
-
   // A non-dumpable process cannot write its own /proc files; the child becomes dumpable
   // again here (execve would do so anyway), then may raise its OOM score.
   prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
@@ -94,6 +101,16 @@ bool SetLimit(int resource, int64_t value) {
   }
   if (!SetLimit(RLIMIT_NPROC, spec.pids)) Fatal(status_w, "setrlimit(RLIMIT_NPROC)", errno);
 
+  // Last of the filesystem work above (oom_score_adj is a write outside the walls).
+  if (spec.landlock_fd >= 0) {
+    if (const int err = EnforceLandlock(spec.landlock_fd); err != 0) {
+      Fatal(status_w, "landlock_restrict_self", err);
+    }
+  }
+  // Keep only 0, 1, 2, the status pipe (close-on-exec) and the code for the bootstrap.
+  if (fcntl(spec.code_fd, F_SETFD, 0) != 0) Fatal(status_w, "fcntl(code)", errno);
+  CloseFdsExcept(status_w, spec.code_fd);
+
   const std::string seccomp_error = InstallSeccompFilter();
   if (!seccomp_error.empty()) Fatal(status_w, seccomp_error.c_str(), errno);
   execvpe(argv[0], argv, envp);
@@ -105,7 +122,8 @@ bool SetLimit(int resource, int64_t value) {
 SpawnResult SpawnProgram(const ProgramSpec& spec) {
   SpawnResult result;
   // Everything the child needs is built before fork.
-  std::vector<std::string> arg_strings = {spec.python, "-c", kPythonBootstrap, spec.code_path};
+  std::vector<std::string> arg_strings = {spec.python, "-c", kPythonBootstrap,
+                                          std::to_string(spec.code_fd)};
   arg_strings.insert(arg_strings.end(), spec.args.begin(), spec.args.end());
   std::vector<char*> argv;
   for (std::string& s : arg_strings) argv.push_back(s.data());

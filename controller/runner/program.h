@@ -1,9 +1,11 @@
 // Starting the program: python3 in a child with its own session, stdin from a file,
-// stdout and stderr to two pipes, rlimits, a raised oom_score_adj and the seccomp filter.
+// stdout and stderr to two pipes, rlimits, a raised oom_score_adj, the Landlock ruleset
+// and the seccomp filter.
 //
 // How Python is run. The code is not passed with -c (Linux caps one argv string at
-// 128 KiB, the code may be 256 KiB) but read from its file by a short bootstrap given to
-// `python3 -c`, which then
+// 128 KiB, the code may be 256 KiB) but read by a short bootstrap given to `python3 -c`
+// from a file descriptor the runner opened (and checked, see input.h), which it closes;
+// the bootstrap then
 //   - sets sys.argv to ["-c", args...] exactly as `python3 -c CODE args...` would,
 //   - compiles the code with filename "<string>" and runs it in a clean __main__,
 //   - prints an uncaught exception with sys.excepthook minus the bootstrap's own frames
@@ -24,14 +26,16 @@
 
 namespace coderun::runner {
 
-// The bootstrap passed to `python3 -c`; it expects the code's path as sys.argv[1].
+// The bootstrap passed to `python3 -c`; it expects the number of an inherited fd open on
+// the code as sys.argv[1].
 extern const char kPythonBootstrap[];
 
 struct ProgramSpec {
   std::string python;  // path, or a name looked up in PATH
-  std::string code_path;
+  int code_fd = -1;               // read (from its current offset) and closed by the bootstrap
   std::vector<std::string> args;  // sys.argv[1:]
   int stdin_fd = -1;              // becomes the program's fd 0
+  int landlock_fd = -1;           // ruleset enforced on the program, -1 for none
   int64_t pids = 0;               // RLIMIT_NPROC
   int64_t file_bytes = 0;         // RLIMIT_FSIZE
   int64_t open_files = 0;         // RLIMIT_NOFILE
@@ -48,7 +52,7 @@ struct SpawnResult {
 // Forks and execs the program. The calling process must be single-threaded. On error no
 // child is left running (a child that failed before exec has been reaped) and no fds are
 // returned. Signal mask and dispositions are reset to defaults in the child; it holds no
-// fd of the caller but 0, 1 and 2.
+// fd of the caller but 0, 1, 2 and the code's (until the bootstrap has read it).
 SpawnResult SpawnProgram(const ProgramSpec& spec);
 
 }  // namespace coderun::runner

@@ -113,6 +113,11 @@ bool FillReport(const json& doc, Report* r, std::string* error) {
     return false;
   }
   if (!ParseLimit(limit, &r->limit)) return Fail(error, "member limit has an unknown value");
+  // Optional: runners before it did not write it, and used no Landlock.
+  if (doc.contains("landlockAbi") &&
+      !GetInt(doc, "landlockAbi", 0, 1000, &r->landlock_abi, error)) {
+    return false;
+  }
   return true;
 }
 
@@ -148,6 +153,7 @@ std::string FormatReport(const Report& r) {
       {"limit", std::string(LimitName(r.limit))},
       {"runnerMessage", CutToEncodedSize(r.runner_message, kMaxMessageBytes).text},
       {"runnerError", CutToEncodedSize(r.runner_error, kMaxMessageBytes).text},
+      {"landlockAbi", r.landlock_abi},
   };
   const std::string body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string frame;

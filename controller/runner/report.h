@@ -21,8 +21,12 @@
 //                         "terminated" (the runner was stopped from outside)
 //   runnerMessage string  notes of the runner, "" if none
 //   runnerError   string  non-empty iff the runner could not run the program as asked
-//                         (bad input, python3 missing, ...): the other fields then mean
-//                         nothing about the program
+//                         (bad input, python3 missing, input not matching --input-digest,
+//                         ...): the other fields then mean nothing about the program
+//   landlockAbi   int     optional (absent = 0): the Landlock ABI of the walls the program
+//                         ran inside (runner/landlock.h); 0 = none (no Landlock in the
+//                         kernel, refused by seccomp, or off), 1..5 = some walls missing
+//                         (runnerMessage says which), >= 6 = all of them
 // Unknown members are ignored by the parser (a newer runner may add some).
 //
 // The program never holds the runner's stdout or stderr, so a frame it prints travels
@@ -70,6 +74,7 @@ struct Report {
   Limit limit = Limit::kNone;
   std::string runner_message;
   std::string runner_error;
+  int landlock_abi = 0;
 
   bool operator==(const Report&) const = default;
 };

@@ -19,6 +19,7 @@ Report Sample() {
   r.stderr_bytes = 14;
   r.limit = Limit::kTime;
   r.runner_message = "note";
+  r.landlock_abi = 7;
   return r;
 }
 
@@ -36,6 +37,31 @@ TEST(ReportTest, RoundTrips) {
   EXPECT_EQ(*parsed, Sample());
   EXPECT_TRUE(frame.starts_with("coderun-report/v1 "));
   EXPECT_TRUE(frame.ends_with("}\ncoderun-report-end\n"));
+}
+
+TEST(ReportTest, LandlockAbiIsOptionalForOlderRunnersAndChecked) {
+  // A runner from before landlockAbi existed: the member is absent, the frame parses.
+  const std::string old_doc =
+      R"({"exitCode":0,"signal":0,"wallMillis":1,"cpuMillis":1,"maxRSSBytes":1,)"
+      R"("stdout":"","stderr":"","stdoutTruncated":false,"stderrTruncated":false,)"
+      R"("stdoutBytes":0,"stderrBytes":0,"limit":"","runnerMessage":"","runnerError":""})";
+  const auto frame = [](const std::string& doc) {
+    return "coderun-report/v1 " + std::to_string(doc.size()) + "\n" + doc +
+           "\ncoderun-report-end\n";
+  };
+  std::string error;
+  auto parsed = ParseReport(frame(old_doc), &error);
+  ASSERT_TRUE(parsed) << error;
+  EXPECT_EQ(parsed->landlock_abi, 0);
+  std::string with_abi = old_doc;
+  with_abi.insert(with_abi.size() - 1, R"(,"landlockAbi":6)");
+  parsed = ParseReport(frame(with_abi), &error);
+  ASSERT_TRUE(parsed) << error;
+  EXPECT_EQ(parsed->landlock_abi, 6);
+  std::string bad = old_doc;
+  bad.insert(bad.size() - 1, R"(,"landlockAbi":"6")");
+  EXPECT_EQ(Parse(frame(bad)), "member landlockAbi is not an integer");
+  EXPECT_NE(FormatReport(Sample()).find(R"("landlockAbi":7)"), std::string::npos);
 }
 
 TEST(ReportTest, EveryLimitRoundTrips) {

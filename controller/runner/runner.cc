@@ -14,9 +14,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include "runner/cgroup.h"
+#include "runner/input.h"
+#include "runner/landlock.h"
 #include "runner/processes.h"
 #include "runner/program.h"
 #include "runner/utf8.h"
@@ -27,7 +28,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr size_t kMaxArgsJsonBytes = 1 << 20;
 // How long killing and reaping may take before the runner reports what it has.
 constexpr milliseconds kReapDeadline{5000};
 
@@ -59,34 +59,18 @@ struct Capture {
 
 std::string Errno(const std::string& what) { return what + ": " + strerror(errno); }
 
+uint64_t Micros(const timeval& t) { return uint64_t(t.tv_sec) * 1000000 + t.tv_usec; }
+
+// CPU time of the calling process (all threads), in nanoseconds.
+uint64_t SelfCpuNanos() {
+  rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  return (Micros(usage.ru_utime) + Micros(usage.ru_stime)) * 1000;
+}
+
 uint64_t Millis(Clock::duration d) {
   return static_cast<uint64_t>(std::max<int64_t>(
       0, std::chrono::duration_cast<milliseconds>(d).count()));
-}
-
-// Reads args.json (absent = no args). Returns "" or what is wrong.
-std::string ReadArgs(const std::string& path, std::vector<std::string>* args) {
-  if (access(path.c_str(), F_OK) != 0) return "";
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + path);
-  std::string text;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0 && text.size() <= kMaxArgsJsonBytes) {
-    text.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  if (n < 0) return Errno("read " + path);
-  if (text.size() > kMaxArgsJsonBytes) return path + ": larger than 1 MiB";
-  const auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_array()) return path + ": not a JSON array";
-  for (const auto& arg : doc) {
-    if (!arg.is_string()) return path + ": not an array of strings";
-    const std::string& s = arg.get_ref<const std::string&>();
-    if (s.find('\0') != std::string::npos) return path + ": an argument holds a NUL byte";
-    args->push_back(s);
-  }
-  return "";
 }
 
 // Everything a run is waiting for, and its state.
@@ -104,6 +88,7 @@ class Supervisor {
   bool AcceptStop(const signalfd_siginfo& info) const;
   void KillAndReap();
   void Drain();
+  void TruncateTerminationLog();
   void Note(const std::string& message) {
     if (!report_.runner_message.empty()) report_.runner_message += "; ";
     report_.runner_message += message;
@@ -122,7 +107,12 @@ class Supervisor {
 };
 
 bool Supervisor::AcceptStop(const signalfd_siginfo& info) const {
-  if (info.ssi_pid == 0) return true;  // from the kernel or another PID namespace
+  // Only kill() and its kin mark a signal SI_USER, and they fill in the sender's pid as
+  // the receiver's namespace sees it: 0 for a sender outside the PID namespace. The
+  // program cannot fake that pair: SIGIO from F_SETOWN carries POLL_* codes, and
+  // rt_sigqueueinfo to another process must carry a negative code.
+  if (info.ssi_code != SI_USER) return false;
+  if (info.ssi_pid == 0) return true;
   return getpid() != 1 && static_cast<pid_t>(info.ssi_pid) == getppid();
 }
 
@@ -194,34 +184,54 @@ void Supervisor::Drain() {
   if (err_.fd >= 0) close(err_.fd);
 }
 
+// Where Landlock is absent the program could write the termination log (a file on the
+// node's disk); once every process of the run is gone, what it wrote is dropped.
+void Supervisor::TruncateTerminationLog() {
+  if (options_.termination_log.empty()) return;
+  const int fd = open(options_.termination_log.c_str(),
+                      O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return;  // absent or not writable: nothing the program could have written
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    if (ftruncate(fd, 0) == 0) {
+      Note("the program wrote " + std::to_string(st.st_size) + " bytes to " +
+           options_.termination_log + "; truncated");
+    } else {
+      Note(Errno("truncating " + options_.termination_log));
+    }
+  }
+  close(fd);
+}
+
 Report Supervisor::Run() {
-  const std::string input = options_.input_dir;
+  RunnerInput input;
+  report_.runner_error = input.Open(options_.input_dir, options_.input_digest);
+  if (!report_.runner_error.empty()) return report_;
   ProgramSpec spec;
   spec.python = options_.python;
-  spec.code_path = input + "/code";
+  spec.code_fd = input.code_fd();
+  spec.stdin_fd = input.stdin_fd();
+  spec.args = input.args();
   spec.pids = options_.pids;
   spec.file_bytes = options_.file_bytes;
   spec.open_files = options_.open_files;
-  struct stat st;
-  if (stat(spec.code_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
-      access(spec.code_path.c_str(), R_OK) != 0) {
-    report_.runner_error = Errno("no readable code file " + spec.code_path);
-    return report_;
+  LandlockRuleset landlock;
+  if (options_.landlock) {
+    std::vector<std::string> writable = options_.writable_dirs;
+    writable.push_back("/dev/null");
+    landlock = BuildLandlockRuleset(writable);
+    if (!landlock.note().empty()) Note(landlock.note());
+  } else {
+    Note("Landlock off");
   }
-  report_.runner_error = ReadArgs(input + "/args.json", &spec.args);
-  if (!report_.runner_error.empty()) return report_;
-  const std::string stdin_path = input + "/stdin";
-  spec.stdin_fd = open(access(stdin_path.c_str(), F_OK) == 0 ? stdin_path.c_str() : "/dev/null",
-                       O_RDONLY | O_CLOEXEC);
-  if (spec.stdin_fd < 0) {
-    report_.runner_error = Errno("open " + stdin_path);
-    return report_;
-  }
+  spec.landlock_fd = landlock.fd();
+  report_.landlock_abi = landlock.abi();
 
   const CgroupMemory before = ReadCgroupMemory(options_.cgroup_root);
+  const std::optional<uint64_t> cpu_before = ReadCgroupCpuNanos(options_.cgroup_root);
+  const uint64_t self_before = SelfCpuNanos();
   const auto start = Clock::now();
   SpawnResult spawned = SpawnProgram(spec);
-  close(spec.stdin_fd);
   if (!spawned.error.empty()) {
     report_.runner_error = "starting the program: " + spawned.error;
     return report_;
@@ -248,8 +258,17 @@ Report Supervisor::Run() {
   report_.wall_millis = Millis(end_ - start);
   rusage usage = {};
   getrusage(RUSAGE_CHILDREN, &usage);
-  const auto micros = [](const timeval& t) { return uint64_t(t.tv_sec) * 1000000 + t.tv_usec; };
-  report_.cpu_millis = (micros(usage.ru_utime) + micros(usage.ru_stime)) / 1000;
+  const std::optional<uint64_t> cpu_after = ReadCgroupCpuNanos(options_.cgroup_root);
+  if (cpu_before && cpu_after && *cpu_after >= *cpu_before) {
+    // The cgroup counts the runner too; its own CPU since the first sample is taken off.
+    const uint64_t group = *cpu_after - *cpu_before, self = SelfCpuNanos() - self_before;
+    report_.cpu_millis = (group > self ? group - self : 0) / 1000000;
+  } else {
+    report_.cpu_millis = (Micros(usage.ru_utime) + Micros(usage.ru_stime)) / 1000;
+    Note("CPU time from wait status (cgroup CPU usage unreadable): processes the program "
+         "did not wait for are not counted");
+  }
+  TruncateTerminationLog();
   const CgroupMemory after = ReadCgroupMemory(options_.cgroup_root);
   report_.max_rss_bytes = after.peak_bytes ? *after.peak_bytes
                                            : static_cast<uint64_t>(usage.ru_maxrss) * 1024;

@@ -47,7 +47,10 @@ TEST_F(RunnerPid1Test, ProgramCannotForgeOrStopTheReport) {
       "    except OSError as e:\n"
       "        print(type(e).__name__)\n"
       "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL, signal.SIGSTOP):\n"
-      "    os.kill(1, s)\n"
+      "    try:\n"
+      "        os.kill(1, s)\n"
+      "    except PermissionError:\n"
+      "        pass  # Landlock's signal scope, where the kernel has it\n"
       "if os.fork() == 0:\n"
       "    os.setsid()\n"
       "    import time; time.sleep(0.3)\n"
@@ -61,6 +64,60 @@ TEST_F(RunnerPid1Test, ProgramCannotForgeOrStopTheReport) {
   EXPECT_EQ(out.report->exit_code, 0);
   EXPECT_EQ(out.report->limit, Limit::kNone);
   EXPECT_LT(out.seconds, 30);  // far below the program's own sleeps: not a timing test
+}
+
+// A SIGTERM whose si_pid the kernel leaves 0 though it comes from inside: through SIGIO
+// (F_SETOWN + F_SETSIG + O_ASYNC) or rt_sigqueueinfo with a hand-made siginfo. Without
+// Landlock (whose signal scope refuses both) only the runner's check of si_code stands.
+std::string ForgeStopToPid1(const std::string& how) {
+  std::string code = "import ctypes, fcntl, os, signal, time\n";
+  if (how == "sigio") {
+    code += "r, w = os.pipe()\n"
+            "fcntl.fcntl(r, fcntl.F_SETOWN, 1)\n"
+            "fcntl.fcntl(r, 10, signal.SIGTERM)  # F_SETSIG\n"
+            "fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_ASYNC)\n"
+            "os.write(w, b'x')\n";
+  } else {
+    code += "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "info = (ctypes.c_int * 32)()\n"
+            "info[0], info[2] = signal.SIGTERM, -1  # si_code SI_QUEUE, si_pid 0\n"
+            "print(libc.syscall(129, 1, signal.SIGTERM, info))  # rt_sigqueueinfo\n";
+  }
+  return code + "time.sleep(1.5)\nprint('still here')\nraise SystemExit(3)\n";
+}
+
+TEST_F(RunnerPid1Test, ForgedStopSignalsDoNotEndTheRun) {
+  for (const char* how : {"sigio", "sigqueueinfo"}) {
+    for (const char* landlock : {"--landlock=off", "--landlock=auto"}) {
+      RunInput in = Pid1(ForgeStopToPid1(how));
+      in.extra_flags = {landlock};
+      auto out = RunRunner(in);
+      ASSERT_TRUE(out.report) << how << landlock << ": " << out.parse_error << "\n" << out.log;
+      EXPECT_EQ(out.report->limit, Limit::kNone) << how << " " << landlock;
+      EXPECT_EQ(out.report->exit_code, 3) << how << " " << landlock << out.report->stderr_text;
+      EXPECT_NE(out.report->stdout_text.find("still here\n"), std::string::npos)
+          << how << " " << landlock;
+    }
+  }
+}
+
+TEST_F(RunnerPid1Test, ProcOfTheRunnerIsClosedToTheProgram) {
+  // Its memory, environment and fds; and a symlink in /tmp does not open the way.
+  auto out = RunRunner(Pid1("import errno, os\n"
+                            "os.symlink('/proc/1/mem', '/tmp/coderun-mem-%d' % os.getpid())\n"
+                            "for path, mode in (\n"
+                            "        ('/proc/1/mem', 'r+b'), ('/proc/1/mem', 'rb'),\n"
+                            "        ('/proc/1/environ', 'rb'), ('/proc/1/fd/1', 'wb'),\n"
+                            "        ('/tmp/coderun-mem-%d' % os.getpid(), 'r+b')):\n"
+                            "    try:\n"
+                            "        open(path, mode).close(); print(path, 'opened')\n"
+                            "    except OSError as e:\n"
+                            "        print(errno.errorcode[e.errno])\n"
+                            "os.remove('/tmp/coderun-mem-%d' % os.getpid())\n"));
+  ASSERT_TRUE(out.report) << out.parse_error << "\n" << out.log;
+  EXPECT_EQ(out.report->stdout_text, "EACCES\nEACCES\nEACCES\nEACCES\nEACCES\n")
+      << out.report->stderr_text;
+  EXPECT_EQ(out.report->exit_code, 0);
 }
 
 TEST_F(RunnerPid1Test, PidsLimitStopsAForkLoop) {
@@ -94,7 +151,8 @@ TEST_F(RunnerPid1Test, TimeoutKillsEveryProcessOfTheNamespace) {
   ASSERT_TRUE(out.report) << out.parse_error << "\n" << out.log;
   EXPECT_EQ(out.report->limit, Limit::kTime);
   EXPECT_EQ(out.report->stdout_text, "sleeping\n");
-  EXPECT_EQ(out.report->runner_message, "");
+  EXPECT_EQ(out.report->runner_message.find("could not be reaped"), std::string::npos);
+  EXPECT_EQ(out.report->runner_message.find("still open"), std::string::npos);
   EXPECT_LT(out.seconds, 30);  // far below the program's own sleeps: not a timing test
 }
 

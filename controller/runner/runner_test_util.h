@@ -43,6 +43,7 @@ struct RunInput {
   std::string code;
   std::optional<std::string> stdin_text = "";
   std::optional<std::string> args_json = "[]";
+  std::optional<std::string> nonce;  // the input directory's nonce file, if any
   int timeout_seconds = 10;
   int pids = 64;
   int output_bytes = 65536;
@@ -91,6 +92,7 @@ inline RunOutput RunRunner(const RunInput& in,
   dir.Write("code", in.code);
   if (in.stdin_text) dir.Write("stdin", *in.stdin_text);
   if (in.args_json) dir.Write("args.json", *in.args_json);
+  if (in.nonce) dir.Write("nonce", *in.nonce);
   chmod(dir.path().c_str(), 0755);  // readable by a runner under another UID
   std::vector<std::string> args = in.wrapper;
   const std::vector<std::string> runner_args = {
