@@ -18,8 +18,12 @@ int PrepareProcess(std::string* error);
 
 // Runs the program described by `options` and returns the report. Ends the run when the
 // program exits, the timer fires (limit "time"), or an accepted SIGTERM/SIGINT/SIGHUP
-// arrives (limit "terminated"): accepted only from outside the container (si_pid == 0)
-// when PID 1, else also from the runner's parent. Every other process of the run is then
+// arrives (limit "terminated"): accepted only when sent by kill() (si_code SI_USER) from
+// outside the PID namespace (si_pid 0), or, when not PID 1, from the runner's parent. Before
+// the program starts, the input is checked against options.input_digest and the Landlock
+// ruleset (landlock.h) is built; after every process is gone, the termination log is
+// truncated if the program wrote to it. CPU usage is the cgroup's (cgroup.h) minus the
+// runner's own, or the wait status's where the cgroup cannot be read (runner_message says so). Every other process of the run is then
 // killed and reaped, the pipes drained for at most options.drain_millis, and usage read.
 // A setup failure yields a report with runner_error set.
 Report RunProgram(const Options& options, int signal_fd);
