@@ -4,6 +4,7 @@
 // Thread-safe. Header-only so that it stays out of the production library.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -101,8 +102,17 @@ class FakeClient final : public kube::Client {
     std::lock_guard lock(mu_);
     gone_namespaces_[ns] = terminating;
   }
+  // Reads of this Pod's log fail with HTTP `code` (until SetPodLog).
+  void SetPodLogError(const std::string& ns, const std::string& pod, int code) {
+    std::lock_guard lock(mu_);
+    pod_log_errors_[ns + "/" + pod] = code;
+  }
+  // Patches that would store an object larger than `bytes` (as nlohmann dumps it) fail as
+  // etcd's size limit makes them fail; 0 = no limit.
+  void SetMaxObjectBytes(size_t bytes) { max_object_bytes_ = bytes; }
   void SetPodLog(const std::string& ns, const std::string& pod, std::string text) {
     std::lock_guard lock(mu_);
+    pod_log_errors_.erase(ns + "/" + pod);
     pod_logs_[ns + "/" + pod] = std::move(text);
   }
   std::vector<ListCall> list_calls() const {
@@ -213,6 +223,10 @@ class FakeClient final : public kube::Client {
     }
     merged.merge_patch(subresource == "status" ? json{{"status", patch.value("status", json())}}
                                                : patch);
+    if (size_t limit = max_object_bytes_.load(); limit != 0 && merged.dump().size() > limit) {
+      // What the apiserver passes on from etcd for an object over --max-request-bytes.
+      return Error(500, "", "etcdserver: request is too large");
+    }
     return Replace(r, ns, merged, subresource == "status");
   }
 
@@ -271,6 +285,9 @@ class FakeClient final : public kube::Client {
                                      const std::string&, long limit_bytes) override {
     std::lock_guard lock(mu_);
     ++pod_log_reads_;
+    if (auto e = pod_log_errors_.find(ns + "/" + pod); e != pod_log_errors_.end()) {
+      return Error(e->second, "", "log unavailable");
+    }
     auto it = pod_logs_.find(ns + "/" + pod);
     if (it == pod_logs_.end()) return Error(404, "NotFound", "no log for " + pod);
     if (limit_bytes > 0) return it->second.substr(0, static_cast<size_t>(limit_bytes));
@@ -279,6 +296,7 @@ class FakeClient final : public kube::Client {
 
  private:
   std::map<std::string, bool> gone_namespaces_;  // guarded by mu_; value: terminating
+  std::map<std::string, int> pod_log_errors_;    // guarded by mu_
   struct Logged {
     uint64_t rv;
     std::string type;
@@ -428,6 +446,7 @@ class FakeClient final : public kube::Client {
   std::vector<ListCall> list_calls_;
   std::vector<WatchCall> watch_calls_;
   int pod_log_reads_ = 0;
+  std::atomic<size_t> max_object_bytes_{0};
 };
 
 }  // namespace coderun::informer

@@ -133,6 +133,12 @@ bool IsQuotaExceeded(const absl::Status& status) {
   return HttpCode(status) == 403 && absl::StrContains(status.message(), "exceeded quota");
 }
 
+bool IsTooLarge(const absl::Status& status) {
+  const int code = HttpCode(status);
+  return code == 413 ||
+         (code == 500 && absl::StrContains(status.message(), "request is too large"));
+}
+
 bool IsTransient(const absl::Status& status) {
   if (status.ok()) return false;
   std::optional<Parsed> p = ParsePayload(status);

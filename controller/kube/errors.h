@@ -36,6 +36,10 @@ bool IsForbidden(const absl::Status& status);      // 403
 bool IsInvalid(const absl::Status& status);        // 422
 // 403 from a ResourceQuota ("exceeded quota"): a run waits for room, it has not failed.
 bool IsQuotaExceeded(const absl::Status& status);
+// The object would exceed what the apiserver or etcd stores: 413 RequestEntityTooLarge, or
+// etcd's "request is too large" passed through as an internal error (500), which has no
+// reason of its own to read instead of the message.
+bool IsTooLarge(const absl::Status& status);
 // True for errors worth retrying: no response, 429, 5xx, timeouts.
 bool IsTransient(const absl::Status& status);
 

@@ -30,6 +30,27 @@ size_t ApiEncodedSize(std::string_view utf8) {
   return total;
 }
 
+size_t StoredSize(const kube::json& value) {
+  switch (value.type()) {
+    case kube::json::value_t::object: {
+      size_t total = 2 + (value.empty() ? 0 : value.size() - 1);  // braces, commas
+      for (const auto& [key, item] : value.items()) {
+        total += ApiEncodedSize(std::string_view(key)) + 3 + StoredSize(item);  // "k":
+      }
+      return total;
+    }
+    case kube::json::value_t::array: {
+      size_t total = 2 + (value.empty() ? 0 : value.size() - 1);
+      for (const auto& item : value) total += StoredSize(item);
+      return total;
+    }
+    case kube::json::value_t::string:
+      return ApiEncodedSize(std::string_view(value.get_ref<const std::string&>())) + 2;
+    default:
+      return value.dump().size();  // numbers, booleans, null
+  }
+}
+
 bool CutToEncodedSize(std::string& utf8, size_t cap) {
   size_t total = 0;
   for (size_t i = 0, len = 0; i < utf8.size(); i += len) {

@@ -28,5 +28,20 @@ TEST(OutputTest, CutsOnCharacterBoundaries) {
   EXPECT_EQ(s, "<<");
 }
 
+// The stored size is what Go's encoder writes: checked against its output for a CodeRun
+// whose strings need every kind of escape.
+TEST(StoredSizeTest, MatchesTheApiserversCompactEncoding) {
+  kube::json obj = {{"spec", {{"code", "print('<&>')\n"}, {"stdin", std::string("\x01\"\\", 3)},
+                              {"args", {"a", "\u2028"}}, {"limits", {{"pids", 50}}}}},
+                    {"status", {{"stdoutTruncated", false}, {"x", nullptr}}}};
+  // {"spec":{"args":["a","\u2028"],"code":"print('\u003c\u0026\u003e')\n","limits":{"pids":50},
+  //  "stdin":"\u0001\"\\"},"status":{"stdoutTruncated":false,"x":null}}
+  const std::string go =
+      R"({"spec":{"args":["a","\u2028"],"code":"print('\u003c\u0026\u003e')\n","limits":{"pids":50},"stdin":"\u0001\"\\"},"status":{"stdoutTruncated":false,"x":null}})";
+  EXPECT_EQ(StoredSize(obj), go.size());
+  EXPECT_EQ(StoredSize(kube::json::object()), 2u);
+  EXPECT_EQ(StoredSize(kube::json::array()), 2u);
+}
+
 }  // namespace
 }  // namespace coderun::reconcile

@@ -1,24 +1,38 @@
 #include "reconcile/pod.h"
 
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "runner/input_digest.h"
 
 namespace coderun::reconcile {
 
 using kube::json;
 
+namespace {
+
+std::string Hex(const unsigned char* bytes, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string PodName(const std::string& coderun_name, const std::string& coderun_uid) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(coderun_uid.data()), coderun_uid.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hash;
-  for (int i = 0; i < 5; ++i) {
-    hash.push_back(kHex[digest[i] >> 4]);
-    hash.push_back(kHex[digest[i] & 0xf]);
-  }
+  const std::string hash = Hex(digest, 5);
   std::string prefix = coderun_name.substr(0, 52);
   while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
   return prefix.empty() ? "run-" + hash : prefix + "-" + hash;
@@ -42,19 +56,50 @@ static json ObjectMeta(const CodeRun& run) {
           {"ownerReferences", json::array({OwnerReference(run)})}};
 }
 
-json BuildSecret(const CodeRun& run, const json& spec) {
+RunInput MakeRunInput(const json& spec) {
   auto text = [&](const char* key) {
     auto it = spec.find(key);
     return it != spec.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  json args = spec.contains("args") && spec["args"].is_array() ? spec["args"] : json::array();
+  RunInput in;
+  in.code = text("code");
+  in.stdin_data = text("stdin");
+  in.args_json = (spec.contains("args") && spec["args"].is_array() ? spec["args"] : json::array()).dump();
+  unsigned char random[16];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    // No entropy (never seen on Linux): a nonce from the clock still binds the digest; it
+    // only no longer hides a guessed input from someone reading Pods.
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    std::memcpy(random, &now, std::min(sizeof(now), sizeof(random)));
+  }
+  in.nonce = Hex(random, sizeof(random));
+  in.digest = runner::InputDigest(in.nonce, in.code, in.stdin_data, in.args_json);
+  return in;
+}
+
+std::optional<std::string> InputProblem(const json& spec) {
+  auto args = spec.find("args");
+  if (args == spec.end() || !args->is_array()) return std::nullopt;
+  for (size_t i = 0; i < args->size(); ++i) {
+    const json& a = (*args)[i];
+    if (a.is_string() && a.get_ref<const std::string&>().find('\0') != std::string::npos) {
+      return absl::StrCat("spec.args[", i, "] contains a NUL byte, which no program argument can hold");
+    }
+  }
+  return std::nullopt;
+}
+
+json BuildSecret(const CodeRun& run, const RunInput& input) {
   return {{"apiVersion", "v1"},
           {"kind", "Secret"},
           {"metadata", ObjectMeta(run)},
           {"type", "Opaque"},
           {"immutable", true},
           {"stringData",
-           {{"code", text("code")}, {"stdin", text("stdin")}, {"args.json", args.dump()}}}};
+           {{"code", input.code},
+            {"stdin", input.stdin_data},
+            {"args.json", input.args_json},
+            {"nonce", input.nonce}}}};
 }
 
 std::string RuntimeClassFor(const std::string& language, const Settings& settings) {
@@ -77,7 +122,7 @@ static void AddPlacement(const CodeRun& run, const Settings& s, json& spec) {
 }
 
 json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
-              std::int64_t run_uid) {
+              std::int64_t run_uid, const std::string& input_digest) {
   const std::string name = PodName(run.name, run.uid);
   auto cpu_request = static_cast<std::int64_t>(
       std::ceil(static_cast<double>(limits.cpu_milli) * s.cpu_request_ratio));
@@ -95,7 +140,8 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
       {"args",
        {absl::StrCat("--input-dir=", kInputMountPath),
         absl::StrCat("--timeout-seconds=", limits.timeout_seconds),
-        absl::StrCat("--pids=", limits.pids), absl::StrCat("--output-bytes=", limits.output_bytes)}},
+        absl::StrCat("--pids=", limits.pids), absl::StrCat("--output-bytes=", limits.output_bytes),
+        absl::StrCat("--input-digest=", input_digest)}},
       {"resources", resources},
       {"securityContext",
        {{"allowPrivilegeEscalation", false},

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "kube/client.h"
@@ -25,16 +26,32 @@ kube::json RunLabels(const CodeRun& run);
 // The controller ownerReference pointing at the CodeRun.
 kube::json OwnerReference(const CodeRun& run);
 
-// The per-run Secret: keys "code", "stdin", "args.json" from the full CodeRun `spec`.
-kube::json BuildSecret(const CodeRun& run, const kube::json& spec);
+// What reaches the runner through the run's Secret, and the digest that binds it to the Pod:
+// the runner refuses to start the program when the mounted files do not hash to `digest`
+// (runner/input_digest.h), so a Secret replaced after the controller created it is never
+// run. The random `nonce` (also in the Secret) keeps the digest, which anyone who may read
+// Pods sees, from confirming a guess at a run's code or stdin.
+struct RunInput {
+  std::string code, stdin_data, args_json, nonce, digest;
+};
+// From the full CodeRun `spec`, with a fresh random nonce.
+RunInput MakeRunInput(const kube::json& spec);
+
+// What makes a spec impossible to run that the schema may not have refused (an object stored
+// before the schema said so): an argument holding a NUL byte, which no argv can carry.
+// nullopt if none; else one line naming the field.
+std::optional<std::string> InputProblem(const kube::json& spec);
+
+// The per-run Secret: keys "code", "stdin", "args.json" and "nonce".
+kube::json BuildSecret(const CodeRun& run, const RunInput& input);
 
 // The runtimeClassName for runs of `language` ("" = none).
 std::string RuntimeClassFor(const std::string& language, const Settings& settings);
 
-// The run's Pod. `run_uid` is the Linux UID allocated for this run. Placement (runtime
-// class, node selector, tolerations, priority class, image pull secrets) comes from
-// `settings` only.
+// The run's Pod. `run_uid` is the Linux UID allocated for this run; `input_digest` is
+// RunInput::digest, passed to the runner as --input-digest. Placement (runtime class, node
+// selector, tolerations, priority class, image pull secrets) comes from `settings` only.
 kube::json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& settings,
-                    std::int64_t run_uid);
+                    std::int64_t run_uid, const std::string& input_digest);
 
 }  // namespace coderun::reconcile

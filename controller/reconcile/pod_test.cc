@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "runner/input_digest.h"
+
 namespace coderun::reconcile {
 namespace {
 
@@ -16,6 +18,8 @@ CodeRun SampleRun() {
 }
 
 ValidLimits Limits() { return ValidLimits{10, 1000, 268435456, 50, 65536}; }
+
+const std::string kDigest(64, 'd');
 
 TEST(PodNameTest, IsReadablePrefixPlusUidHash) {
   std::string name = PodName("hello", "uid-1");
@@ -36,7 +40,7 @@ TEST(PodNameTest, LongNamesFitALabelValueAndTrimSeparators) {
 TEST(BuildPodTest, IsHardenedAsDesignSays) {
   Settings s;
   s.runner_image = "runner:1";
-  json pod = BuildPod(SampleRun(), Limits(), s, 200123);
+  json pod = BuildPod(SampleRun(), Limits(), s, 200123, kDigest);
   const json& spec = pod["spec"];
   EXPECT_EQ(pod["metadata"]["name"], PodName("hello", SampleRun().uid));
   EXPECT_EQ(pod["metadata"]["labels"]["app.kubernetes.io/managed-by"], "coderun-controller");
@@ -74,24 +78,48 @@ TEST(BuildPodTest, IsHardenedAsDesignSays) {
 TEST(BuildPodTest, CpuRequestFollowsTheRatio) {
   Settings s;
   s.cpu_request_ratio = 0.1;
-  json pod = BuildPod(SampleRun(), Limits(), s, 200000);
+  json pod = BuildPod(SampleRun(), Limits(), s, 200000, kDigest);
   EXPECT_EQ(pod["spec"]["containers"][0]["resources"]["requests"]["cpu"], "100m");
   EXPECT_EQ(pod["spec"]["containers"][0]["resources"]["limits"]["cpu"], "1");
 }
 
 TEST(BuildPodTest, NeverPutsCodeInArgvOrEnv) {
-  json pod = BuildPod(SampleRun(), Limits(), Settings{}, 200000);
+  json pod = BuildPod(SampleRun(), Limits(), Settings{}, 200000, kDigest);
   std::string dumped = pod.dump();
-  json secret = BuildSecret(SampleRun(), {{"code", "print('SECRET-CODE')"}, {"stdin", "SECRET-IN"}});
+  RunInput input = MakeRunInput({{"code", "print('SECRET-CODE')"}, {"stdin", "SECRET-IN"}});
+  json secret = BuildSecret(SampleRun(), input);
   EXPECT_EQ(dumped.find("SECRET"), std::string::npos);
   EXPECT_EQ(secret["stringData"]["code"], "print('SECRET-CODE')");
   EXPECT_EQ(secret["stringData"]["stdin"], "SECRET-IN");
   EXPECT_EQ(secret["stringData"]["args.json"], "[]");
+  EXPECT_EQ(secret["stringData"]["nonce"], input.nonce);
   EXPECT_EQ(secret["metadata"]["ownerReferences"][0]["uid"], SampleRun().uid);
 }
 
+TEST(RunInputTest, DigestBindsTheSecretToThePodAndHidesGuessesBehindANonce) {
+  const json spec = {{"code", "print(input())"}, {"stdin", "42\n"}, {"args", {"a", "b"}}};
+  RunInput a = MakeRunInput(spec);
+  RunInput b = MakeRunInput(spec);
+  EXPECT_EQ(a.args_json, R"(["a","b"])");
+  EXPECT_EQ(a.nonce.size(), 32u);
+  EXPECT_NE(a.nonce, b.nonce) << "a fresh nonce per Secret";
+  EXPECT_NE(a.digest, b.digest) << "the same input never shows the same digest twice";
+  EXPECT_EQ(a.digest, runner::InputDigest(a.nonce, a.code, a.stdin_data, a.args_json));
+  EXPECT_NE(a.digest, runner::InputDigest(a.nonce, "print(7)", a.stdin_data, a.args_json));
+  json pod = BuildPod(SampleRun(), Limits(), Settings{}, 200000, a.digest);
+  EXPECT_EQ(pod["spec"]["containers"][0]["args"].back(), "--input-digest=" + a.digest);
+}
+
+TEST(RunInputTest, ArgumentWithNulIsAnInputProblem) {
+  EXPECT_FALSE(InputProblem({{"args", {"a", "b"}}}).has_value());
+  EXPECT_FALSE(InputProblem({{"code", std::string("x\0y", 3)}}).has_value());
+  auto problem = InputProblem({{"args", {"ok", std::string("a\0b", 3)}}});
+  ASSERT_TRUE(problem.has_value());
+  EXPECT_NE(problem->find("spec.args[1]"), std::string::npos) << *problem;
+}
+
 TEST(BuildPodTest, PlacementIsUnsetByDefault) {
-  json spec = BuildPod(SampleRun(), Limits(), Settings{}, 200000)["spec"];
+  json spec = BuildPod(SampleRun(), Limits(), Settings{}, 200000, kDigest)["spec"];
   for (const char* key : {"runtimeClassName", "priorityClassName", "nodeSelector", "tolerations",
                           "imagePullSecrets"}) {
     EXPECT_FALSE(spec.contains(key)) << key;
@@ -107,7 +135,7 @@ TEST(BuildPodTest, PlacementComesFromTheSettings) {
   s.tolerations = json::parse(
       R"([{"key":"sandbox","operator":"Equal","value":"true","effect":"NoSchedule"},
           {"operator":"Exists","effect":"NoExecute","tolerationSeconds":30}])");
-  json spec = BuildPod(SampleRun(), Limits(), s, 200000)["spec"];
+  json spec = BuildPod(SampleRun(), Limits(), s, 200000, kDigest)["spec"];
   EXPECT_EQ(spec["runtimeClassName"], "gvisor");
   EXPECT_EQ(spec["priorityClassName"], "coderun-low");
   EXPECT_EQ(spec["imagePullSecrets"],
@@ -127,7 +155,7 @@ TEST(BuildPodTest, RuntimeClassIsPerLanguage) {
   EXPECT_EQ(RuntimeClassFor("ruby", s), "");
   CodeRun other = SampleRun();
   other.language = "ruby";
-  EXPECT_FALSE(BuildPod(other, Limits(), s, 200000)["spec"].contains("runtimeClassName"));
+  EXPECT_FALSE(BuildPod(other, Limits(), s, 200000, kDigest)["spec"].contains("runtimeClassName"));
 }
 
 }  // namespace

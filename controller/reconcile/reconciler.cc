@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "kube/errors.h"
 #include "reconcile/network_policy.h"
+#include "reconcile/output.h"
 #include "reconcile/pod.h"
 #include "reconcile/status.h"
 
@@ -95,7 +96,14 @@ bool Reconciler::CacheBehindOwnWrite(const std::string& key, const CodeRun* cach
 }
 
 Result Reconciler::ReconcileRun(const CodeRun& run) {
-  if (run.Terminal()) return Finished(run);
+  {
+    std::lock_guard lock(writes_mu_);
+    if (unwritable_.count(run.uid)) return Done("noop");
+  }
+  if (run.Terminal()) {
+    Forget(run);
+    return Finished(run);
+  }
   Validation validation = Validate(run, settings_);
   if (auto* why = std::get_if<std::string>(&validation)) {
     return WriteStatus(run, FailedStatus("InvalidSpec", *why), "invalid");
@@ -111,10 +119,60 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
   const std::string pod_name = PodName(run.name, run.uid);
   if (auto pod = caches_.pod(run.ns + "/" + pod_name)) {
     if (pod->controller_uid != run.uid) return NameTaken(run, pod_name);
+    if (!run.pod_uid.empty() && pod->uid != run.pod_uid) return Replaced(run, *pod);
+    if (run.pod_uid.empty() && CreatedHere(run) != pod->uid) return Unrecorded(run, *pod);
     return Observe(run, *pod, limits);
   }
   if (!run.pod_name.empty()) return PodMissing(run);
   return Start(run, limits);
+}
+
+std::string Reconciler::CreatedHere(const CodeRun& run) {
+  std::lock_guard lock(writes_mu_);
+  auto it = created_.find(run.uid);
+  return it == created_.end() ? "" : it->second;
+}
+
+void Reconciler::Forget(const CodeRun& run) {
+  std::lock_guard lock(writes_mu_);
+  created_.erase(run.uid);
+}
+
+Result Reconciler::Replaced(const CodeRun& run, const Pod& pod) {
+  log::Warn("pod is not the one created", {{"coderun", run.Key()}, {"pod", pod.name}});
+  Event(run, "Warning", events::kForeignPod,
+        absl::StrCat("Pod ", pod.name, " (uid ", pod.uid, ") is not the Pod this run created (uid ",
+                     run.pod_uid, "); it is ignored"));
+  return WriteStatus(run,
+                     FailedStatus("PodFailed",
+                                  absl::StrCat("the run's Pod was deleted before the run finished ",
+                                               "and another object took its name"),
+                                  run.pod_name),
+                     "finished");
+}
+
+Result Reconciler::Unrecorded(const CodeRun& run, const Pod& pod) {
+  // Ours only if the status records it. The cache may be a step behind a status write of an
+  // earlier process: a quorum read decides.
+  auto live = client_.Get(kube::kCodeRuns, run.ns, run.name, CodeRunDropKeys());
+  if (!live.ok()) return kube::IsNotFound(live.status()) ? Done("noop") : Error(live.status());
+  auto decoded = DecodeCodeRun(*live);
+  if (!decoded.ok()) return Error(decoded.status());
+  if (decoded->uid != run.uid) return Done("noop");
+  if (!decoded->pod_uid.empty()) return After(seconds(1), "lag");
+  if (pod.deleting) return After(seconds(1), "replacing");
+  // Not recorded as created by the controller: a look-alike an `edit` user made under the
+  // run's name, or the controller's own Pod whose creation a restart kept it from
+  // recording. Either way it may not produce the result: it goes, and the run starts in a
+  // Pod of its own.
+  log::Warn("unrecorded pod deleted", {{"coderun", run.Key()}, {"pod", pod.name}});
+  Event(run, "Warning", events::kForeignPod,
+        absl::StrCat("Pod ", pod.name, " was not recorded as created by the controller for this ",
+                     "run; it is deleted and never read, and the run starts in a new Pod"));
+  absl::Status st = client_.Delete(kube::kPods, run.ns, pod.name,
+                                   kube::DeleteOptions{pod.uid, "Background"});
+  if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return Error(st);
+  return After(seconds(1), "replacing");
 }
 
 Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
@@ -129,17 +187,34 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   auto full = client_.Get(kube::kCodeRuns, run.ns, run.name);
   if (!full.ok()) return kube::IsNotFound(full.status()) ? Done("noop") : Error(full.status());
   if ((*full)["metadata"].value("uid", "") != run.uid) return Done("noop");
-  auto secret = client_.Create(kube::kSecrets, run.ns, BuildSecret(run, (*full)["spec"]));
-  if (!secret.ok() && !kube::IsAlreadyExists(secret.status())) {
-    if (kube::IsQuotaExceeded(secret.status())) {
-      return Waiting(run, "QuotaExceeded", std::string(secret.status().message()));
-    }
-    if (kube::IsForbidden(secret.status()) || kube::IsInvalid(secret.status())) {
+  if (std::optional<std::string> bad = InputProblem((*full)["spec"])) {
+    return WriteStatus(run, FailedStatus("InvalidSpec", *bad), "invalid");
+  }
+  // Bound the whole stored object: this spec and metadata, plus the largest status the run
+  // can produce, must fit what the store accepts, or the final status could never be
+  // written.
+  const size_t stored = StoredSize(*full);
+  const size_t worst = stored + 2 * static_cast<size_t>(limits.output_bytes + 2) + kStatusOverheadBytes;
+  if (worst > kStoreLimitBytes) {
+    return WriteStatus(
+        run,
+        FailedStatus("InvalidSpec",
+                     absl::StrCat("the CodeRun takes ", stored, " bytes as the apiserver stores it; "
+                                  "with up to 2 x limits.outputBytes (", limits.output_bytes,
+                                  ") of output its final status could exceed the ", kStoreLimitBytes,
+                                  " bytes the store accepts: shorten code, stdin, args or "
+                                  "annotations, or lower limits.outputBytes")),
+        "invalid");
+  }
+  RunInput input = MakeRunInput((*full)["spec"]);
+  if (auto s = CreateSecret(run, input); !s.ok()) {
+    if (kube::IsQuotaExceeded(s)) return Waiting(run, "QuotaExceeded", std::string(s.message()));
+    if (kube::IsForbidden(s) || kube::IsInvalid(s)) {
       return WriteStatus(run, FailedStatus("PodFailed", absl::StrCat("the run's Secret was refused: ",
-                                                                    secret.status().message())),
+                                                                    s.message())),
                          "refused");
     }
-    return Error(secret.status());
+    return Error(s);
   }
 
   const std::string pod_name = PodName(run.name, run.uid);
@@ -150,18 +225,19 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
                    absl::StrCat("all run UIDs ", settings_.uid_low, "-", settings_.uid_high,
                                 " are in use; waiting for runs to finish"));
   }
-  auto created = client_.Create(kube::kPods, run.ns, BuildPod(run, limits, settings_, *uid));
+  auto created = client_.Create(kube::kPods, run.ns,
+                                BuildPod(run, limits, settings_, *uid, input.digest));
   if (!created.ok()) {
     const absl::Status& st = created.status();
+    uids_.Release(pod_key);  // an existing Pod holds its own UID
     if (kube::IsAlreadyExists(st)) {
-      uids_.Release(pod_key);  // the existing Pod holds its own UID; the informer reports it
-      auto existing = client_.Get(kube::kPods, run.ns, pod_name);
+      // Not created by this call: someone else's, or ours from a call whose answer was lost.
+      auto existing = client_.Get(kube::kPods, run.ns, pod_name, MetadataDropKeys());
       if (!existing.ok()) return Error(existing.status());
       auto decoded = DecodePod(*existing);
       if (!decoded.ok() || decoded->controller_uid != run.uid) return NameTaken(run, pod_name);
-      return Observe(run, *decoded, limits);
+      return Unrecorded(run, *decoded);
     }
-    uids_.Release(pod_key);
     if (kube::IsQuotaExceeded(st)) return Waiting(run, "QuotaExceeded", std::string(st.message()));
     if (kube::IsForbidden(st) || kube::IsInvalid(st)) {
       return WriteStatus(
@@ -170,13 +246,41 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
     }
     return Error(st);
   }
+  const std::string pod_uid = (*created)["metadata"].value("uid", "");
+  {
+    std::lock_guard lock(writes_mu_);
+    created_[run.uid] = pod_uid;
+  }
   log::Info("pod created", {{"coderun", run.Key()}, {"pod", pod_name}, {"uid", std::to_string(*uid)}});
   Event(run, "Normal", events::kPodCreated, absl::StrCat("Created Pod ", pod_name));
-  return WriteStatus(run,
-                     PendingStatus("PodPending", absl::StrCat("Pod ", pod_name,
-                                                              " created, waiting to start"),
-                                   pod_name),
-                     "created");
+  RunStatus pending =
+      PendingStatus("PodPending", absl::StrCat("Pod ", pod_name, " created, waiting to start"),
+                    pod_name);
+  pending.pod_uid = pod_uid;
+  return WriteStatus(run, pending, "created");
+}
+
+absl::Status Reconciler::CreateSecret(const CodeRun& run, const RunInput& input) {
+  const kube::json secret = BuildSecret(run, input);
+  auto created = client_.Create(kube::kSecrets, run.ns, secret);
+  if (created.ok() || !kube::IsAlreadyExists(created.status())) return created.status();
+  // A Secret of this name exists: ours from an earlier attempt, or planted by someone who
+  // may create Secrets here. The controller cannot read Secrets, so it replaces it; should
+  // a replacement race in later, the runner refuses input that does not match the digest
+  // in its Pod's arguments.
+  log::Info("replacing existing secret", {{"coderun", run.Key()}});
+  absl::Status st = client_.Delete(kube::kSecrets, run.ns, PodName(run.name, run.uid));
+  if (!st.ok() && !kube::IsNotFound(st)) return st;
+  created = client_.Create(kube::kSecrets, run.ns, secret);
+  if (created.ok()) return absl::OkStatus();
+  if (kube::IsAlreadyExists(created.status())) {
+    // Still there (a finalizer holds it): the runner's digest check decides.
+    Event(run, "Warning", events::kForeignPod,
+          absl::StrCat("Secret ", PodName(run.name, run.uid),
+                       " was not created by the controller and could not be replaced"));
+    return absl::OkStatus();
+  }
+  return created.status();
 }
 
 Result Reconciler::NameTaken(const CodeRun& run, const std::string& pod_name) {
@@ -192,14 +296,23 @@ Result Reconciler::NameTaken(const CodeRun& run, const std::string& pod_name) {
 
 Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits) {
   RunStatus desired = ObservePod(pod, limits.timeout_seconds + settings_.deadline_margin_seconds);
-  if (desired.phase == kPending) return Waiting(run, desired.reason, desired.message, pod.name);
+  desired.pod_uid = pod.uid;  // recorded if a restart kept the creating process from it
+  if (desired.phase == kPending) {
+    return Waiting(run, desired.reason, desired.message, pod.name, pod.uid);
+  }
   // The runner container ended by itself: its report has the output and the real outcome.
   const bool platform_failure =
       pod.reason == "DeadlineExceeded" || pod.reason == "Evicted" || pod.deleting;
-  if (desired.Terminal() && pod.terminated && !platform_failure && !run.Terminal()) {
-    auto completed = WithReport(run, pod, limits, std::move(desired));
-    if (!completed.ok()) return Error(completed.status());
-    desired = std::move(*completed);
+  if (desired.Terminal() && !platform_failure && !run.Terminal()) {
+    if (pod.terminated) {
+      auto completed = WithReport(run, pod, limits, std::move(desired));
+      if (!completed.ok()) return Error(completed.status());
+      desired = std::move(*completed);
+    } else {
+      desired = WithoutReport(std::move(desired),
+                              "the Pod ended without a runner container state, so without a "
+                              "runner report");
+    }
   }
   if (!StatusDiffers(run, desired)) return Done("noop");
   return WriteStatus(run, desired, desired.Terminal() ? "finished" : "status");
@@ -222,10 +335,8 @@ absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& 
     }
     problem = absl::StrCat("runner report unavailable: ", log.status().message());
   }
-  log::Warn("status from pod state", {{"coderun", run.Key()}, {"why", problem}});
-  from_pod.message = absl::StrCat(from_pod.message, from_pod.message.empty() ? "" : "; ",
-                                  problem, " (status taken from the Pod's state)");
-  return from_pod;
+  log::Warn("no runner report", {{"coderun", run.Key()}, {"why", problem}});
+  return WithoutReport(std::move(from_pod), problem);
 }
 
 Result Reconciler::PodMissing(const CodeRun& run) {
@@ -240,7 +351,7 @@ Result Reconciler::PodMissing(const CodeRun& run) {
 }
 
 Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string message,
-                           const std::string& pod_name) {
+                           const std::string& pod_name, const std::string& pod_uid) {
   const std::int64_t created = run.creation_time != 0 ? run.creation_time : NowUnix();
   const std::int64_t deadline = created + settings_.max_pending_seconds;
   const std::int64_t now = NowUnix();
@@ -256,6 +367,7 @@ Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string m
   if (reason == "QuotaExceeded" || reason == "NoUidAvailable") wait = std::min<milliseconds>(wait, kRetryWaiting);
   RunStatus desired = PendingStatus(std::move(reason), std::move(message),
                                     pod_name.empty() ? run.pod_name : pod_name);
+  desired.pod_uid = pod_uid;
   if (!StatusDiffers(run, desired)) return After(wait, "waiting");
   Result r = WriteStatus(run, desired, "waiting");
   if (r.error.ok()) r.requeue_after = wait;
@@ -265,8 +377,8 @@ Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string m
 Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std::string outcome) {
   if (run.Terminal()) return Done("noop");  // a terminal status is never rewritten
   const std::int64_t now = NowUnix();
-  auto patched = client_.MergePatch(kube::kCodeRuns, run.ns, run.name,
-                                    StatusPatch(run, desired, FormatTime(now)), "status");
+  auto patched = PatchStatus(run, desired, FormatTime(now));
+  if (!patched.ok() && kube::IsTooLarge(patched.status())) return Unwritable(run, patched.status());
   if (!patched.ok()) {
     return kube::IsNotFound(patched.status()) ? Done("noop") : Error(patched.status());
   }
@@ -288,6 +400,56 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
   const std::int64_t ttl = run.ttl_seconds_after_finished.value_or(settings_.default_ttl_seconds);
   return After(seconds(ttl), std::move(outcome));
+}
+
+absl::StatusOr<kube::json> Reconciler::PatchStatus(const CodeRun& run, const RunStatus& desired,
+                                                   const std::string& now) {
+  auto patched = client_.MergePatch(kube::kCodeRuns, run.ns, run.name,
+                                    StatusPatch(run, desired, now), "status");
+  if (patched.ok() || !desired.Terminal() || !kube::IsTooLarge(patched.status())) return patched;
+  // Every CodeRun the apiserver accepted must end: smaller and smaller terminal statuses.
+  const std::string first_error(patched.status().message());
+  for (int attempt = 0; attempt < 3 && kube::IsTooLarge(patched.status()); ++attempt) {
+    RunStatus smaller = desired;
+    std::string why;
+    if (attempt < 2 && smaller.output) {
+      RunOutput& o = *smaller.output;
+      const size_t keep = attempt == 0 ? std::max(o.stdout_text.size(), o.stderr_text.size()) / 4 : 0;
+      o.stdout_truncated |= CutToEncodedSize(o.stdout_text, keep);
+      o.stderr_truncated |= CutToEncodedSize(o.stderr_text, keep);
+      why = keep == 0 ? "output dropped" : absl::StrCat("output cut to ", keep, " bytes per stream");
+    } else {
+      smaller.output.reset();
+      smaller.message.clear();
+      why = "output and details dropped";
+    }
+    smaller.message = absl::StrCat(smaller.message, smaller.message.empty() ? "" : "; ", why,
+                                   ": the CodeRun would have exceeded the size the apiserver "
+                                   "can store");
+    log::Warn("status too large, writing a smaller one",
+              {{"coderun", run.Key()}, {"attempt", std::to_string(attempt + 1)},
+               {"error", first_error}});
+    patched = client_.MergePatch(kube::kCodeRuns, run.ns, run.name,
+                                 StatusPatch(run, smaller, now), "status");
+  }
+  return patched;
+}
+
+Result Reconciler::Unwritable(const CodeRun& run, const absl::Status& error) {
+  // Only an object padded (annotations added after it started) to within a few hundred
+  // bytes of the store's limit gets here. Nothing more can be written to it: free what the
+  // run holds and stop, instead of retrying a write that cannot succeed.
+  log::Error("status cannot be stored", {{"coderun", run.Key()}, {"error", std::string(error.message())}});
+  Event(run, "Warning", events::kRunFailed,
+        "the run's status cannot be stored: the CodeRun is too large for the apiserver; its Pod "
+        "and Secret were deleted");
+  {
+    std::lock_guard lock(writes_mu_);
+    unwritable_.insert(run.uid);
+    created_.erase(run.uid);
+  }
+  if (auto s = Cleanup(run); !s.ok()) return Error(s);
+  return Done("unwritable");
 }
 
 void Reconciler::CountFinished(const CodeRun& run, const RunStatus& desired,

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -65,6 +66,17 @@ class Reconciler {
   absl::StatusOr<struct RunStatus> WithReport(const CodeRun& run, const Pod& pod,
                                               const ValidLimits& limits, RunStatus from_pod);
   Result PodMissing(const CodeRun& run);
+  // The Pod under the run's name is not the one the status records: the recorded one is
+  // gone. Reported, never read; the run fails.
+  Result Replaced(const CodeRun& run, const Pod& pod);
+  // A Pod owned by the run that no status records and this process did not create: deleted
+  // (never read) so that the run starts in a Pod the controller created.
+  Result Unrecorded(const CodeRun& run, const Pod& pod);
+  // Creates the run's Secret, replacing one of that name the controller did not create.
+  absl::Status CreateSecret(const CodeRun& run, const struct RunInput& input);
+  // metadata.uid of the Pod this process created for `run` and has not yet seen recorded.
+  std::string CreatedHere(const CodeRun& run);
+  void Forget(const CodeRun& run);
   // A Pod with the run's name that the run does not own: reported, left alone, run failed.
   Result NameTaken(const CodeRun& run, const std::string& pod_name);
   // Ensures the deny-all policy of `ns` is in place. Returns a conflict message if another
@@ -72,8 +84,16 @@ class Reconciler {
   absl::StatusOr<std::optional<std::string>> EnsureNetworkPolicy(const std::string& ns);
   // Pending while waiting for room; Failed once the pending deadline has passed.
   Result Waiting(const CodeRun& run, std::string reason, std::string message,
-                 const std::string& pod_name = "");
+                 const std::string& pod_name = "", const std::string& pod_uid = "");
   Result WriteStatus(const CodeRun& run, const struct RunStatus& desired, std::string outcome);
+  // A status the store refuses even at its smallest: the run's Pod and Secret are deleted and
+  // the run is left alone (remembered by this process).
+  Result Unwritable(const CodeRun& run, const absl::Status& error);
+  // Patches the status; a terminal status refused because the object would be too large to
+  // store is written again smaller (output cut to a quarter, then dropped, then the bare
+  // outcome), each time saying so in the message.
+  absl::StatusOr<kube::json> PatchStatus(const CodeRun& run, const struct RunStatus& desired,
+                                         const std::string& now);
   // Counts a run whose terminal status was just written at `completed` (Unix seconds).
   void CountFinished(const CodeRun& run, const struct RunStatus& desired, std::int64_t completed);
   absl::Status Cleanup(const CodeRun& run);
@@ -100,6 +120,11 @@ class Reconciler {
   // CodeRun key -> the resourceVersion its last status write replaced; dropped once the
   // cache shows any other version (or no object).
   std::unordered_map<std::string, std::string> written_over_;
+  // Guarded by writes_mu_. CodeRun UID -> metadata.uid of the Pod this process created for
+  // it, until the run is terminal. Lets a reconcile whose status write failed trust the Pod
+  // it just created; after a restart only the status record counts.
+  std::unordered_map<std::string, std::string> created_;
+  std::unordered_set<std::string> unwritable_;  // guarded by writes_mu_: CodeRun UIDs
 };
 
 }  // namespace coderun::reconcile

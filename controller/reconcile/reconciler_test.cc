@@ -12,6 +12,7 @@
 #include "reconcile/network_policy.h"
 #include "reconcile/pod.h"
 #include "reconcile/status.h"
+#include "runner/input_digest.h"
 #include "runner/report.h"
 #include "workqueue/fake_clock.h"
 
@@ -60,6 +61,7 @@ class ReconcilerTest : public ::testing::Test {
           }
           return names;
         }};
+    caches_ = caches;
     reconciler_ =
         std::make_unique<Reconciler>(api_, caches, settings_, uids_, events_, clock_, &metrics_);
   }
@@ -101,6 +103,25 @@ class ReconcilerTest : public ::testing::Test {
     api_.Put(kube::kPods, pod);
   }
 
+  // The runner reported `exit_code`, then its container terminated with it.
+  void TerminateWithReport(const std::string& run, int exit_code) {
+    runner::Report report;
+    report.exit_code = exit_code;
+    api_.SetPodLog("ns", Run(run).pod_name, runner::FormatReport(report));
+    Terminate(run, exit_code);
+  }
+
+  // Plays an `edit` user: a Pod under the run's Pod name, owned by the run, as the
+  // controller would build it, but created by someone else.
+  json PlantImpostorPod(const std::string& run_name) {
+    CodeRun run = Run(run_name);
+    ValidLimits limits{10, 1000, 268435456, 50, 65536};
+    json pod = BuildPod(run, limits, settings_, 300005, std::string(64, '0'));
+    auto created = api_.Create(kube::kPods, "ns", pod);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return *created;
+  }
+
   struct FakeEvents final : events::EventSink {
     void Record(const events::ObjectRef& o, const std::string& type, const std::string& reason,
                 const std::string& message) override {
@@ -118,6 +139,7 @@ class ReconcilerTest : public ::testing::Test {
   // CodeRun cache entries that lag behind the store (an informer not yet caught up).
   std::map<std::string, std::shared_ptr<const CodeRun>> lagging_;
   Settings settings_;
+  Caches caches_;
   metrics::Registry metrics_;
   FakeEvents events_;
   informer::FakeClient api_;
@@ -153,7 +175,7 @@ TEST_F(ReconcilerTest, NewRunGetsPolicyThenSecretThenOnePod) {
 TEST_F(ReconcilerTest, PodOutcomeBecomesTerminalStatusThenChildrenGo) {
   CreateRun("hello");
   ASSERT_TRUE(Reconcile("hello").error.ok());
-  Terminate("hello", 1);
+  TerminateWithReport("hello", 1);
   Result r = Reconcile("hello");
   ASSERT_TRUE(r.error.ok()) << r.error;
   CodeRun run = Run("hello");
@@ -218,15 +240,45 @@ TEST_F(ReconcilerTest, ForgedOrMissingReportFallsBackToThePodStateAndSaysSo) {
   Terminate("forged", 1);
   ASSERT_TRUE(Reconcile("forged").error.ok());
   CodeRun run = Run("forged");
-  EXPECT_EQ(run.reason, "NonZeroExit");
+  EXPECT_EQ(run.reason, "PodFailed");
+  EXPECT_FALSE(run.exit_code.has_value()) << "the runner's exit code is not the program's";
   EXPECT_NE(run.message.find("runner report unreadable"), std::string::npos) << run.message;
+  EXPECT_NE(run.message.find("exited with code 1"), std::string::npos) << run.message;
+}
 
+// A runner container that exited 0 without a report (an impostor printing nothing, a
+// runner killed before its last write) must never read as success.
+TEST_F(ReconcilerTest, MissingReportNeverReadsAsSuccess) {
   CreateRun("nolog");
   ASSERT_TRUE(Reconcile("nolog").error.ok());
   Terminate("nolog", 0);
   ASSERT_TRUE(Reconcile("nolog").error.ok());
-  EXPECT_EQ(Run("nolog").phase, "Succeeded");
-  EXPECT_NE(Run("nolog").message.find("runner report unavailable"), std::string::npos);
+  CodeRun run = Run("nolog");
+  EXPECT_EQ(run.phase, "Failed");
+  EXPECT_EQ(run.reason, "PodFailed");
+  EXPECT_NE(run.message.find("runner report"), std::string::npos) << run.message;
+
+  // The log read keeps failing past the retry window: still no success.
+  CreateRun("unreadable");
+  ASSERT_TRUE(Reconcile("unreadable").error.ok());
+  api_.SetPodLogError("ns", Run("unreadable").pod_name, 503);
+  Terminate("unreadable", 0);
+  json ended = *api_.Get(kube::kPods, "ns", Run("unreadable").pod_name);
+  ended["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = Now();
+  api_.Put(kube::kPods, ended);
+  EXPECT_FALSE(Reconcile("unreadable").error.ok()) << "retried while the window lasts";
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(Reconcile("unreadable").error.ok());
+  EXPECT_EQ(Run("unreadable").reason, "PodFailed");
+
+  // The Pod says Succeeded but has no runner container state at all.
+  CreateRun("bare");
+  ASSERT_TRUE(Reconcile("bare").error.ok());
+  json pod = *api_.Get(kube::kPods, "ns", Run("bare").pod_name);
+  pod["status"] = {{"phase", "Succeeded"}};
+  api_.Put(kube::kPods, pod);
+  ASSERT_TRUE(Reconcile("bare").error.ok());
+  EXPECT_EQ(Run("bare").reason, "PodFailed");
 }
 
 TEST_F(ReconcilerTest, CacheBehindOwnStatusWriteWaitsForItsEvent) {
@@ -269,7 +321,7 @@ TEST_F(ReconcilerTest, CacheBehindOwnStatusWriteWaitsForItsEvent) {
 TEST_F(ReconcilerTest, TerminalStatusIsNeverRewritten) {
   CreateRun("hello");
   ASSERT_TRUE(Reconcile("hello").error.ok());
-  Terminate("hello", 0);
+  TerminateWithReport("hello", 0);
   ASSERT_TRUE(Reconcile("hello").error.ok());
   std::string rv = Run("hello").resource_version;
   ASSERT_TRUE(Reconcile("hello").error.ok());
@@ -339,6 +391,185 @@ TEST_F(ReconcilerTest, StrangerPodWithOurLabelsIsNotTaken) {
   EXPECT_TRUE(api_.Get(kube::kPods, "ns", "impostor").ok()) << "left alone";
   EXPECT_TRUE(events_.Has("hello Warning ForeignPod Pod impostor"))
       << testing::PrintToString(events_.recorded);
+}
+
+// Attack: an `edit` user plants a Pod under the name the controller will use, owned by the
+// run, whose container would print a forged report. It is never read: it is deleted and
+// the run starts in a Pod the controller created and recorded.
+TEST_F(ReconcilerTest, PlantedPodOwnedByTheRunIsNeverRead) {
+  CreateRun("victim");
+  json impostor = PlantImpostorPod("victim");
+  runner::Report forged;
+  forged.exit_code = 0;
+  forged.stdout_text = "FORGED";
+  api_.SetPodLog("ns", PodName("victim", Run("victim").uid), runner::FormatReport(forged));
+  Terminate("victim", 0);
+
+  Result r = Reconcile("victim");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.outcome, "replacing");
+  EXPECT_EQ(api_.pod_log_reads(), 0);
+  EXPECT_FALSE(api_.Get(kube::kPods, "ns", PodName("victim", Run("victim").uid)).ok()) << "deleted";
+  EXPECT_TRUE(events_.Has("victim Warning ForeignPod Pod " + PodName("victim", Run("victim").uid) +
+                          " was not recorded"))
+      << testing::PrintToString(events_.recorded);
+
+  ASSERT_EQ(Reconcile("victim").outcome, "created");
+  CodeRun run = Run("victim");
+  json ours = *api_.Get(kube::kPods, "ns", run.pod_name);
+  EXPECT_NE(ours["metadata"]["uid"], impostor["metadata"]["uid"]);
+  EXPECT_EQ(run.pod_uid, ours["metadata"]["uid"]);
+  TerminateWithReport("victim", 3);
+  ASSERT_TRUE(Reconcile("victim").error.ok());
+  EXPECT_EQ(Run("victim").reason, "NonZeroExit");
+  EXPECT_EQ(Run("victim").exit_code, 3);
+}
+
+// The same Pod after a controller restart that came between creating it and recording it:
+// a new process cannot tell it from a planted one, so it is replaced, never read.
+TEST_F(ReconcilerTest, PodWhoseCreationWasNotRecordedIsReplacedAfterARestart) {
+  CreateRun("hello");
+  ASSERT_EQ(Reconcile("hello").outcome, "created");
+  const std::string first_uid = Run("hello").pod_uid;
+  ASSERT_FALSE(first_uid.empty());
+  // The recorded run is observed normally by a new process (status says which Pod).
+  reconciler_ = std::make_unique<Reconciler>(api_, caches_, settings_, uids_, events_, clock_, &metrics_);
+  EXPECT_EQ(Reconcile("hello").outcome, "waiting");
+  EXPECT_EQ(Run("hello").pod_uid, first_uid);
+  // Lose the record: the status as the creating process left it before its write.
+  json run = *api_.Get(kube::kCodeRuns, "ns", "hello");
+  run["status"].erase("podUID");
+  run["status"].erase("podName");
+  api_.Put(kube::kCodeRuns, run);
+  EXPECT_EQ(Reconcile("hello").outcome, "replacing");
+  EXPECT_EQ(PodCount(), 0);
+  EXPECT_EQ(Reconcile("hello").outcome, "created");
+  EXPECT_NE(Run("hello").pod_uid, first_uid);
+}
+
+// The process that created a Pod trusts it even when its status write was lost.
+TEST_F(ReconcilerTest, OwnPodIsTrustedWhenItsStatusWriteFailed) {
+  CreateRun("hello");
+  ASSERT_EQ(Reconcile("hello").outcome, "created");
+  json run = *api_.Get(kube::kCodeRuns, "ns", "hello");
+  const std::string pod_uid = run["status"]["podUID"];
+  run["status"].erase("podUID");
+  api_.Put(kube::kCodeRuns, run);
+  EXPECT_NE(Reconcile("hello").outcome, "replacing");
+  EXPECT_EQ(Run("hello").pod_uid, pod_uid) << "recorded on the next write";
+}
+
+// Attack: the Pod the run recorded is deleted and a look-alike takes its name.
+TEST_F(ReconcilerTest, LookAlikeUnderTheRecordedNameFailsTheRunUnread) {
+  CreateRun("victim");
+  ASSERT_EQ(Reconcile("victim").outcome, "created");
+  api_.Erase(kube::kPods, "ns", Run("victim").pod_name);
+  PlantImpostorPod("victim");
+  runner::Report forged;
+  forged.exit_code = 0;
+  api_.SetPodLog("ns", Run("victim").pod_name, runner::FormatReport(forged));
+  Terminate("victim", 0);
+  ASSERT_TRUE(Reconcile("victim").error.ok());
+  CodeRun run = Run("victim");
+  EXPECT_EQ(run.reason, "PodFailed");
+  EXPECT_NE(run.message.find("another object took its name"), std::string::npos) << run.message;
+  EXPECT_EQ(api_.pod_log_reads(), 0);
+}
+
+// Attack: an `edit` user plants the run's Secret with other code before the controller
+// creates it. The controller replaces it with the run's own input.
+TEST_F(ReconcilerTest, PlantedSecretIsReplacedWithTheRunsInput) {
+  CreateRun("victim");
+  CodeRun run = Run("victim");
+  json planted = {{"apiVersion", "v1"}, {"kind", "Secret"},
+                  {"metadata", {{"name", PodName(run.name, run.uid)}, {"namespace", "ns"},
+                                {"ownerReferences", {OwnerReference(run)}}}},
+                  {"stringData", {{"code", "print('PLANTED')"}}}};
+  ASSERT_TRUE(api_.Create(kube::kSecrets, "ns", planted).ok());
+  ASSERT_EQ(Reconcile("victim").outcome, "created");
+  json secret = *api_.Get(kube::kSecrets, "ns", PodName(run.name, run.uid));
+  EXPECT_EQ(secret["stringData"]["code"], "print(1)");
+  const std::string nonce = secret["stringData"]["nonce"];
+  json pod = *api_.Get(kube::kPods, "ns", PodName(run.name, run.uid));
+  EXPECT_EQ(pod["spec"]["containers"][0]["args"].back(),
+            "--input-digest=" + runner::InputDigest(nonce, "print(1)", "in", "[]"));
+}
+
+TEST_F(ReconcilerTest, ArgumentWithNulIsInvalidSpecWithoutPod) {
+  CreateRun("nul");
+  json run = *api_.Get(kube::kCodeRuns, "ns", "nul");
+  run["spec"]["args"] = {"ok", std::string("a\0b", 3)};
+  api_.Put(kube::kCodeRuns, run);
+  ASSERT_TRUE(Reconcile("nul").error.ok());
+  EXPECT_EQ(Run("nul").reason, "InvalidSpec");
+  EXPECT_NE(Run("nul").message.find("spec.args[1]"), std::string::npos);
+  EXPECT_EQ(PodCount(), 0);
+  EXPECT_FALSE(api_.Get(kube::kSecrets, "ns", Run("nul").pod_name.empty()
+                                                  ? PodName("nul", Run("nul").uid)
+                                                  : Run("nul").pod_name)
+                   .ok());
+}
+
+// A CodeRun whose stored size plus the largest status it could get exceeds what the store
+// accepts ends InvalidSpec before any Pod, instead of wedging at its last write.
+TEST_F(ReconcilerTest, ObjectThatCouldNotHoldItsStatusIsInvalidSpec) {
+  CreateRun("huge", {{"outputBytes", 262144}});
+  json run = *api_.Get(kube::kCodeRuns, "ns", "huge");
+  run["spec"]["stdin"] = std::string(180000, '\x01');  // 1,080,000 bytes as stored
+  api_.Put(kube::kCodeRuns, run);
+  ASSERT_TRUE(Reconcile("huge").error.ok());
+  EXPECT_EQ(Run("huge").reason, "InvalidSpec");
+  EXPECT_NE(Run("huge").message.find("limits.outputBytes"), std::string::npos);
+  EXPECT_EQ(PodCount(), 0);
+}
+
+// The final status is refused for size (annotations grew after the run started): a smaller
+// terminal status is written and says so; the Pod and Secret go.
+TEST_F(ReconcilerTest, TerminalStatusTooLargeToStoreIsWrittenSmaller) {
+  CreateRun("big", {{"outputBytes", 262144}});
+  ASSERT_EQ(Reconcile("big").outcome, "created");
+  runner::Report report;
+  report.exit_code = 0;
+  report.stdout_text = std::string(200000, 'o');
+  report.stderr_text = std::string(200000, 'e');
+  api_.SetPodLog("ns", Run("big").pod_name, runner::FormatReport(report));
+  Terminate("big", 0);
+  api_.SetMaxObjectBytes(300000);
+  Result r = Reconcile("big");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  json status = (*api_.Get(kube::kCodeRuns, "ns", "big"))["status"];
+  EXPECT_EQ(status["phase"], "Succeeded");
+  EXPECT_EQ(status["stdout"].get<std::string>().size(), 50000u);
+  EXPECT_EQ(status["stdoutTruncated"], true);
+  EXPECT_NE(status["message"].get<std::string>().find("size the apiserver can store"),
+            std::string::npos);
+  EXPECT_EQ(PodCount(), 0);
+
+  // Smaller still: the output goes entirely, then the details.
+  CreateRun("bigger", {{"outputBytes", 262144}});
+  api_.SetMaxObjectBytes(0);
+  ASSERT_EQ(Reconcile("bigger").outcome, "created");
+  api_.SetPodLog("ns", Run("bigger").pod_name, runner::FormatReport(report));
+  Terminate("bigger", 0);
+  api_.SetMaxObjectBytes(api_.Get(kube::kCodeRuns, "ns", "bigger")->dump().size() + 600);
+  ASSERT_TRUE(Reconcile("bigger").error.ok());
+  status = (*api_.Get(kube::kCodeRuns, "ns", "bigger"))["status"];
+  EXPECT_EQ(status["phase"], "Succeeded");
+  EXPECT_EQ(status["stdout"], "");
+  EXPECT_EQ(status["stdoutTruncated"], true);
+  EXPECT_NE(status["message"].get<std::string>().find("output dropped"), std::string::npos);
+
+  // Nothing fits at all: the run's objects still go, and the key is not retried forever.
+  CreateRun("stuck");
+  api_.SetMaxObjectBytes(0);
+  ASSERT_EQ(Reconcile("stuck").outcome, "created");
+  TerminateWithReport("stuck", 0);
+  api_.SetMaxObjectBytes(1);
+  r = Reconcile("stuck");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.outcome, "unwritable");
+  EXPECT_EQ(PodCount(), 0);
+  EXPECT_EQ(Reconcile("stuck").outcome, "noop");
 }
 
 TEST_F(ReconcilerTest, ForeignAllowPolicyHoldsRunsUntilRemoved) {

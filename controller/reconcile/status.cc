@@ -156,9 +156,30 @@ RunStatus FromReport(const Pod& pod, const runner::Report& r, std::int64_t outpu
   return st;
 }
 
+RunStatus WithoutReport(RunStatus from_pod, const std::string& problem) {
+  if (from_pod.phase == kFailed &&
+      (from_pod.reason == "PodFailed" || from_pod.reason == "MemoryLimitExceeded")) {
+    from_pod.message = absl::StrCat(from_pod.message, from_pod.message.empty() ? "" : "; ", problem);
+    return from_pod;
+  }
+  // The exit code and signal the Pod shows are the runner's, not the program's.
+  std::string container = "the runner container ended";
+  if (from_pod.signal) {
+    container = absl::StrCat("the runner container was killed by signal ", *from_pod.signal);
+  } else if (from_pod.exit_code) {
+    container = absl::StrCat("the runner container exited with code ", *from_pod.exit_code);
+  }
+  RunStatus st = FailedStatus("PodFailed", absl::StrCat(problem, "; ", container),
+                              std::move(from_pod.pod_name));
+  st.pod_uid = std::move(from_pod.pod_uid);
+  st.start_time = std::move(from_pod.start_time);
+  return st;
+}
+
 bool StatusDiffers(const CodeRun& run, const RunStatus& d) {
   return run.phase != d.phase || run.reason != d.reason || run.message != d.message ||
          (!d.pod_name.empty() && run.pod_name != d.pod_name) ||
+         (!d.pod_uid.empty() && run.pod_uid != d.pod_uid) ||
          (!d.start_time.empty() && run.start_time != ParseTime(d.start_time).value_or(-1)) ||
          run.observed_generation != run.generation ||
          run.finished_condition_status != (d.Terminal() ? "True" : "False");
@@ -170,6 +191,7 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
                  {"message", d.message},
                  {"observedGeneration", run.generation}};
   if (!d.pod_name.empty()) status["podName"] = d.pod_name;
+  if (!d.pod_uid.empty()) status["podUID"] = d.pod_uid;
   if (!d.start_time.empty()) status["startTime"] = d.start_time;
   if (d.exit_code) status["exitCode"] = *d.exit_code;
   if (d.signal) status["signal"] = *d.signal;

@@ -27,6 +27,7 @@ struct RunOutput {
 struct RunStatus {
   std::string phase, reason, message;
   std::string pod_name;
+  std::string pod_uid;     // the created Pod's metadata.uid; "" = leave as is
   std::string start_time;  // RFC 3339; "" = leave as is
   std::optional<std::int32_t> exit_code;
   std::optional<std::int32_t> signal;
@@ -54,6 +55,13 @@ RunStatus FromReport(const Pod& pod, const runner::Report& report, std::int64_t 
 
 // True if writing `desired` would change what `run` already shows.
 bool StatusDiffers(const CodeRun& run, const RunStatus& desired);
+
+// A status that no runner report backs (the report is missing, torn or unreadable, or the
+// Pod ended without a runner container state) never reads as success: it becomes
+// Failed/PodFailed without an exit code or signal (those would be the runner's, not the
+// program's), except MemoryLimitExceeded (the container was OOM-killed), which stays.
+// `problem` says what happened to the report.
+RunStatus WithoutReport(RunStatus from_pod, const std::string& problem);
 
 // A merge patch for the /status subresource: metadata.resourceVersion (optimistic
 // concurrency), the status fields, observedGeneration and the Finished condition.

@@ -1,16 +1,18 @@
 // Allocates each run a Linux UID of its own from a range, unique among live run Pods, so the
 // RLIMIT_NPROC of one run never counts another run's processes.
 //
-// The set of used UIDs is the Pod cache's (fed by the Pod informer's handler, so it is
-// rebuilt from the cache after a restart) plus reservations made between Allocate() and the
-// Pod's appearance in the cache. A UID is free again only when its Pod object is gone.
-// Thread-safe.
+// A UID is held by every Pod seen with it (the Pod informer's handler feeds PodSeen/PodGone,
+// so a restart rebuilds the holders from the cache) and by a reservation made between
+// Allocate() and the Pod's appearance. Holds are kept per holder: a UID is free only when no
+// Pod and no reservation holds it, so a look-alike Pod that carries a live run's UID adds a
+// hold of its own and, when deleted, releases only that — never the run's. Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace coderun::reconcile {
@@ -19,26 +21,31 @@ class UidAllocator {
  public:
   UidAllocator(std::int64_t low, std::int64_t high);
 
-  // Reserves a free UID for the Pod `pod_key` (namespace/name); returns the UID that Pod
-  // already holds if any. nullopt if the range is exhausted.
+  // Reserves a UID that nothing holds for the Pod to be created as `pod_key`
+  // (namespace/name); returns the existing reservation of that key if there is one. nullopt
+  // if the range is exhausted.
   std::optional<std::int64_t> Allocate(const std::string& pod_key);
-  // Drops a reservation that did not become a Pod.
+  // Drops the reservation of `pod_key` (its Pod was not created). Holds of seen Pods stay.
   void Release(const std::string& pod_key);
 
-  // Pod informer events: a Pod holding `uid` exists / is gone.
+  // Pod informer events: the Pod `pod_key` exists holding `uid` / is gone. A seen Pod takes
+  // over the reservation of its key when it holds the reserved UID.
   void PodSeen(const std::string& pod_key, std::int64_t uid);
   void PodGone(const std::string& pod_key);
 
+  // UIDs held by at least one Pod or reservation.
   std::size_t InUse() const;
 
  private:
-  void FreeLocked(const std::string& pod_key);
+  void DropHoldLocked(std::int64_t uid, const std::string& holder);
 
   const std::int64_t low_, high_;
   mutable std::mutex mu_;
-  std::map<std::int64_t, std::string> owner_;      // guarded by mu_: uid -> pod key
-  std::map<std::string, std::int64_t> by_pod_;     // guarded by mu_: pod key -> uid
-  std::int64_t next_;                              // guarded by mu_: next-fit cursor
+  // Guarded by mu_. Holders are "pod:<key>" for seen Pods and "res:<key>" for reservations.
+  std::map<std::int64_t, std::set<std::string>> holders_;
+  std::map<std::string, std::int64_t> pod_uid_;   // guarded by mu_: seen Pod key -> UID
+  std::map<std::string, std::int64_t> reserved_;  // guarded by mu_: reserved key -> UID
+  std::int64_t next_;                             // guarded by mu_: next-fit cursor
 };
 
 }  // namespace coderun::reconcile
