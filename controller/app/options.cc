@@ -45,6 +45,9 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
   app.add_option("--default-ttl", s.default_ttl_seconds,
                  "seconds a finished CodeRun without ttlSecondsAfterFinished is kept")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-ttl-seconds-after-finished", s.max_ttl_seconds_after_finished,
+                 "largest spec.ttlSecondsAfterFinished; at least --default-ttl")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--uid-range", uid_range, "LOW-HIGH: Linux UIDs given to runs, one per live run");
   app.add_option("--cpu-request-ratio", s.cpu_request_ratio,
                  "cpu request = cpu limit x this (1 = steady timings; lower packs more runs)")
@@ -106,6 +109,11 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
       high < low || high > 2147483646) {
     return absl::InvalidArgumentError(
         absl::StrCat("--uid-range ", uid_range, ": want LOW-HIGH with 1000 <= LOW <= HIGH"));
+  }
+  if (s.max_ttl_seconds_after_finished < s.default_ttl_seconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-ttl-seconds-after-finished ", s.max_ttl_seconds_after_finished,
+        " is below --default-ttl ", s.default_ttl_seconds));
   }
   s.uid_low = low;
   s.uid_high = high;

@@ -58,5 +58,32 @@ TEST(OptionsTest, BadPlacementFlagsAreInvalidArgumentWithOneLine) {
   }
 }
 
+TEST(OptionsTest, TtlMaximumDefaultsToSevenDaysAndIsSettable) {
+  auto o = Parse({});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->settings.max_ttl_seconds_after_finished, 604800);
+  EXPECT_GE(o->settings.max_ttl_seconds_after_finished, o->settings.default_ttl_seconds);
+  o = Parse({"--max-ttl-seconds-after-finished", "3600", "--default-ttl", "3600"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->settings.max_ttl_seconds_after_finished, 3600);
+  EXPECT_EQ(o->settings.default_ttl_seconds, 3600);
+}
+
+TEST(OptionsTest, TtlMaximumBelowTheDefaultTtlIsRefused) {
+  for (auto args : std::vector<std::vector<const char*>>{
+           {"--max-ttl-seconds-after-finished", "3600"},  // default TTL is 86400
+           {"--max-ttl-seconds-after-finished", "100", "--default-ttl", "101"},
+       }) {
+    auto o = Parse(args);
+    ASSERT_FALSE(o.ok()) << args[1];
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+    const std::string message(o.status().message());
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_EQ(message.rfind("--max-ttl-seconds-after-finished", 0), 0u) << message;
+    EXPECT_NE(message.find("--default-ttl"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(Parse({"--max-ttl-seconds-after-finished", "-1"}).ok());
+}
+
 }  // namespace
 }  // namespace coderun::app

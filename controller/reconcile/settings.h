@@ -23,6 +23,8 @@ struct Settings {
   std::int64_t max_pending_seconds = 300;
   // TTL of finished CodeRuns without spec.ttlSecondsAfterFinished.
   std::int64_t default_ttl_seconds = 86400;
+  // Largest spec.ttlSecondsAfterFinished (7 days); at least default_ttl_seconds.
+  std::int64_t max_ttl_seconds_after_finished = 604800;
   // Run UIDs are allocated from [uid_low, uid_high], unique among live run Pods.
   std::int64_t uid_low = 200000;
   std::int64_t uid_high = 265535;

@@ -1,5 +1,7 @@
 #include "reconcile/validate.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace coderun::reconcile {
@@ -43,7 +45,17 @@ Validation Validate(const CodeRun& run, const Settings& s) {
     return AboveMax("limits.outputBytes", absl::StrCat(l.output_bytes),
                     absl::StrCat(s.max_output_bytes));
   }
+  if (run.ttl_seconds_after_finished &&
+      *run.ttl_seconds_after_finished > s.max_ttl_seconds_after_finished) {
+    return AboveMax("ttlSecondsAfterFinished", absl::StrCat(*run.ttl_seconds_after_finished),
+                    absl::StrCat(s.max_ttl_seconds_after_finished));
+  }
   return ValidLimits{l.timeout_seconds, cpu->milli, memory->Value(), l.pids, l.output_bytes};
+}
+
+std::int64_t TtlSecondsAfterFinished(const CodeRun& run, const Settings& s) {
+  return std::min(run.ttl_seconds_after_finished.value_or(s.default_ttl_seconds),
+                  s.max_ttl_seconds_after_finished);
 }
 
 }  // namespace coderun::reconcile

@@ -26,4 +26,8 @@ using Validation = std::variant<ValidLimits, std::string>;
 
 Validation Validate(const CodeRun& run, const Settings& settings);
 
+// Seconds a finished run is kept: spec.ttlSecondsAfterFinished, else the default TTL, never
+// more than the maximum (a run refused for its TTL must not be kept that long either).
+std::int64_t TtlSecondsAfterFinished(const CodeRun& run, const Settings& settings);
+
 }  // namespace coderun::reconcile

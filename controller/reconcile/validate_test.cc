@@ -50,6 +50,38 @@ TEST(ValidateTest, EachMaximumNamesItsField) {
   EXPECT_EQ(Refusal(run, s), "");
 }
 
+TEST(ValidateTest, TtlAboveTheMaximumIsRefusedNamingFieldAndMaximum) {
+  Settings s;
+  s.max_ttl_seconds_after_finished = 3600;
+  CodeRun run;
+  run.ttl_seconds_after_finished = 3600;
+  EXPECT_EQ(Refusal(run, s), "");
+  run.ttl_seconds_after_finished = 3601;
+  EXPECT_EQ(Refusal(run, s),
+            "spec.ttlSecondsAfterFinished: 3601 is above the maximum 3600 allowed by this "
+            "controller");
+  // Unset means the default TTL, which the options keep at or below the maximum.
+  run.ttl_seconds_after_finished.reset();
+  EXPECT_EQ(Refusal(run, s), "");
+  EXPECT_EQ(Refusal(run, Settings{}), "");
+  run.ttl_seconds_after_finished = 604801;
+  EXPECT_NE(Refusal(run, Settings{}).find("maximum 604800"), std::string::npos);
+}
+
+TEST(ValidateTest, KeptTtlIsTheSpecsOrTheDefaultButNeverAboveTheMaximum) {
+  Settings s;
+  s.default_ttl_seconds = 600;
+  s.max_ttl_seconds_after_finished = 3600;
+  CodeRun run;
+  EXPECT_EQ(TtlSecondsAfterFinished(run, s), 600);
+  run.ttl_seconds_after_finished = 0;
+  EXPECT_EQ(TtlSecondsAfterFinished(run, s), 0);
+  run.ttl_seconds_after_finished = 1800;
+  EXPECT_EQ(TtlSecondsAfterFinished(run, s), 1800);
+  run.ttl_seconds_after_finished = std::int64_t{1} << 40;  // refused as InvalidSpec, then kept
+  EXPECT_EQ(TtlSecondsAfterFinished(run, s), 3600);
+}
+
 TEST(ValidateTest, RefusesWhatTheSchemaCannotCatch) {
   CodeRun run;
   run.language = "ruby";
