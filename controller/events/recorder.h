@@ -23,6 +23,7 @@ inline constexpr char kRunFailed[] = "RunFailed";
 inline constexpr char kInvalidSpec[] = "InvalidSpec";
 inline constexpr char kNamespaceRefused[] = "NamespaceRefused";
 inline constexpr char kForeignPod[] = "ForeignPod";
+inline constexpr char kForeignSecret[] = "ForeignSecret";
 
 struct ObjectRef {
   std::string api_version, kind, ns, name, uid;

@@ -268,14 +268,18 @@ absl::Status Reconciler::CreateSecret(const CodeRun& run, const RunInput& input)
   // may create Secrets here. The controller cannot read Secrets, so it replaces it; should
   // a replacement race in later, the runner refuses input that does not match the digest
   // in its Pod's arguments.
-  log::Info("replacing existing secret", {{"coderun", run.Key()}});
+  log::Warn("replacing a secret the controller did not create", {{"coderun", run.Key()}});
+  Event(run, "Warning", events::kForeignSecret,
+        absl::StrCat("Secret ", PodName(run.name, run.uid), " existed before the controller ",
+                     "created it (planted, or left by an earlier attempt); it is replaced and ",
+                     "never used"));
   absl::Status st = client_.Delete(kube::kSecrets, run.ns, PodName(run.name, run.uid));
   if (!st.ok() && !kube::IsNotFound(st)) return st;
   created = client_.Create(kube::kSecrets, run.ns, secret);
   if (created.ok()) return absl::OkStatus();
   if (kube::IsAlreadyExists(created.status())) {
     // Still there (a finalizer holds it): the runner's digest check decides.
-    Event(run, "Warning", events::kForeignPod,
+    Event(run, "Warning", events::kForeignSecret,
           absl::StrCat("Secret ", PodName(run.name, run.uid),
                        " was not created by the controller and could not be replaced"));
     return absl::OkStatus();

@@ -489,6 +489,8 @@ TEST_F(ReconcilerTest, PlantedSecretIsReplacedWithTheRunsInput) {
   ASSERT_EQ(Reconcile("victim").outcome, "created");
   json secret = *api_.Get(kube::kSecrets, "ns", PodName(run.name, run.uid));
   EXPECT_EQ(secret["stringData"]["code"], "print(1)");
+  EXPECT_TRUE(events_.Has("victim Warning ForeignSecret Secret " + PodName(run.name, run.uid)))
+      << testing::PrintToString(events_.recorded);
   const std::string nonce = secret["stringData"]["nonce"];
   json pod = *api_.Get(kube::kPods, "ns", PodName(run.name, run.uid));
   EXPECT_EQ(pod["spec"]["containers"][0]["args"].back(),

@@ -445,7 +445,8 @@ EOF2
 start_controller() {
   kc apply -f "$REPO_ROOT/crds/" >/dev/null
   kc wait --for=condition=Established --timeout=60s crd/coderuns.coderun.dev >/dev/null
-  kc apply -f "$REPO_ROOT/manifests/namespace.yaml" -f "$REPO_ROOT/manifests/rbac.yaml" >/dev/null
+  kc apply -f "$REPO_ROOT/manifests/namespace.yaml" -f "$REPO_ROOT/manifests/rbac.yaml" \
+    -f "$REPO_ROOT/manifests/admission-policy.yaml" >/dev/null
   # A token lives 48 h; reuse the kubeconfig while it has a day left, so a repeated up
   # leaves a running controller alone.
   if [[ -z $(find "$STATE/controller.kubeconfig" -mmin -1440 2>/dev/null) ]] ||

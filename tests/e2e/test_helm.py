@@ -81,6 +81,11 @@ class ReleaseLogs:
 @pytest.fixture(scope="module")
 def release(node_cluster):
     host_controller("stop")
+    # The host controller's ownership policy (manifests/) lets only its ServiceAccount create
+    # run Pods; the release brings its own, for its own ServiceAccount. One at a time, as two
+    # installations never serve the same namespaces.
+    kube.kubectl("delete", "validatingadmissionpolicybinding", "coderun-run-objects",
+                 "--ignore-not-found")
     cluster_controller, kube.DIAG.controller = kube.DIAG.controller, ReleaseLogs()
     # The CRD is already installed (tests/cluster/up applies crds/); let the release adopt it.
     kube.kubectl("annotate", CRD, f"meta.helm.sh/release-name={RELEASE}",
@@ -97,6 +102,7 @@ def release(node_cluster):
         kube.kubectl("label", CRD, "app.kubernetes.io/managed-by-", check=False)
         kube.kubectl("delete", "namespace", RELEASE_NS, "--wait=false", check=False)
         kube.DIAG.controller = cluster_controller
+        kube.apply_path(os.path.join(kube.REPO, "manifests", "admission-policy.yaml"))
         host_controller("start")
 
 
