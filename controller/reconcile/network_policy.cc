@@ -22,7 +22,7 @@ json BuildDenyAllPolicy(const std::string& ns) {
 }
 
 bool IsIntactDenyAll(const NetworkPolicy& policy) {
-  return policy.managed && policy.spec == DenyAllSpec();
+  return policy.managed && policy.deny_all_spec;
 }
 
 namespace {
@@ -75,12 +75,8 @@ bool SelectorMaySelectRunPods(const json& selector) {
 std::optional<std::string> FindConflict(const std::vector<const NetworkPolicy*>& policies) {
   for (const NetworkPolicy* p : policies) {
     if (p->managed && p->name == kNetworkPolicyName) continue;
-    auto has_rules = [&](const char* key) {
-      auto it = p->spec.find(key);
-      return it != p->spec.end() && it->is_array() && !it->empty();
-    };
-    if (!has_rules("ingress") && !has_rules("egress")) continue;
-    if (!SelectorMaySelectRunPods(p->spec.value("podSelector", json::object()))) continue;
+    if (!p->has_ingress_rules && !p->has_egress_rules) continue;
+    if (!p->selects_run_pods) continue;
     return absl::StrCat("NetworkPolicy ", p->ns, "/", p->name,
                         " selects run Pods and allows traffic; runs in namespace ", p->ns,
                         " are held until it no longer selects them");

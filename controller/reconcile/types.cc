@@ -1,5 +1,6 @@
 #include "reconcile/types.h"
 
+#include "reconcile/network_policy.h"
 #include "reconcile/status.h"
 
 namespace coderun::reconcile {
@@ -59,6 +60,11 @@ const kube::DropKeys& CodeRunDropKeys() {
 
 const kube::DropKeys& MetadataDropKeys() {
   static const kube::DropKeys keys = {"managedFields", "annotations"};
+  return keys;
+}
+
+const kube::DropKeys& NetworkPolicyDropKeys() {
+  static const kube::DropKeys keys;
   return keys;
 }
 
@@ -168,7 +174,12 @@ absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const json& object) {
   np.uid = Str(meta, "uid");
   np.resource_version = Str(meta, "resourceVersion");
   np.managed = Str(Obj(meta, "labels"), kManagedByLabel) == kManagedByValue;
-  np.spec = Obj(object, "spec");
+  const json& spec = Obj(object, "spec");
+  np.deny_all_spec = spec == DenyAllSpec();
+  auto selector = spec.find("podSelector");
+  np.selects_run_pods = selector == spec.end() || SelectorMaySelectRunPods(*selector);
+  np.has_ingress_rules = !Arr(spec, "ingress").empty();
+  np.has_egress_rules = !Arr(spec, "egress").empty();
   return np;
 }
 

@@ -82,12 +82,28 @@ struct Pod {
   std::string running_started_at;
 };
 
+// Keys dropped while parsing NetworkPolicies: none. Dropping happens by key name at any
+// depth, and any field name is also a valid label key: a podSelector.matchLabels entry named
+// like a dropped key would vanish, so an altered deny-all policy could read as intact. The
+// spec is parsed whole and reduced to a NetworkPolicy summary at decode time instead; list
+// pages stay small (kNetworkPolicyPageSize) so that one page bounds the transient memory.
+const kube::DropKeys& NetworkPolicyDropKeys();
+
 // A NetworkPolicy in a namespace with runs (all policies are watched: a foreign one that
-// lets run Pods talk must be seen).
+// lets run Pods talk must be seen). Holds a summary of the spec, never the spec: a policy
+// may be 1.5 MB (long ipBlock.except lists) and anyone with `edit` in a watched namespace
+// can create many.
 struct NetworkPolicy {
   std::string ns, name, uid, resource_version;
   bool managed = false;  // carries the managed-by label
-  nlohmann::json spec;   // small; kept whole
+  // The spec is exactly DenyAllSpec() (network_policy.h).
+  bool deny_all_spec = false;
+  // spec.podSelector may select a run Pod (SelectorMaySelectRunPods; a missing selector
+  // selects every Pod).
+  bool selects_run_pods = true;
+  // spec.ingress / spec.egress hold at least one rule (any rule allows some traffic).
+  bool has_ingress_rules = false;
+  bool has_egress_rules = false;
 };
 
 absl::StatusOr<CodeRun> DecodeCodeRun(const kube::json& object);
