@@ -97,6 +97,7 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.reason = Str(status, "reason");
   run.message = Str(status, "message");
   run.pod_name = Str(status, "podName");
+  run.pod_uid = Str(status, "podUID");
   run.start_time = Time(status, "startTime");
   run.completion_time = Time(status, "completionTime");
   run.exit_code = Int(status, "exitCode");

@@ -43,6 +43,9 @@ struct CodeRun {
   std::optional<std::int64_t> ttl_seconds_after_finished;
   // Status as last written.
   std::string phase, reason, message, pod_name;
+  // metadata.uid of the Pod the controller created for this run (status.podUID): only that
+  // Pod may produce the run's result.
+  std::string pod_uid;
   std::int64_t start_time = 0, completion_time = 0;
   std::optional<std::int64_t> exit_code;
   std::int64_t observed_generation = 0;
