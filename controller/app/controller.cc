@@ -36,6 +36,15 @@ informer::InformerOptions CodeRunInformer(const Options& o) {
   return io;
 }
 
+// NetworkPolicies are parsed whole (nothing dropped by name) and kept as a summary; small
+// pages bound the transient memory of a list (a policy may be 1.5 MB).
+informer::InformerOptions NetworkPolicyInformer(const Options& o) {
+  informer::InformerOptions io =
+      InformerFor(kube::kNetworkPolicies, o, "", reconcile::NetworkPolicyDropKeys());
+  io.page_size = reconcile::kNetworkPolicyPageSize;
+  return io;
+}
+
 std::string ManagedSelector() {
   return std::string(reconcile::kManagedByLabel) + "=" + reconcile::kManagedByValue;
 }
@@ -69,9 +78,8 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
       coderuns_(client, CodeRunInformer(options), reconcile::DecodeCodeRun, RealClock()),
       pods_(client, InformerFor(kube::kPods, options, ManagedSelector(), reconcile::MetadataDropKeys()),
             reconcile::DecodePod, RealClock()),
-      policies_(client,
-                InformerFor(kube::kNetworkPolicies, options, "", reconcile::MetadataDropKeys()),
-                reconcile::DecodeNetworkPolicy, RealClock()),
+      policies_(client, NetworkPolicyInformer(options), reconcile::DecodeNetworkPolicy,
+                RealClock()),
       leading_(!options.leader_elect) {
   reconcile::Caches caches{
       [this](const std::string& key) { return coderuns_.Get(key); },

@@ -402,7 +402,7 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
           desired.reason == "InvalidSpec" ? events::kInvalidSpec : events::kRunFailed, summary);
   }
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
-  const std::int64_t ttl = run.ttl_seconds_after_finished.value_or(settings_.default_ttl_seconds);
+  const std::int64_t ttl = TtlSecondsAfterFinished(run, settings_);
   return After(seconds(ttl), std::move(outcome));
 }
 
@@ -477,7 +477,7 @@ Result Reconciler::Finished(const CodeRun& run) {
   const std::int64_t done = run.completion_time != 0   ? run.completion_time
                            : run.creation_time != 0 ? run.creation_time
                                                     : NowUnix();
-  const std::int64_t ttl = run.ttl_seconds_after_finished.value_or(settings_.default_ttl_seconds);
+  const std::int64_t ttl = TtlSecondsAfterFinished(run, settings_);
   const std::int64_t now = NowUnix();
   if (now < done + ttl) return After(seconds(done + ttl - now), "ttl");
   absl::Status st = client_.Delete(kube::kCodeRuns, run.ns, run.name,
