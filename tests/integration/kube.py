@@ -173,6 +173,13 @@ def make_namespace(name, enforce="restricted", labels=None):
     return name
 
 
+# What a run played to its end here reads as. There is no kubelet, so no Pod log and no
+# runner report, and a run without a report is never a success (docs/security.md): it ends
+# Failed/PodFailed, with the message saying the report is missing. The report path itself is
+# unit-tested (reconciler_test) and runs end to end in tests/e2e.
+ENDED = ("Failed", "PodFailed")
+
+
 # --- naming (the controller's contract) --------------------------------------
 
 def pod_name_for(coderun):

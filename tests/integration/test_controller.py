@@ -240,25 +240,29 @@ def test_running_pod_makes_the_run_running(start_controller, namespace):
     assert cond is None or cond["status"] == "False", st
 
 
-def test_exit_0_succeeds_and_cleans_up_pod_and_secret(start_controller, namespace):
+def test_exit_0_without_a_runner_report_is_never_success_and_cleans_up(start_controller,
+                                                                      namespace):
     _, cr, pod = start_run(start_controller, namespace)
     name = pod["metadata"]["name"]
     kube.play_running(name, namespace)
     wait_phase("run", namespace, "Running")
     kube.play_terminated(name, namespace, 0)
-    st = wait_phase("run", namespace, "Succeeded", "Completed")
-    assert_terminal(st, "Succeeded", "Completed")
-    assert st["exitCode"] == 0 and st["podName"] == name
+    st = wait_phase("run", namespace, *kube.ENDED)
+    assert_terminal(st, *kube.ENDED)
+    assert "runner report" in st["message"] and "exited with code 0" in st["message"], st
+    assert "exitCode" not in st and st["podName"] == name, st
+    assert st["podUID"] == pod["metadata"]["uid"], st
     wait_gone("pod", name, namespace)
     wait_gone("secret", name, namespace)
 
 
-def test_exit_1_fails_with_non_zero_exit(start_controller, namespace):
+def test_exit_1_without_a_runner_report_does_not_pose_as_the_programs(start_controller,
+                                                                      namespace):
     _, cr, pod = start_run(start_controller, namespace)
     kube.play_terminated(pod["metadata"]["name"], namespace, 1)
-    st = wait_phase("run", namespace, "Failed", "NonZeroExit")
-    assert_terminal(st, "Failed", "NonZeroExit")
-    assert st["exitCode"] == 1
+    st = wait_phase("run", namespace, *kube.ENDED)
+    assert_terminal(st, *kube.ENDED)
+    assert "exitCode" not in st and "exited with code 1" in st["message"], st
 
 
 def test_oomkilled_fails_with_memory_limit_exceeded(start_controller, namespace):
@@ -308,8 +312,7 @@ def test_pod_deleted_by_someone_else_fails_with_pod_failed(start_controller, nam
               "no replacement Pod after the run failed")
 
 
-@pytest.mark.parametrize("exit_code,phase,reason", [(0, "Succeeded", "Completed"),
-                                                     (1, "Failed", "NonZeroExit")])
+@pytest.mark.parametrize("exit_code,phase,reason", [(0, *kube.ENDED), (1, *kube.ENDED)])
 def test_terminal_status_is_never_rewritten(start_controller, namespace, exit_code, phase,
                                             reason):
     _, cr, pod = start_run(start_controller, namespace)
@@ -445,7 +448,7 @@ def test_prelabelled_pod_with_another_owner_is_never_taken_for_the_run(start_con
     st = wait_for(lambda: kube.status_of("owned", namespace).get("podName"), 15, "podName")
     assert st == own["metadata"]["name"]
     kube.play_terminated(own["metadata"]["name"], namespace, 0)
-    wait_phase("owned", namespace, "Succeeded", "Completed")
+    wait_phase("owned", namespace, *kube.ENDED)
     wait_gone("pod", own["metadata"]["name"], namespace)
     for s in strangers:  # left alone: not deleted, not modified
         now = get("pod", s["metadata"]["name"], namespace)
@@ -496,7 +499,7 @@ def _finish_and_time_deletion(name, namespace, timeout=30):
     """Plays exit 0 for the run's Pod; returns seconds from completionTime to deletion."""
     cr = get("coderun", name, namespace)
     kube.play_terminated(wait_pod(cr, namespace)["metadata"]["name"], namespace, 0)
-    st = wait_phase(name, namespace, "Succeeded")
+    st = wait_phase(name, namespace, kube.ENDED[0])
     done = kube.parse_time(st["completionTime"]).timestamp()
     wait_gone("coderun", name, namespace, timeout=timeout)
     return time.time() - done
@@ -517,7 +520,7 @@ def test_default_ttl_applies_when_unset(start_controller, namespace):
     create(coderun("explicit", ttlSecondsAfterFinished=3600), namespace)
     cr = get("coderun", "explicit", namespace)
     kube.play_terminated(wait_pod(cr, namespace)["metadata"]["name"], namespace, 0)
-    wait_phase("explicit", namespace, "Succeeded")
+    wait_phase("explicit", namespace, kube.ENDED[0])
     elapsed = _finish_and_time_deletion("defaulted", namespace)
     assert 3 <= elapsed <= 15, f"deleted {elapsed:.1f}s after completionTime"
     assert get("coderun", "explicit", namespace) is not None

@@ -36,7 +36,7 @@ def run_once(name, namespace):
     cr = create(coderun(name), namespace)
     pod = wait_pod(cr, namespace, timeout=60)
     kube.play_terminated(pod["metadata"]["name"], namespace, 0)
-    wait_phase(name, namespace, "Succeeded", "Completed", timeout=60)
+    wait_phase(name, namespace, *kube.ENDED, timeout=60)
     return cr
 
 
@@ -68,7 +68,7 @@ def test_only_the_leader_reconciles_and_the_standby_takes_over_when_it_dies(star
     wait_for(lambda: leader_of([standby], lease), 30, "the standby to take the Lease")
     assert "became leader" in standby.log()
     kube.play_terminated(kube.pod_name_for(in_flight), namespace, 0)
-    wait_phase("in-flight", namespace, "Succeeded", "Completed", timeout=60)
+    wait_phase("in-flight", namespace, *kube.ENDED, timeout=60)
     run_once("after", namespace)
     assert_one_pod_per_run_and_unique_uids(namespace)
 

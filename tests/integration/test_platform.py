@@ -29,10 +29,10 @@ def test_exhausted_quota_keeps_the_run_pending_with_the_cause_until_room(start_c
     assert not kube.pods_of(get("coderun", "second", namespace)["metadata"]["uid"], namespace)
     # Room: the first run ends, the controller deletes its Pod, the second one starts.
     kube.play_terminated(first_pod["metadata"]["name"], namespace, 0)
-    wait_phase("first", namespace, "Succeeded", "Completed")
+    wait_phase("first", namespace, *kube.ENDED)
     second_pod = wait_pod(get("coderun", "second", namespace), namespace, timeout=60)
     kube.play_terminated(second_pod["metadata"]["name"], namespace, 0)
-    wait_phase("second", namespace, "Succeeded", "Completed")
+    wait_phase("second", namespace, *kube.ENDED)
 
 
 def test_run_still_blocked_by_quota_at_the_pending_deadline_fails(start_controller, namespace):

@@ -1,6 +1,11 @@
-"""The controller SIGKILLed and restarted while 50 CodeRuns are in flight: no run ever
-gets a second Pod (nor a deleted-and-recreated one), no two live Pods share a UID, and
-every run still finishes."""
+"""The controller SIGKILLed and restarted while 50 CodeRuns are in flight: no run ever has
+two Pods at once, no two live Pods share a UID, every run's result comes from the Pod its
+status records, and every run still finishes.
+
+A Pod the killed process created but had not yet recorded in status.podUID cannot be told
+from one an `edit` user planted under the run's name (docs/security.md): the new process
+deletes it unread and the run gets a new Pod. Only Pods that existed at the kill can be
+replaced that way, each at most once."""
 
 import collections
 import json
@@ -47,22 +52,27 @@ def test_sigkill_mid_flight_creates_no_second_pod_and_all_runs_finish(start_cont
                     played.add(p["metadata"]["uid"])
             phases = collections.Counter(
                 c.get("status", {}).get("phase") for c in items("coderuns", namespace))
-            return phases["Succeeded"] == RUNS or None
-        wait_for(all_succeeded, 240, f"all {RUNS} CodeRuns Succeeded",
+            return phases[kube.ENDED[0]] == RUNS or None
+        wait_for(all_succeeded, 240, f"all {RUNS} CodeRuns ended",
                  objects=[("coderuns", None, namespace)], interval=0.3)
         assert not problems, problems[:10]
 
-        # Every run had exactly one Pod over the whole test, per the watch stream too.
+        # Per the watch stream: one Pod per run, or two where the first was created before
+        # the kill and replaced unread; the status names the last.
         crs = items("coderuns", namespace)
         streamed = watcher.snapshot()
+        replaced = 0
         for cr in crs:
             uid = cr["metadata"]["uid"]
-            assert len(seen[uid]) == 1, f"{cr['metadata']['name']}: Pods {seen[uid]}"
-            assert len(streamed.get(uid, ())) == 1, \
-                f"{cr['metadata']['name']}: watch saw Pods {streamed.get(uid)}"
+            pods = streamed.get(uid, [])
+            assert 1 <= len(pods) <= 2, f"{cr['metadata']['name']}: watch saw Pods {pods}"
+            replaced += len(pods) - 1
             assert cr["status"]["podName"] == kube.pod_name_for(cr)
-            assert cr["status"]["reason"] == "Completed"
-        print(f"killed with {pods_at_kill}/{RUNS} Pods created; {len(played)} played")
+            assert cr["status"]["podUID"] in seen[uid], cr["status"]
+            assert cr["status"]["reason"] == kube.ENDED[1]
+        assert replaced <= pods_at_kill, (replaced, pods_at_kill)
+        print(f"killed with {pods_at_kill}/{RUNS} Pods created; {len(played)} played; "
+              f"{replaced} unrecorded Pods replaced")
     finally:
         watcher.stop()
 

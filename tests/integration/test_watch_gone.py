@@ -39,7 +39,7 @@ def test_compacted_watch_gets_410_gone_and_the_controller_relists(start_controll
     # Runs flowing: one finished, one waiting for its Pod's fate.
     first = create(coderun("before"), namespace)
     kube.play_terminated(wait_pod(first, namespace)["metadata"]["name"], namespace, 0)
-    wait_phase("before", namespace, "Succeeded")
+    wait_phase("before", namespace, kube.ENDED[0])
     pending = create(coderun("in-flight"), namespace)
     wait_pod(pending, namespace)
 
@@ -61,11 +61,11 @@ def test_compacted_watch_gets_410_gone_and_the_controller_relists(start_controll
 
     # Still working after the relist: the in-flight run finishes, a new run gets its Pod.
     kube.play_terminated(kube.pod_name_for(pending), namespace, 0)
-    wait_phase("in-flight", namespace, "Succeeded", "Completed", timeout=60)
+    wait_phase("in-flight", namespace, *kube.ENDED, timeout=60)
     after = create(coderun("after"), namespace)
     kube.play_terminated(wait_pod(after, namespace, timeout=60)["metadata"]["name"],
                          namespace, 0)
-    st = wait_phase("after", namespace, "Succeeded", "Completed", timeout=60)
+    st = wait_phase("after", namespace, *kube.ENDED, timeout=60)
     assert st["exitCode"] == 0
     for cr in items("coderuns", namespace):
         assert len(kube.pods_of(cr["metadata"]["uid"], namespace)) <= 1
