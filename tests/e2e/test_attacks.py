@@ -296,8 +296,10 @@ def test_status_too_large_to_store_is_written_smaller(attack_ns):
     """Metadata that grows while the run is going (an admin's annotation here; `edit` may not
     update CodeRuns) leaves no room for the output: the run still ends, with output cut and
     a message that says so, and its Pod and Secret go."""
-    code = ('import sys, time; time.sleep(4); sys.stdout.write("<" * 43690); '
+    code = ('import sys, time; time.sleep(15); sys.stdout.write("<" * 43690); '
             'sys.stderr.write(">" * 43690)')
+    # The program waits long enough for the annotation to land before its output exists
+    # (afterwards the annotation itself would not fit).
     cr = kube.create(kube.coderun("padded", code, limits={"outputBytes": 262144}), attack_ns)
     kube.wait_phase("padded", attack_ns, "Running", timeout=60)
     with tempfile.NamedTemporaryFile("w", suffix=".json") as pad:  # too long for argv
