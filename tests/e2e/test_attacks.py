@@ -300,7 +300,7 @@ def test_status_too_large_to_store_is_written_smaller(attack_ns):
             'sys.stderr.write(">" * 43690)')
     # The program waits long enough for the annotation to land before its output exists
     # (afterwards the annotation itself would not fit).
-    cr = kube.create(kube.coderun("padded", code, limits={"outputBytes": 262144}), attack_ns)
+    cr = kube.create(kube.coderun("padded", code, limits={"outputBytes": 262144, "timeoutSeconds": 60}), attack_ns)
     kube.wait_phase("padded", attack_ns, "Running", timeout=60)
     with tempfile.NamedTemporaryFile("w", suffix=".json") as pad:  # too long for argv
         json.dump({"metadata": {"annotations": {"pad": "<" * 175000}}}, pad)
