@@ -262,6 +262,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
 
 absl::Status Reconciler::CreateSecret(const CodeRun& run, const RunInput& input) {
   const kube::json secret = BuildSecret(run, input);
+  const std::string name = PodName(run.name, run.uid);
   auto created = client_.Create(kube::kSecrets, run.ns, secret);
   if (created.ok() || !kube::IsAlreadyExists(created.status())) return created.status();
   // A Secret of this name exists: ours from an earlier attempt, or planted by someone who
@@ -270,17 +271,17 @@ absl::Status Reconciler::CreateSecret(const CodeRun& run, const RunInput& input)
   // in its Pod's arguments.
   log::Warn("replacing a secret the controller did not create", {{"coderun", run.Key()}});
   Event(run, "Warning", events::kForeignSecret,
-        absl::StrCat("Secret ", PodName(run.name, run.uid), " existed before the controller ",
+        absl::StrCat("Secret ", name, " existed before the controller ",
                      "created it (planted, or left by an earlier attempt); it is replaced and ",
                      "never used"));
-  absl::Status st = client_.Delete(kube::kSecrets, run.ns, PodName(run.name, run.uid));
+  absl::Status st = client_.Delete(kube::kSecrets, run.ns, name);
   if (!st.ok() && !kube::IsNotFound(st)) return st;
   created = client_.Create(kube::kSecrets, run.ns, secret);
   if (created.ok()) return absl::OkStatus();
   if (kube::IsAlreadyExists(created.status())) {
     // Still there (a finalizer holds it): the runner's digest check decides.
     Event(run, "Warning", events::kForeignSecret,
-          absl::StrCat("Secret ", PodName(run.name, run.uid),
+          absl::StrCat("Secret ", name,
                        " was not created by the controller and could not be replaced"));
     return absl::OkStatus();
   }
@@ -450,8 +451,8 @@ Result Reconciler::Unwritable(const CodeRun& run, const absl::Status& error) {
   {
     std::lock_guard lock(writes_mu_);
     unwritable_.insert(run.uid);
-    created_.erase(run.uid);
   }
+  Forget(run);
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
   return Done("unwritable");
 }

@@ -9,11 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "runner/input_digest.h"
+#include "runner/sys_error.h"
 
 namespace coderun::runner {
 namespace {
-
-std::string Errno(const std::string& what) { return what + ": " + strerror(errno); }
 
 // Reads all of `fd` from offset 0 with pread (the offset stays where it is) into *out, at
 // most RunnerInput::kMaxFileBytes. Returns "" or what is wrong.

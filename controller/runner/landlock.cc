@@ -10,6 +10,8 @@
 
 #include <utility>
 
+#include "runner/sys_error.h"
+
 namespace coderun::runner {
 namespace {
 
@@ -59,8 +61,6 @@ struct __attribute__((packed)) PathBeneathAttr {
   uint64_t allowed_access;
   int32_t parent_fd;
 };
-
-std::string Errno(const std::string& what, int err) { return what + ": " + strerror(err); }
 
 }  // namespace
 

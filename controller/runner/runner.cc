@@ -20,6 +20,7 @@
 #include "runner/landlock.h"
 #include "runner/processes.h"
 #include "runner/program.h"
+#include "runner/sys_error.h"
 #include "runner/utf8.h"
 
 namespace coderun::runner {
@@ -56,8 +57,6 @@ struct Capture {
     }
   }
 };
-
-std::string Errno(const std::string& what) { return what + ": " + strerror(errno); }
 
 uint64_t Micros(const timeval& t) { return uint64_t(t.tv_sec) * 1000000 + t.tv_usec; }
 
