@@ -6,9 +6,11 @@ namespace coderun::reconcile {
 
 using kube::json;
 
-json DenyAllSpec() {
-  return {{"podSelector", {{"matchLabels", {{kManagedByLabel, kManagedByValue}}}}},
-          {"policyTypes", {"Ingress", "Egress"}}};
+const json& DenyAllSpec() {
+  static const json spec = {
+      {"podSelector", {{"matchLabels", {{kManagedByLabel, kManagedByValue}}}}},
+      {"policyTypes", {"Ingress", "Egress"}}};
+  return spec;
 }
 
 json BuildDenyAllPolicy(const std::string& ns) {

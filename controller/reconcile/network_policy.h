@@ -16,8 +16,9 @@ namespace coderun::reconcile {
 // 1.4 MB (ipBlock.except lists) are 14 MB of text and about 58 MB parsed.
 inline constexpr int kNetworkPolicyPageSize = 10;
 
-// The spec every managed deny-all policy must have.
-kube::json DenyAllSpec();
+// The spec every managed deny-all policy must have (built once; every decoded policy is
+// compared with it).
+const kube::json& DenyAllSpec();
 // The whole object to create in `ns`.
 kube::json BuildDenyAllPolicy(const std::string& ns);
 
