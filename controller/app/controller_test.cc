@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "informer/fake_client.h"
+#include "kube/testing/fake_client.h"
 
 namespace coderun::app {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "informer/fake_client.h"
+#include "kube/testing/fake_client.h"
 
 namespace coderun::informer {
 namespace {

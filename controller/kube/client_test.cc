@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/errors.h"
-#include "kube/fake_transport.h"
+#include "kube/testing/fake_transport.h"
 #include "kube/http_client.h"
 
 namespace coderun::kube {

@@ -11,8 +11,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/errors.h"
-#include "kube/test_certs.h"
-#include "kube/test_tls_server.h"
+#include "kube/testing/test_certs.h"
+#include "kube/testing/test_tls_server.h"
 
 namespace coderun::kube {
 namespace {

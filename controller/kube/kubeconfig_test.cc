@@ -10,7 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "kube/test_certs.h"
+#include "kube/testing/test_certs.h"
 
 namespace coderun::kube {
 namespace {

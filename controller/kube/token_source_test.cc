@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "workqueue/fake_clock.h"
+#include "common/testing/fake_clock.h"
 
 namespace coderun::kube {
 namespace {

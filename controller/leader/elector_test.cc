@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "informer/fake_client.h"
-#include "workqueue/fake_clock.h"
+#include "kube/testing/fake_client.h"
+#include "common/testing/fake_clock.h"
 
 namespace coderun::leader {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "runner/input_digest.h"
+#include "api/input_digest.h"
 
 namespace coderun::reconcile {
 
@@ -73,7 +73,7 @@ RunInput MakeRunInput(const json& spec) {
     std::memcpy(random, &now, std::min(sizeof(now), sizeof(random)));
   }
   in.nonce = Hex(random, sizeof(random));
-  in.digest = runner::InputDigest(in.nonce, in.code, in.stdin_data, in.args_json);
+  in.digest = api::InputDigest(in.nonce, in.code, in.stdin_data, in.args_json);
   return in;
 }
 

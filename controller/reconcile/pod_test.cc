@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "runner/input_digest.h"
+#include "api/input_digest.h"
 
 namespace coderun::reconcile {
 namespace {
@@ -104,8 +104,8 @@ TEST(RunInputTest, DigestBindsTheSecretToThePodAndHidesGuessesBehindANonce) {
   EXPECT_EQ(a.nonce.size(), 32u);
   EXPECT_NE(a.nonce, b.nonce) << "a fresh nonce per Secret";
   EXPECT_NE(a.digest, b.digest) << "the same input never shows the same digest twice";
-  EXPECT_EQ(a.digest, runner::InputDigest(a.nonce, a.code, a.stdin_data, a.args_json));
-  EXPECT_NE(a.digest, runner::InputDigest(a.nonce, "print(7)", a.stdin_data, a.args_json));
+  EXPECT_EQ(a.digest, api::InputDigest(a.nonce, a.code, a.stdin_data, a.args_json));
+  EXPECT_NE(a.digest, api::InputDigest(a.nonce, "print(7)", a.stdin_data, a.args_json));
   json pod = BuildPod(SampleRun(), Limits(), Settings{}, 200000, a.digest);
   EXPECT_EQ(pod["spec"]["containers"][0]["args"].back(), "--input-digest=" + a.digest);
 }

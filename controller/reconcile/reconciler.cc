@@ -326,10 +326,10 @@ Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits
 absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& pod,
                                                  const ValidLimits& limits, RunStatus from_pod) {
   auto log = client_.PodLog(run.ns, pod.name, kRunnerContainer,
-                            static_cast<long>(runner::MaxFrameBytes(limits.output_bytes)));
+                            static_cast<long>(api::MaxFrameBytes(limits.output_bytes)));
   std::string problem;
   if (log.ok()) {
-    auto report = runner::ParseReport(*log, &problem);
+    auto report = api::ParseReport(*log, &problem);
     if (report) return FromReport(pod, *report, limits.output_bytes);
     problem = absl::StrCat("runner report unreadable: ", problem);
   } else {

@@ -7,14 +7,14 @@
 
 #include <map>
 
-#include "informer/fake_client.h"
+#include "kube/testing/fake_client.h"
 #include "kube/errors.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/pod.h"
 #include "reconcile/status.h"
-#include "runner/input_digest.h"
-#include "runner/report.h"
-#include "workqueue/fake_clock.h"
+#include "api/input_digest.h"
+#include "api/report.h"
+#include "common/testing/fake_clock.h"
 
 namespace coderun::reconcile {
 namespace {
@@ -105,9 +105,9 @@ class ReconcilerTest : public ::testing::Test {
 
   // The runner reported `exit_code`, then its container terminated with it.
   void TerminateWithReport(const std::string& run, int exit_code) {
-    runner::Report report;
+    api::Report report;
     report.exit_code = exit_code;
-    api_.SetPodLog("ns", Run(run).pod_name, runner::FormatReport(report));
+    api_.SetPodLog("ns", Run(run).pod_name, api::FormatReport(report));
     Terminate(run, exit_code);
   }
 
@@ -193,14 +193,14 @@ TEST_F(ReconcilerTest, PodOutcomeBecomesTerminalStatusThenChildrenGo) {
 TEST_F(ReconcilerTest, RunnerReportFillsOutputUsageAndTheRealOutcome) {
   CreateRun("hello");
   ASSERT_TRUE(Reconcile("hello").error.ok());
-  runner::Report report;
+  api::Report report;
   report.exit_code = 0;
   report.stdout_text = "HELLO\n";
   report.stderr_text = "warn\n";
   report.wall_millis = 21;
   report.cpu_millis = 18;
   report.max_rss_bytes = 9437184;
-  api_.SetPodLog("ns", Run("hello").pod_name, runner::FormatReport(report));
+  api_.SetPodLog("ns", Run("hello").pod_name, api::FormatReport(report));
   Terminate("hello", 0);
   ASSERT_TRUE(Reconcile("hello").error.ok());
   json status = (*api_.Get(kube::kCodeRuns, "ns", "hello"))["status"];
@@ -217,12 +217,12 @@ TEST_F(ReconcilerTest, RunnerReportFillsOutputUsageAndTheRealOutcome) {
 TEST_F(ReconcilerTest, TimeLimitFromTheReportKeepsPartialOutput) {
   CreateRun("slow", {{"outputBytes", 8}});
   ASSERT_TRUE(Reconcile("slow").error.ok());
-  runner::Report report;
+  api::Report report;
   report.exit_code = -1;
   report.signal = 9;
-  report.limit = runner::Limit::kTime;
+  report.limit = api::Limit::kTime;
   report.stdout_text = "<<<<";  // 24 bytes as the apiserver encodes it: cut to fit 8
-  api_.SetPodLog("ns", Run("slow").pod_name, runner::FormatReport(report));
+  api_.SetPodLog("ns", Run("slow").pod_name, api::FormatReport(report));
   Terminate("slow", 137);
   ASSERT_TRUE(Reconcile("slow").error.ok());
   json status = (*api_.Get(kube::kCodeRuns, "ns", "slow"))["status"];
@@ -285,9 +285,9 @@ TEST_F(ReconcilerTest, CacheBehindOwnStatusWriteWaitsForItsEvent) {
   CreateRun("hello");
   auto before_write = std::make_shared<const CodeRun>(Run("hello"));
   ASSERT_EQ(Reconcile("hello").outcome, "created");  // wrote the Pending status
-  runner::Report report;
+  api::Report report;
   report.exit_code = 0;
-  api_.SetPodLog("ns", Run("hello").pod_name, runner::FormatReport(report));
+  api_.SetPodLog("ns", Run("hello").pod_name, api::FormatReport(report));
   Terminate("hello", 0);
   // The Pod's event comes before the watch event of that status write: no log read, no
   // patch that the apiserver would refuse (the fake, like the apiserver, holds the patch's
@@ -336,9 +336,9 @@ TEST_F(ReconcilerTest, FinishedRunsAreCountedOnceByPhaseAndReasonWithTheirDurati
   ASSERT_TRUE(Reconcile("hello").error.ok());
   const std::string started = Now();
   clock_.Advance(std::chrono::seconds(7));
-  runner::Report report;
+  api::Report report;
   report.exit_code = 0;
-  api_.SetPodLog("ns", Run("hello").pod_name, runner::FormatReport(report));
+  api_.SetPodLog("ns", Run("hello").pod_name, api::FormatReport(report));
   Terminate("hello", 0, "Completed", started);
   ASSERT_TRUE(Reconcile("hello").error.ok());
   ASSERT_EQ(Run("hello").phase, "Succeeded");
@@ -399,10 +399,10 @@ TEST_F(ReconcilerTest, StrangerPodWithOurLabelsIsNotTaken) {
 TEST_F(ReconcilerTest, PlantedPodOwnedByTheRunIsNeverRead) {
   CreateRun("victim");
   json impostor = PlantImpostorPod("victim");
-  runner::Report forged;
+  api::Report forged;
   forged.exit_code = 0;
   forged.stdout_text = "FORGED";
-  api_.SetPodLog("ns", PodName("victim", Run("victim").uid), runner::FormatReport(forged));
+  api_.SetPodLog("ns", PodName("victim", Run("victim").uid), api::FormatReport(forged));
   Terminate("victim", 0);
 
   Result r = Reconcile("victim");
@@ -465,9 +465,9 @@ TEST_F(ReconcilerTest, LookAlikeUnderTheRecordedNameFailsTheRunUnread) {
   ASSERT_EQ(Reconcile("victim").outcome, "created");
   api_.Erase(kube::kPods, "ns", Run("victim").pod_name);
   PlantImpostorPod("victim");
-  runner::Report forged;
+  api::Report forged;
   forged.exit_code = 0;
-  api_.SetPodLog("ns", Run("victim").pod_name, runner::FormatReport(forged));
+  api_.SetPodLog("ns", Run("victim").pod_name, api::FormatReport(forged));
   Terminate("victim", 0);
   ASSERT_TRUE(Reconcile("victim").error.ok());
   CodeRun run = Run("victim");
@@ -494,7 +494,7 @@ TEST_F(ReconcilerTest, PlantedSecretIsReplacedWithTheRunsInput) {
   const std::string nonce = secret["stringData"]["nonce"];
   json pod = *api_.Get(kube::kPods, "ns", PodName(run.name, run.uid));
   EXPECT_EQ(pod["spec"]["containers"][0]["args"].back(),
-            "--input-digest=" + runner::InputDigest(nonce, "print(1)", "in", "[]"));
+            "--input-digest=" + api::InputDigest(nonce, "print(1)", "in", "[]"));
 }
 
 TEST_F(ReconcilerTest, ArgumentWithNulIsInvalidSpecWithoutPod) {
@@ -530,11 +530,11 @@ TEST_F(ReconcilerTest, ObjectThatCouldNotHoldItsStatusIsInvalidSpec) {
 TEST_F(ReconcilerTest, TerminalStatusTooLargeToStoreIsWrittenSmaller) {
   CreateRun("big", {{"outputBytes", 262144}});
   ASSERT_EQ(Reconcile("big").outcome, "created");
-  runner::Report report;
+  api::Report report;
   report.exit_code = 0;
   report.stdout_text = std::string(200000, 'o');
   report.stderr_text = std::string(200000, 'e');
-  api_.SetPodLog("ns", Run("big").pod_name, runner::FormatReport(report));
+  api_.SetPodLog("ns", Run("big").pod_name, api::FormatReport(report));
   Terminate("big", 0);
   api_.SetMaxObjectBytes(300000);
   Result r = Reconcile("big");
@@ -551,7 +551,7 @@ TEST_F(ReconcilerTest, TerminalStatusTooLargeToStoreIsWrittenSmaller) {
   CreateRun("bigger", {{"outputBytes", 262144}});
   api_.SetMaxObjectBytes(0);
   ASSERT_EQ(Reconcile("bigger").outcome, "created");
-  api_.SetPodLog("ns", Run("bigger").pod_name, runner::FormatReport(report));
+  api_.SetPodLog("ns", Run("bigger").pod_name, api::FormatReport(report));
   Terminate("bigger", 0);
   api_.SetMaxObjectBytes(api_.Get(kube::kCodeRuns, "ns", "bigger")->dump().size() + 600);
   ASSERT_TRUE(Reconcile("bigger").error.ok());

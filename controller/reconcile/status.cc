@@ -107,7 +107,7 @@ RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds) {
                        pod.name);
 }
 
-RunStatus FromReport(const Pod& pod, const runner::Report& r, std::int64_t output_cap) {
+RunStatus FromReport(const Pod& pod, const api::Report& r, std::int64_t output_cap) {
   RunStatus st;
   st.pod_name = pod.name;
   if (pod.terminated) st.start_time = pod.terminated->started_at;
@@ -127,20 +127,20 @@ RunStatus FromReport(const Pod& pod, const runner::Report& r, std::int64_t outpu
   if (r.signal != 0) st.signal = r.signal;
   st.phase = kFailed;
   switch (r.limit) {
-    case runner::Limit::kTime:
+    case api::Limit::kTime:
       st.reason = "TimeLimitExceeded";
       st.message = absl::StrCat("the program ran past its time limit and was killed after ",
                                 r.wall_millis, " ms");
       return st;
-    case runner::Limit::kMemory:
+    case api::Limit::kMemory:
       st.reason = "MemoryLimitExceeded";
       st.message = "the program ran out of memory (OOM killed)";
       return st;
-    case runner::Limit::kTerminated:
+    case api::Limit::kTerminated:
       st.reason = "PodFailed";
       st.message = "the run was stopped from outside (Pod deleted or its deadline reached)";
       return st;
-    case runner::Limit::kNone:
+    case api::Limit::kNone:
       break;
   }
   if (r.signal != 0) {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "kube/client.h"
-#include "runner/report.h"
+#include "api/report.h"
 #include "reconcile/types.h"
 
 namespace coderun::reconcile {
@@ -51,7 +51,7 @@ RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds);
 // MemoryLimitExceeded, terminated -> PodFailed; a signal -> Killed; exit != 0 ->
 // NonZeroExit; else Completed. Each stream is cut (and flagged) so that its size as the
 // apiserver encodes it stays within `output_cap`.
-RunStatus FromReport(const Pod& pod, const runner::Report& report, std::int64_t output_cap);
+RunStatus FromReport(const Pod& pod, const api::Report& report, std::int64_t output_cap);
 
 // True if writing `desired` would change what `run` already shows.
 bool StatusDiffers(const CodeRun& run, const RunStatus& desired);

@@ -134,8 +134,8 @@ TEST(TimeTest, RoundTrips) {
 namespace coderun::reconcile {
 namespace {
 
-RunStatus Reported(void (*edit)(runner::Report&)) {
-  runner::Report r;
+RunStatus Reported(void (*edit)(api::Report&)) {
+  api::Report r;
   r.exit_code = 0;
   edit(r);
   Pod pod;
@@ -144,20 +144,20 @@ RunStatus Reported(void (*edit)(runner::Report&)) {
 }
 
 TEST(FromReportTest, MapsEveryOutcome) {
-  EXPECT_EQ(Reported([](runner::Report&) {}).reason, "Completed");
-  EXPECT_EQ(Reported([](runner::Report& r) { r.exit_code = 3; }).reason, "NonZeroExit");
-  EXPECT_EQ(Reported([](runner::Report& r) { r.exit_code = 3; }).exit_code, 3);
-  RunStatus killed = Reported([](runner::Report& r) { r.exit_code = -1; r.signal = 11; });
+  EXPECT_EQ(Reported([](api::Report&) {}).reason, "Completed");
+  EXPECT_EQ(Reported([](api::Report& r) { r.exit_code = 3; }).reason, "NonZeroExit");
+  EXPECT_EQ(Reported([](api::Report& r) { r.exit_code = 3; }).exit_code, 3);
+  RunStatus killed = Reported([](api::Report& r) { r.exit_code = -1; r.signal = 11; });
   EXPECT_EQ(killed.reason, "Killed");
   EXPECT_EQ(killed.signal, 11);
   EXPECT_FALSE(killed.exit_code.has_value());
-  EXPECT_EQ(Reported([](runner::Report& r) { r.limit = runner::Limit::kTime; }).reason,
+  EXPECT_EQ(Reported([](api::Report& r) { r.limit = api::Limit::kTime; }).reason,
             "TimeLimitExceeded");
-  EXPECT_EQ(Reported([](runner::Report& r) { r.limit = runner::Limit::kMemory; }).reason,
+  EXPECT_EQ(Reported([](api::Report& r) { r.limit = api::Limit::kMemory; }).reason,
             "MemoryLimitExceeded");
-  EXPECT_EQ(Reported([](runner::Report& r) { r.limit = runner::Limit::kTerminated; }).reason,
+  EXPECT_EQ(Reported([](api::Report& r) { r.limit = api::Limit::kTerminated; }).reason,
             "PodFailed");
-  RunStatus broken = Reported([](runner::Report& r) { r.runner_error = "no python3"; });
+  RunStatus broken = Reported([](api::Report& r) { r.runner_error = "no python3"; });
   EXPECT_EQ(broken.reason, "PodFailed");
   EXPECT_NE(broken.message.find("no python3"), std::string::npos);
 }

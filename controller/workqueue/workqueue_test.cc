@@ -7,7 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "workqueue/fake_clock.h"
+#include "common/testing/fake_clock.h"
 
 namespace coderun::workqueue {
 namespace {

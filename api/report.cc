@@ -1,0 +1,211 @@
+#include "api/report.h"
+
+#include <charconv>
+#include <exception>
+
+#include <nlohmann/json.hpp>
+
+#include "api/utf8.h"
+
+namespace coderun::api {
+namespace {
+
+using nlohmann::json;
+
+bool Fail(std::string* error, std::string message) {
+  if (error != nullptr) *error = std::move(message);
+  return false;
+}
+
+// True if the JSON text nests objects or arrays deeper than `max_depth` (strings are
+// skipped, escapes included). Keeps nlohmann's recursion bounded.
+bool TooDeep(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// Reads the member `key` of `doc` into *out; false (with *error set) if it is missing or
+// of another type or out of range.
+bool GetUint(const json& doc, const char* key, uint64_t* out, std::string* error) {
+  auto it = doc.find(key);
+  if (it == doc.end()) return Fail(error, std::string("missing member ") + key);
+  if (!it->is_number_unsigned()) {
+    return Fail(error, std::string("member ") + key + " is not a non-negative integer");
+  }
+  *out = it->get<uint64_t>();
+  return true;
+}
+
+bool GetInt(const json& doc, const char* key, int lo, int hi, int* out, std::string* error) {
+  auto it = doc.find(key);
+  if (it == doc.end()) return Fail(error, std::string("missing member ") + key);
+  if (!it->is_number_integer()) {
+    return Fail(error, std::string("member ") + key + " is not an integer");
+  }
+  const bool in_range = it->is_number_unsigned()
+                            ? it->get<uint64_t>() <= static_cast<uint64_t>(hi)
+                            : it->get<int64_t>() >= lo && it->get<int64_t>() <= hi;
+  if (!in_range) return Fail(error, std::string("member ") + key + " is out of range");
+  *out = static_cast<int>(it->get<int64_t>());
+  return true;
+}
+
+bool GetBool(const json& doc, const char* key, bool* out, std::string* error) {
+  auto it = doc.find(key);
+  if (it == doc.end()) return Fail(error, std::string("missing member ") + key);
+  if (!it->is_boolean()) return Fail(error, std::string("member ") + key + " is not a boolean");
+  *out = it->get<bool>();
+  return true;
+}
+
+bool GetString(const json& doc, const char* key, std::string* out, std::string* error) {
+  auto it = doc.find(key);
+  if (it == doc.end()) return Fail(error, std::string("missing member ") + key);
+  if (!it->is_string()) return Fail(error, std::string("member ") + key + " is not a string");
+  *out = it->get<std::string>();
+  return true;
+}
+
+bool ParseLimit(std::string_view name, Limit* out) {
+  for (Limit l : {Limit::kNone, Limit::kTime, Limit::kMemory, Limit::kTerminated}) {
+    if (LimitName(l) == name) {
+      *out = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool FillReport(const json& doc, Report* r, std::string* error) {
+  if (!doc.is_object()) return Fail(error, "report is not a JSON object");
+  std::string limit;
+  if (!GetInt(doc, "exitCode", -1, 255, &r->exit_code, error) ||
+      !GetInt(doc, "signal", 0, 128, &r->signal, error) ||
+      !GetUint(doc, "wallMillis", &r->wall_millis, error) ||
+      !GetUint(doc, "cpuMillis", &r->cpu_millis, error) ||
+      !GetUint(doc, "maxRSSBytes", &r->max_rss_bytes, error) ||
+      !GetString(doc, "stdout", &r->stdout_text, error) ||
+      !GetString(doc, "stderr", &r->stderr_text, error) ||
+      !GetBool(doc, "stdoutTruncated", &r->stdout_truncated, error) ||
+      !GetBool(doc, "stderrTruncated", &r->stderr_truncated, error) ||
+      !GetUint(doc, "stdoutBytes", &r->stdout_bytes, error) ||
+      !GetUint(doc, "stderrBytes", &r->stderr_bytes, error) ||
+      !GetString(doc, "limit", &limit, error) ||
+      !GetString(doc, "runnerMessage", &r->runner_message, error) ||
+      !GetString(doc, "runnerError", &r->runner_error, error)) {
+    return false;
+  }
+  if (!ParseLimit(limit, &r->limit)) return Fail(error, "member limit has an unknown value");
+  // Optional: runners before it did not write it, and used no Landlock.
+  if (doc.contains("landlockAbi") &&
+      !GetInt(doc, "landlockAbi", 0, 1000, &r->landlock_abi, error)) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view LimitName(Limit limit) {
+  switch (limit) {
+    case Limit::kNone:
+      return "";
+    case Limit::kTime:
+      return "time";
+    case Limit::kMemory:
+      return "memory";
+    case Limit::kTerminated:
+      return "terminated";
+  }
+  return "";
+}
+
+std::string FormatReport(const Report& r) {
+  nlohmann::ordered_json doc = {
+      {"exitCode", r.exit_code},
+      {"signal", r.signal},
+      {"wallMillis", r.wall_millis},
+      {"cpuMillis", r.cpu_millis},
+      {"maxRSSBytes", r.max_rss_bytes},
+      {"stdout", SanitizeUtf8(r.stdout_text)},
+      {"stderr", SanitizeUtf8(r.stderr_text)},
+      {"stdoutTruncated", r.stdout_truncated},
+      {"stderrTruncated", r.stderr_truncated},
+      {"stdoutBytes", r.stdout_bytes},
+      {"stderrBytes", r.stderr_bytes},
+      {"limit", std::string(LimitName(r.limit))},
+      {"runnerMessage", CutToEncodedSize(r.runner_message, kMaxMessageBytes).text},
+      {"runnerError", CutToEncodedSize(r.runner_error, kMaxMessageBytes).text},
+      {"landlockAbi", r.landlock_abi},
+  };
+  const std::string body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string frame;
+  frame.reserve(body.size() + 64);
+  frame.append(kReportHeader).append(std::to_string(body.size())).append("\n");
+  frame.append(body).append("\n").append(kReportTrailer);
+  return frame;
+}
+
+std::optional<Report> ParseReport(std::string_view log, std::string* error) {
+  if (log.empty()) return Fail(error, "empty log: no report"), std::nullopt;
+  if (!log.starts_with(kReportHeader)) {
+    return Fail(error, "log does not start with a report header"), std::nullopt;
+  }
+  std::string_view rest = log.substr(kReportHeader.size());
+  const size_t eol = rest.find('\n');
+  if (eol == std::string_view::npos) return Fail(error, "report header cut short"), std::nullopt;
+  const std::string_view digits = rest.substr(0, eol);
+  size_t length = 0;
+  const bool digits_ok = !digits.empty() && digits.size() <= 10 &&
+                         (digits.size() == 1 || digits[0] != '0') &&
+                         digits.find_first_not_of("0123456789") == std::string_view::npos;
+  if (!digits_ok || std::from_chars(digits.data(), digits.data() + digits.size(), length).ec !=
+                        std::errc()) {
+    return Fail(error, "report header has a malformed length"), std::nullopt;
+  }
+  if (length > kMaxReportJsonBytes) return Fail(error, "report too large"), std::nullopt;
+  rest.remove_prefix(eol + 1);
+  const size_t frame_rest = length + 1 + kReportTrailer.size();
+  if (rest.size() < frame_rest) {
+    return Fail(error, "report cut short: log has " + std::to_string(rest.size()) +
+                           " bytes after the header, the frame needs " +
+                           std::to_string(frame_rest)),
+           std::nullopt;
+  }
+  if (rest.size() > frame_rest) return Fail(error, "extra data after the report"), std::nullopt;
+  const std::string_view body = rest.substr(0, length);
+  if (rest[length] != '\n' || rest.substr(length + 1) != kReportTrailer) {
+    return Fail(error, "report length does not match its end marker"), std::nullopt;
+  }
+  if (TooDeep(body, 1)) return Fail(error, "report JSON is nested"), std::nullopt;
+  try {
+    const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return Fail(error, "report is not valid JSON"), std::nullopt;
+    Report report;
+    if (!FillReport(doc, &report, error)) return std::nullopt;
+    return report;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    return Fail(error, std::string("report JSON: ") + e.what()), std::nullopt;
+  }
+}
+
+}  // namespace coderun::api

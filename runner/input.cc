@@ -1,0 +1,101 @@
+#include "runner/input.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/input_digest.h"
+#include "runner/sys_error.h"
+
+namespace coderun::runner {
+namespace {
+
+// Reads all of `fd` from offset 0 with pread (the offset stays where it is) into *out, at
+// most RunnerInput::kMaxFileBytes. Returns "" or what is wrong.
+std::string ReadAll(int fd, const std::string& path, std::string* out) {
+  out->clear();
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = pread(fd, buf, sizeof(buf), static_cast<off_t>(out->size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno("read " + path);
+    if (n == 0) return "";
+    out->append(buf, static_cast<size_t>(n));
+    if (out->size() > RunnerInput::kMaxFileBytes) {
+      return path + ": larger than " + std::to_string(RunnerInput::kMaxFileBytes >> 20) + " MiB";
+    }
+  }
+}
+
+// Opens `path` read-only (close-on-exec) into *fd; an absent file is not an error when
+// `optional` (*fd stays -1). Returns "" or what is wrong.
+std::string OpenFile(const std::string& path, bool optional, int* fd) {
+  *fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (*fd < 0 && optional && errno == ENOENT) return "";
+  if (*fd < 0) return Errno((optional ? "open " : "no readable code file ") + path);
+  struct stat st;
+  if (fstat(*fd, &st) != 0) return Errno("stat " + path);
+  if (!S_ISREG(st.st_mode)) return path + ": not a regular file";
+  return "";
+}
+
+std::string ParseArgs(const std::string& path, const std::string& text,
+                      std::vector<std::string>* args) {
+  const auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_array()) return path + ": not a JSON array";
+  for (const auto& arg : doc) {
+    if (!arg.is_string()) return path + ": not an array of strings";
+    const std::string& s = arg.get_ref<const std::string&>();
+    if (s.find('\0') != std::string::npos) return path + ": an argument holds a NUL byte";
+    args->push_back(s);
+  }
+  return "";
+}
+
+}  // namespace
+
+RunnerInput::~RunnerInput() {
+  if (code_fd_ >= 0) close(code_fd_);
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+}
+
+std::string RunnerInput::Open(const std::string& dir, const std::string& expected_digest) {
+  const std::string code_path = dir + "/code", stdin_path = dir + "/stdin",
+                    args_path = dir + "/args.json", nonce_path = dir + "/nonce";
+  std::string error = OpenFile(code_path, /*optional=*/false, &code_fd_);
+  if (error.empty()) error = OpenFile(stdin_path, /*optional=*/true, &stdin_fd_);
+  int args_fd = -1, nonce_fd = -1;
+  if (error.empty()) error = OpenFile(args_path, /*optional=*/true, &args_fd);
+  if (error.empty() && !expected_digest.empty()) {
+    error = OpenFile(nonce_path, /*optional=*/true, &nonce_fd);
+  }
+  std::string args_json, code, stdin_data, nonce;
+  if (error.empty() && args_fd >= 0) error = ReadAll(args_fd, args_path, &args_json);
+  if (error.empty() && nonce_fd >= 0) error = ReadAll(nonce_fd, nonce_path, &nonce);
+  if (args_fd >= 0) close(args_fd);
+  if (nonce_fd >= 0) close(nonce_fd);
+  if (!error.empty()) return error;
+  if (!expected_digest.empty()) {
+    error = ReadAll(code_fd_, code_path, &code);
+    if (error.empty() && stdin_fd_ >= 0) error = ReadAll(stdin_fd_, stdin_path, &stdin_data);
+    if (!error.empty()) return error;
+    if (api::InputDigest(nonce, code, stdin_data, args_json) != expected_digest) {
+      return kInputDigestMismatch;
+    }
+  }
+  if (args_fd >= 0) {
+    error = ParseArgs(args_path, args_json, &args_);
+    if (!error.empty()) return error;
+  }
+  if (stdin_fd_ < 0) {
+    stdin_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (stdin_fd_ < 0) return Errno("open /dev/null");
+  }
+  return "";
+}
+
+}  // namespace coderun::runner
