@@ -36,8 +36,8 @@ informer::InformerOptions CodeRunInformer(const Options& o) {
   return io;
 }
 
-// NetworkPolicies are parsed whole (nothing dropped by name) and kept as a summary; small
-// pages bound the transient memory of a list (a policy may be 1.5 MB).
+// NetworkPolicies are parsed whole but for managedFields and annotations and kept as a
+// summary; small pages bound the transient memory of a list (a policy may be 1.5 MB).
 informer::InformerOptions NetworkPolicyInformer(const Options& o) {
   informer::InformerOptions io =
       InformerFor(kube::kNetworkPolicies, o, "", reconcile::NetworkPolicyDropKeys());
@@ -136,7 +136,7 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
     for (const auto& run : coderuns_.List()) {
       if (run->ns != p->ns) continue;
       has_runs = true;
-      if (run->reason == "NetworkPolicyConflict") queue_.Add(run->Key());
+      if (run->reason == api::kReasonNetworkPolicyConflict) queue_.Add(run->Key());
     }
     if (restore && has_runs) queue_.Add(reconcile::NetworkPolicyKey(p->ns));
   });

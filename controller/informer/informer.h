@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "informer/reflector.h"
 #include "kube/client.h"
+#include "kube/object.h"
 
 namespace coderun::informer {
 
@@ -234,11 +235,7 @@ auto Informer<T>::DecodeEntry(const std::string& key, const kube::json& object) 
                                                 {"error", decoded.status().ToString()}});
     return std::nullopt;
   }
-  std::string rv;
-  if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
-    if (auto v = meta->find("resourceVersion"); v != meta->end() && v->is_string()) rv = *v;
-  }
-  return Entry{std::make_shared<const T>(*std::move(decoded)), std::move(rv)};
+  return Entry{std::make_shared<const T>(*std::move(decoded)), kube::ResourceVersionOf(object)};
 }
 
 template <typename T>

@@ -78,7 +78,7 @@ class InformerTest : public ::testing::Test {
     InformerOptions o;
     o.resource = kRes;
     o.namespaces = {"a"};
-    o.drop_keys = {"big"};
+    o.drop_keys = {"/big"};
     o.page_size = 2;
     o.watch_timeout_seconds = 8;
     o.backoff_initial = milliseconds(5);

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "kube/errors.h"
+#include "kube/object.h"
 
 namespace coderun::informer {
 namespace {
@@ -18,14 +19,6 @@ constexpr auto kMinHealthyWatch = std::chrono::seconds(1);
 // Longest real-time wait in SleepFor before re-reading the Clock (matters for fake clocks).
 constexpr auto kClockRecheck = milliseconds(100);
 constexpr size_t kExcerptBytes = 200;
-
-// metadata.resourceVersion, or "" (never throws).
-std::string ResourceVersionOf(const kube::json& object) {
-  auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object()) return "";
-  auto rv = meta->find("resourceVersion");
-  return rv != meta->end() && rv->is_string() ? rv->get<std::string>() : "";
-}
 
 std::string StringField(const kube::json& object, const char* section, const char* field) {
   auto s = object.find(section);
@@ -52,7 +45,7 @@ Reflector::Reflector(kube::Client& client, ReflectorOptions options, ReflectorSi
       sink_(sink),
       clock_(clock),
       stats_(stats),
-      backoff_(options_.backoff_initial),
+      backoff_(options_.backoff_initial, options_.backoff_max, /*jitter=*/0.2),
       rng_(std::random_device{}()) {}
 
 Reflector::~Reflector() {
@@ -90,13 +83,6 @@ bool Reflector::SleepFor(nanoseconds d) {
   return false;
 }
 
-nanoseconds Reflector::NextBackoff() {
-  std::uniform_real_distribution<double> jitter(1.0, 1.2);
-  auto wait = std::chrono::duration_cast<nanoseconds>(backoff_ * jitter(rng_));
-  backoff_ = std::min<nanoseconds>(backoff_ * 2, options_.backoff_max);
-  return wait;
-}
-
 absl::Status Reflector::ListAll() {
   kube::ListOptions list_options;
   list_options.label_selector = options_.label_selector;
@@ -131,7 +117,7 @@ absl::Status Reflector::ListAll() {
           if (item.is_object()) sink_.ListItem(std::move(item));
         }
       }
-      resource_version = StringField(*page, "metadata", "resourceVersion");
+      resource_version = kube::ResourceVersionOf(*page);
       list_options.continue_token = StringField(*page, "metadata", "continue");
       if (list_options.continue_token.empty()) break;
     }
@@ -177,7 +163,7 @@ Reflector::WatchEnd Reflector::WatchOnce(std::string* detail) {
   auto on_event = [&](kube::WatchEvent&& event) -> bool {
     if (stopping()) return false;
     if (event.type == "ADDED" || event.type == "MODIFIED" || event.type == "DELETED") {
-      std::string rv = ResourceVersionOf(event.object);
+      std::string rv = kube::ResourceVersionOf(event.object);
       if (event.type == "DELETED") {
         sink_.Remove(std::move(event.object));
       } else {
@@ -188,7 +174,7 @@ Reflector::WatchEnd Reflector::WatchOnce(std::string* detail) {
       return true;
     }
     if (event.type == "BOOKMARK") {
-      set_rv(ResourceVersionOf(event.object));
+      set_rv(kube::ResourceVersionOf(event.object));
       ++events;
       return true;
     }
@@ -210,7 +196,7 @@ Reflector::WatchEnd Reflector::WatchOnce(std::string* detail) {
   // Only a watch that worked for a while resets the backoff (not a successful list: a
   // list that succeeds followed by a watch that fails at once must still slow down).
   last_watch_healthy_ = events > 0 || clock_.Now() - started >= kMinHealthyWatch;
-  if (last_watch_healthy_) backoff_ = options_.backoff_initial;
+  if (last_watch_healthy_) backoff_.Reset();
   if (stopping()) return WatchEnd::kStopped;
   if (from_event != WatchEnd::kNormal) return from_event;
   if (status.ok()) return last_watch_healthy_ ? WatchEnd::kNormal : WatchEnd::kEmpty;

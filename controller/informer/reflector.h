@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "kube/client.h"
 
@@ -92,7 +93,7 @@ class Reflector {
   WatchEnd WatchOnce(std::string* detail);
   // Waits `d` on the Clock; false if stopped meanwhile.
   bool SleepFor(std::chrono::nanoseconds d);
-  std::chrono::nanoseconds NextBackoff();  // current backoff with jitter; then doubles it
+  std::chrono::nanoseconds NextBackoff() { return backoff_.Next(); }
   bool stopping() const { return stopping_.load(); }
 
   kube::Client& client_;
@@ -110,9 +111,9 @@ class Reflector {
   std::string resource_version_;     // guarded by mu_; written by the thread only
 
   // Used by the thread only.
-  std::chrono::nanoseconds backoff_;  // reset only by a healthy watch
+  Backoff backoff_;  // up to 20% jitter; reset only by a healthy watch
+  std::mt19937_64 rng_;  // the watch timeout's jitter
   bool last_watch_healthy_ = false;   // the last watch delivered events or ran >= 1 s
-  std::mt19937_64 rng_;
 };
 
 }  // namespace coderun::informer

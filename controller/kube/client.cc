@@ -60,7 +60,7 @@ class HttpClient final : public Client {
     if (opts.limit > 0) q.Add("limit", std::to_string(opts.limit));
     q.AddIfSet("continue", opts.continue_token);
     q.AddIfSet("resourceVersion", opts.resource_version);
-    return Call("list", "GET", r.Path(ns) + q.str(), "", "", drop);
+    return Call("list", "GET", r.Path(ns) + q.str(), "", "", drop, /*list=*/true);
   }
 
   absl::StatusOr<json> Create(const Resource& r, const std::string& ns,
@@ -72,11 +72,6 @@ class HttpClient final : public Client {
   absl::StatusOr<json> Update(const Resource& r, const std::string& ns,
                               const json& object) override {
     return Put(r, ns, object, "");
-  }
-
-  absl::StatusOr<json> UpdateStatus(const Resource& r, const std::string& ns,
-                                    const json& object) override {
-    return Put(r, ns, object, "/status");
   }
 
   absl::StatusOr<json> MergePatch(const Resource& r, const std::string& ns,
@@ -201,12 +196,13 @@ class HttpClient final : public Client {
   }
 
   absl::StatusOr<json> Call(const char* verb, std::string method, std::string path,
-                            std::string body, std::string content_type, const DropKeys& drop) {
+                            std::string body, std::string content_type, const DropKeys& drop,
+                            bool list = false) {
     ASSIGN_OR_RETURN(HttpResponse response,
                      Send(verb, NewRequest(std::move(method), std::move(path), std::move(body),
                                            std::move(content_type))));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
-    return ParseJson(response.body, drop);
+    return list ? ParseListJson(response.body, drop) : ParseJson(response.body, drop);
   }
 
   absl::StatusOr<json> Put(const Resource& r, const std::string& ns, const json& object,

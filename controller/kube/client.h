@@ -31,13 +31,15 @@ struct Resource {
 inline const Resource kPods{"", "v1", "pods", true};
 inline const Resource kSecrets{"", "v1", "secrets", true};
 inline const Resource kEvents{"", "v1", "events", true};
-inline const Resource kNamespaces{"", "v1", "namespaces", false};
 inline const Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies", true};
 inline const Resource kLeases{"coordination.k8s.io", "v1", "leases", true};
 inline const Resource kCodeRuns{"coderun.dev", "v1alpha1", "coderuns", true};
 
-// Object keys dropped while parsing, wherever they appear (e.g. "managedFields", "stdout"):
-// they never reach memory as JSON values. Keeps caches small.
+// Fields dropped while parsing, as JSON Pointers relative to the object (RFC 6901:
+// "/spec/code", "/metadata/managedFields"; "~1" for a "/" inside a key, "*" for every index
+// of an array): they never reach memory as JSON values. Keeps caches small. Only the field
+// at that path goes; the same key elsewhere (a label named "annotations", a watch ERROR
+// Status's "code") stays. A path without the leading "/" matches nothing.
 using DropKeys = std::unordered_set<std::string>;
 
 struct ListOptions {
@@ -61,13 +63,18 @@ struct WatchEvent {
   json object;       // the object (for ERROR: a metav1.Status)
 };
 
-// Parses one watch-stream line. Malformed JSON, a missing/unknown "type" or a non-object
-// "object" is InvalidArgument (the caller relists). Total: never throws.
+// Parses one watch-stream line; `drop` applies to the event's object. Malformed JSON, a
+// missing/unknown "type" or a non-object "object" is InvalidArgument (the caller relists).
+// Total: never throws.
 absl::StatusOr<WatchEvent> DecodeWatchEvent(std::string_view line, const DropKeys& drop = {});
 
-// Parses JSON text, dropping `drop` keys at any depth. Never throws; InvalidArgument on
-// malformed input.
+// Parses JSON text (one object), dropping the `drop` paths. Never throws; InvalidArgument
+// on malformed input.
 absl::StatusOr<json> ParseJson(std::string_view text, const DropKeys& drop = {});
+// As ParseJson for a list body: the `drop` paths apply to each of `items`.
+absl::StatusOr<json> ParseListJson(std::string_view text, const DropKeys& drop = {});
+// Removes the `drop` paths from a parsed object (what ParseJson would have dropped).
+void DropFields(json& object, const DropKeys& drop);
 
 struct DeleteOptions {
   std::optional<std::string> precondition_uid;  // only delete this incarnation
@@ -90,9 +97,6 @@ class Client {
   // PUT; object.metadata.resourceVersion gives optimistic concurrency (409 Conflict).
   virtual absl::StatusOr<json> Update(const Resource& r, const std::string& ns,
                                       const json& object) = 0;
-  // PUT to the /status subresource.
-  virtual absl::StatusOr<json> UpdateStatus(const Resource& r, const std::string& ns,
-                                            const json& object) = 0;
   // PATCH with application/merge-patch+json; `subresource` may be "status".
   virtual absl::StatusOr<json> MergePatch(const Resource& r, const std::string& ns,
                                           const std::string& name, const json& patch,

@@ -39,8 +39,9 @@ TEST(ResourcePathTest, CoreGroupNamedGroupsAndClusterScope) {
             "/apis/coderun.dev/v1alpha1/namespaces/team-a/coderuns/run1");
   EXPECT_EQ(kLeases.Path("kube-system", "coderun"),
             "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/coderun");
-  EXPECT_EQ(kNamespaces.Path("ignored", "default"), "/api/v1/namespaces/default");
-  EXPECT_EQ(kNamespaces.Path(""), "/api/v1/namespaces");
+  const Resource namespaces{"", "v1", "namespaces", /*namespaced=*/false};
+  EXPECT_EQ(namespaces.Path("ignored", "default"), "/api/v1/namespaces/default");
+  EXPECT_EQ(namespaces.Path(""), "/api/v1/namespaces");
 }
 
 TEST(UrlEscapeTest, EscapesAllButUnreserved) {
@@ -52,7 +53,7 @@ TEST(UrlEscapeTest, EscapesAllButUnreserved) {
 
 TEST_F(ClientTest, GetSendsJsonHeadersAndUserAgent) {
   fake_->Respond(200, R"j({"metadata":{"name":"p","managedFields":[{}]}})j");
-  absl::StatusOr<json> pod = client_->Get(kPods, "ns", "p", {"managedFields"});
+  absl::StatusOr<json> pod = client_->Get(kPods, "ns", "p", {"/metadata/managedFields"});
   ASSERT_TRUE(pod.ok()) << pod.status();
   EXPECT_EQ(*pod, json::parse(R"j({"metadata":{"name":"p"}})j"));
   HttpRequest r = fake_->last_request();
@@ -96,10 +97,6 @@ TEST_F(ClientTest, WritesUseTheRightVerbPathAndContentType) {
   EXPECT_EQ(fake_->last_request().method, "PUT");
   EXPECT_EQ(fake_->last_request().path_and_query,
             "/apis/coderun.dev/v1alpha1/namespaces/ns/coderuns/c");
-
-  ASSERT_TRUE(client_->UpdateStatus(kCodeRuns, "ns", cm).ok());
-  EXPECT_EQ(fake_->last_request().path_and_query,
-            "/apis/coderun.dev/v1alpha1/namespaces/ns/coderuns/c/status");
 
   ASSERT_TRUE(client_->MergePatch(kCodeRuns, "ns", "c", {{"status", {{"phase", "Running"}}}},
                                   "status")
@@ -173,7 +170,7 @@ TEST_F(ClientTest, WatchBuildsQueryAndDeliversEventsInOrder) {
   opts.timeout_seconds = 290;
   absl::Status s = client_->Watch(
       kPods, "ns", opts, [&](WatchEvent&& e) { events.push_back(std::move(e)); return true; },
-      {"managedFields"});
+      {"/metadata/managedFields"});
   EXPECT_TRUE(s.ok()) << s;
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[0].type, "ADDED");
@@ -198,6 +195,25 @@ TEST_F(ClientTest, WatchErrorEventWith410IsGone) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("too old resource version"));
   EXPECT_EQ(seen, 1);
   EXPECT_EQ(fake_->lines_delivered(), 2u);  // stopped reading at the ERROR event
+}
+
+// A drop path of the watched resource never reaches the ERROR event's Status.
+TEST_F(ClientTest, WatchErrorEventKeepsItsCodeWithDropPaths) {
+  fake_->RespondStream({kGone});
+  absl::Status s = client_->Watch(kCodeRuns, "ns", {}, [](WatchEvent&&) { return true; },
+                                  {"/spec/code", "/status/stdout", "/metadata/annotations"});
+  EXPECT_TRUE(IsGone(s)) << s;
+  EXPECT_EQ(HttpCode(s), 410);
+}
+
+TEST_F(ClientTest, ListDropPathsApplyToEachItem) {
+  fake_->Respond(200, R"j({"kind":"PodList","metadata":{"resourceVersion":"3"},"items":[)j"
+                      R"j({"metadata":{"name":"a","managedFields":[1]}},)j"
+                      R"j({"metadata":{"name":"b","managedFields":[2]}}]})j");
+  absl::StatusOr<json> list = client_->List(kPods, "ns", {}, {"/metadata/managedFields"});
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ((*list)["items"], json::parse(R"j([{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}])j"));
+  EXPECT_EQ((*list)["metadata"]["resourceVersion"], "3");
 }
 
 TEST_F(ClientTest, WatchRefusedWith410IsGone) {
@@ -271,7 +287,6 @@ TEST(ClientObserverTest, EveryRequestIsReportedWithItsVerbAndCode) {
   fake->Respond(201, "{}");
   fake->Respond(409, R"({"kind":"Status","reason":"Conflict","code":409})");
   fake->Respond(200, "{}");
-  fake->Respond(200, "{}");
   fake->Respond(404, R"({"kind":"Status","reason":"NotFound","code":404})");
   fake->Respond(200, "log");
   fake->RespondStream({});
@@ -281,7 +296,6 @@ TEST(ClientObserverTest, EveryRequestIsReportedWithItsVerbAndCode) {
   EXPECT_TRUE(client->List(kPods, "ns", {}).ok());
   EXPECT_TRUE(client->Create(kPods, "ns", json::object()).ok());
   EXPECT_FALSE(client->Update(kPods, "ns", {{"metadata", {{"name", "a"}}}}).ok());
-  EXPECT_TRUE(client->UpdateStatus(kPods, "ns", {{"metadata", {{"name", "a"}}}}).ok());
   EXPECT_TRUE(client->MergePatch(kPods, "ns", "a", json::object(), "status").ok());
   EXPECT_FALSE(client->Delete(kPods, "ns", "a").ok());
   EXPECT_TRUE(client->PodLog("ns", "a", "", 0).ok());
@@ -292,8 +306,7 @@ TEST(ClientObserverTest, EveryRequestIsReportedWithItsVerbAndCode) {
   // Refused before sending: not a request.
   EXPECT_FALSE(client->Get(kPods, "ns", "").ok());
   EXPECT_THAT(seen, ::testing::ElementsAre("get 200 timed", "list 200 timed", "create 201 timed",
-                                           "update 409 timed", "update 200 timed",
-                                           "patch 200 timed", "delete 404 timed", "log 200 timed",
+                                           "update 409 timed", "patch 200 timed", "delete 404 timed", "log 200 timed",
                                            "watch 200", "get error timed", "watch 410"));
 }
 

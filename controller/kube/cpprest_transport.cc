@@ -27,13 +27,8 @@ namespace {
 namespace http = web::http;
 using ByteBuf = concurrency::streams::streambuf<uint8_t>;
 
-// Parsed once; loaded into every new TLS context (one per connection) by cpprestsdk.
-struct TlsMaterial {
-  std::vector<X509Ptr> ca;          // empty: the system's default verify paths
-  std::vector<X509Ptr> cert_chain;  // leaf first
-  PkeyPtr key;
-};
-
+// `tls` is parsed once and loaded into every new TLS context (one per connection) by
+// cpprestsdk; no CA means the system's default verify paths.
 void ConfigureSslContext(const TlsMaterial& tls, boost::asio::ssl::context& context) {
   SSL_CTX* ctx = context.native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -277,29 +272,9 @@ absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig&
         ": IPv6 address literals are not supported (cpprestsdk cannot resolve them); use a "
         "host name"));
   }
-  auto tls = std::make_shared<TlsMaterial>();
-  if (!config.ca_pem.empty()) {
-    absl::StatusOr<std::vector<X509Ptr>> ca = ParseCertificates(config.ca_pem);
-    if (!ca.ok()) return absl::InvalidArgumentError(absl::StrCat("CA is ", ca.status().message()));
-    tls->ca = *std::move(ca);
-  }
-  if (config.client_cert_pem.empty() != config.client_key_pem.empty()) {
-    return absl::InvalidArgumentError("client certificate and key must be given together");
-  }
-  if (!config.client_cert_pem.empty()) {
-    absl::StatusOr<std::vector<X509Ptr>> chain = ParseCertificates(config.client_cert_pem);
-    if (!chain.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("client certificate is ", chain.status().message()));
-    }
-    absl::StatusOr<PkeyPtr> key = ParsePrivateKey(config.client_key_pem);
-    if (!key.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("client key is ", key.status().message()));
-    }
-    RETURN_IF_ERROR(CheckKeyMatchesCertificate(chain->front().get(), key->get()));
-    tls->cert_chain = *std::move(chain);
-    tls->key = *std::move(key);
-  }
+  ASSIGN_OR_RETURN(TlsMaterial parsed,
+                   ParseTlsMaterial(config.ca_pem, config.client_cert_pem, config.client_key_pem));
+  auto tls = std::make_shared<const TlsMaterial>(std::move(parsed));
   auto transport =
       std::make_unique<CpprestTransport>(config.server, std::move(tls), config.bearer_token,
                                          config.token_file, options.token_check_interval);

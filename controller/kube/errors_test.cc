@@ -1,5 +1,7 @@
 #include "kube/errors.h"
 
+#include <optional>
+
 #include "gtest/gtest.h"
 
 namespace coderun::kube {
@@ -36,6 +38,75 @@ constexpr char kInvalid[] =
     R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
     R"j("message":"CodeRun.coderun.dev \"a\" is invalid: spec: Invalid value: \"object\": )j"
     R"j(spec is immutable","reason":"Invalid","code":422})j";
+
+// NamespaceLifecycle admission (apiserver/pkg/admission/plugin/namespace/lifecycle).
+constexpr char kNamespaceTerminating[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"networkpolicies \"coderun-deny-all\" is forbidden: unable to create new )j"
+    R"j(content in namespace n because it is being terminated","reason":"Forbidden",)j"
+    R"j("details":{"name":"coderun-deny-all","group":"networking.k8s.io",)j"
+    R"j("kind":"networkpolicies","causes":[{"reason":"NamespaceTerminating",)j"
+    R"j("message":"namespace n is being terminated","field":"metadata.namespace"}]},)j"
+    R"j("code":403})j";
+// etcd's refusal, passed through by the apiserver as an unclassified internal error.
+constexpr char kEtcdTooLarge[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"etcdserver: request is too large","code":500})j";
+constexpr char kInternalTooLarge[] =
+    R"j({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)j"
+    R"j("message":"Internal error occurred: etcdserver: request is too large",)j"
+    R"j("reason":"InternalError","details":{"causes":[{"message":)j"
+    R"j("etcdserver: request is too large"}]},"code":500})j";
+
+TEST(ApiErrorTest, CarriesCodeReasonMessageAndCauses) {
+  absl::Status s = ApiError(403, kNamespaceTerminating);
+  std::optional<ApiErrorInfo> info = ApiErrorOf(s);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->http_code, 403);
+  EXPECT_EQ(info->reason, "Forbidden");
+  EXPECT_EQ(info->message,
+            "networkpolicies \"coderun-deny-all\" is forbidden: unable to create new content in "
+            "namespace n because it is being terminated");
+  ASSERT_EQ(info->causes.size(), 1u);
+  EXPECT_EQ(info->causes[0], (StatusCause{"NamespaceTerminating",
+                                          "namespace n is being terminated",
+                                          "metadata.namespace"}));
+  EXPECT_TRUE(info->HasCause(kNamespaceTerminatingCause));
+  EXPECT_FALSE(info->HasCause("FieldValueInvalid"));
+  // A copy of the status keeps the payload.
+  absl::Status copy = s;
+  EXPECT_EQ(ApiErrorOf(copy)->causes.size(), 1u);
+}
+
+TEST(ApiErrorTest, ApiErrorOfIsEmptyForOtherErrors) {
+  EXPECT_FALSE(ApiErrorOf(absl::OkStatus()).has_value());
+  EXPECT_FALSE(ApiErrorOf(absl::NotFoundError("no such file")).has_value());
+  std::optional<ApiErrorInfo> bare = ApiErrorOf(ApiError(502, "<html>bad gateway</html>"));
+  ASSERT_TRUE(bare.has_value());
+  EXPECT_EQ(bare->http_code, 502);
+  EXPECT_EQ(bare->reason, "");
+  EXPECT_EQ(bare->message, "");
+  EXPECT_TRUE(bare->causes.empty());
+}
+
+TEST(ApiErrorTest, NamespaceTerminatingIsReadFromTheCauseNotTheMessage) {
+  EXPECT_TRUE(IsNamespaceTerminating(ApiError(403, kNamespaceTerminating)));
+  // The same words without the cause: not a terminating namespace.
+  EXPECT_FALSE(IsNamespaceTerminating(ApiError(
+      403, R"j({"reason":"Forbidden","message":"namespace n is being terminated","code":403})j")));
+  EXPECT_FALSE(IsNamespaceTerminating(ApiError(403, kRbac)));
+  EXPECT_FALSE(IsNamespaceTerminating(ApiError(403, kQuota)));
+}
+
+TEST(ApiErrorTest, TooLargeIs413OrEtcdsRefusalAsAn500) {
+  EXPECT_TRUE(IsTooLarge(ApiError(413, R"j({"reason":"RequestEntityTooLarge","code":413})j")));
+  EXPECT_TRUE(IsTooLarge(ApiError(500, kEtcdTooLarge)));
+  EXPECT_TRUE(IsTooLarge(ApiError(500, kInternalTooLarge)));
+  EXPECT_FALSE(IsTooLarge(ApiError(500, R"j({"reason":"InternalError","message":"boom"})j")));
+  // The words in a non-500 error say nothing.
+  EXPECT_FALSE(IsTooLarge(ApiError(422, kEtcdTooLarge)));
+  EXPECT_FALSE(IsTooLarge(absl::InternalError("etcdserver: request is too large")));
+}
 
 TEST(ApiErrorTest, NotFoundCarriesCodeReasonAndMessage) {
   absl::Status s = ApiError(404, kNotFound);
@@ -80,6 +151,9 @@ TEST(ApiErrorTest, QuotaIsAForbiddenWithExceededQuota) {
   absl::Status rbac = ApiError(403, kRbac);
   EXPECT_TRUE(IsForbidden(rbac));
   EXPECT_FALSE(IsQuotaExceeded(rbac));
+  EXPECT_FALSE(IsQuotaExceeded(ApiError(403, kNamespaceTerminating)));
+  // Only a 403 is a quota refusal, whatever another error's message says.
+  EXPECT_FALSE(IsQuotaExceeded(ApiError(422, kQuota)));
 }
 
 TEST(ApiErrorTest, InvalidIs422) {

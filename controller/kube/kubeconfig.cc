@@ -103,25 +103,9 @@ absl::StatusOr<std::string> FileOrData(const YAML::Node& map, const std::string&
 }
 
 absl::Status ValidateTls(const RestConfig& config, const Errors& errors) {
-  if (!config.ca_pem.empty()) {
-    absl::StatusOr<std::vector<X509Ptr>> ca = ParseCertificates(config.ca_pem);
-    if (!ca.ok()) return errors.Invalid(absl::StrCat("CA is ", ca.status().message()));
-  }
-  if (config.client_cert_pem.empty() != config.client_key_pem.empty()) {
-    return errors.Invalid(config.client_cert_pem.empty()
-                              ? "client key given without a client certificate"
-                              : "client certificate given without a client key");
-  }
-  if (!config.client_cert_pem.empty()) {
-    absl::StatusOr<std::vector<X509Ptr>> cert = ParseCertificates(config.client_cert_pem);
-    if (!cert.ok()) {
-      return errors.Invalid(absl::StrCat("client certificate is ", cert.status().message()));
-    }
-    absl::StatusOr<PkeyPtr> key = ParsePrivateKey(config.client_key_pem);
-    if (!key.ok()) return errors.Invalid(absl::StrCat("client key is ", key.status().message()));
-    absl::Status match = CheckKeyMatchesCertificate(cert->front().get(), key->get());
-    if (!match.ok()) return errors.Invalid(std::string(match.message()));
-  }
+  absl::StatusOr<TlsMaterial> tls =
+      ParseTlsMaterial(config.ca_pem, config.client_cert_pem, config.client_key_pem);
+  if (!tls.ok()) return errors.Invalid(std::string(tls.status().message()));
   return absl::OkStatus();
 }
 
@@ -270,10 +254,10 @@ absl::StatusOr<RestConfig> InClusterConfigFrom(const std::string& host, const st
         absl::StrCat("in-cluster config: ca.crt ", ca.status().message()));
   }
   config.ca_pem = *std::move(ca);
-  absl::StatusOr<std::vector<X509Ptr>> certs = ParseCertificates(config.ca_pem);
-  if (!certs.ok()) {
+  absl::StatusOr<TlsMaterial> tls = ParseTlsMaterial(config.ca_pem, "", "");
+  if (!tls.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("in-cluster config: ", ca_file, ": CA is ", certs.status().message()));
+        absl::StrCat("in-cluster config: ", ca_file, ": ", tls.status().message()));
   }
   absl::StatusOr<std::string> ns = ReadFileToString((dir / "namespace").string());
   config.namespace_ = ns.ok() ? std::string(absl::StripAsciiWhitespace(*ns)) : "";

@@ -76,4 +76,36 @@ absl::Status CheckKeyMatchesCertificate(X509* cert, EVP_PKEY* key) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<TlsMaterial> ParseTlsMaterial(std::string_view ca_pem, std::string_view cert_pem,
+                                             std::string_view key_pem) {
+  TlsMaterial tls;
+  if (!ca_pem.empty()) {
+    absl::StatusOr<std::vector<X509Ptr>> ca = ParseCertificates(ca_pem);
+    if (!ca.ok()) return absl::InvalidArgumentError(absl::StrCat("CA is ", ca.status().message()));
+    tls.ca = *std::move(ca);
+  }
+  if (cert_pem.empty() != key_pem.empty()) {
+    return absl::InvalidArgumentError(cert_pem.empty()
+                                          ? "client key given without a client certificate"
+                                          : "client certificate given without a client key");
+  }
+  if (cert_pem.empty()) return tls;
+  absl::StatusOr<std::vector<X509Ptr>> chain = ParseCertificates(cert_pem);
+  if (!chain.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client certificate is ", chain.status().message()));
+  }
+  absl::StatusOr<PkeyPtr> key = ParsePrivateKey(key_pem);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("client key is ", key.status().message()));
+  }
+  if (absl::Status match = CheckKeyMatchesCertificate(chain->front().get(), key->get());
+      !match.ok()) {
+    return match;
+  }
+  tls.cert_chain = *std::move(chain);
+  tls.key = *std::move(key);
+  return tls;
+}
+
 }  // namespace coderun::kube

@@ -33,6 +33,21 @@ absl::StatusOr<PkeyPtr> ParsePrivateKey(std::string_view pem);
 // InvalidArgument when `key` is not the private key of `cert`.
 absl::Status CheckKeyMatchesCertificate(X509* cert, EVP_PKEY* key);
 
+// What a client configuration's PEM texts hold, parsed.
+struct TlsMaterial {
+  std::vector<X509Ptr> ca;          // empty when no CA was given
+  std::vector<X509Ptr> cert_chain;  // leaf first; empty when no client certificate was given
+  PkeyPtr key;                      // set exactly when cert_chain is not empty
+};
+
+// Parses a CA bundle and a client certificate chain with its key, any of them empty. The
+// certificate and the key come together and must match. InvalidArgument saying which part
+// is wrong: "CA is not a PEM certificate: ...", "client certificate is ...", "client key
+// is ...", "client certificate given without a client key" (and the converse), "client key
+// does not match client certificate: ...".
+absl::StatusOr<TlsMaterial> ParseTlsMaterial(std::string_view ca_pem, std::string_view cert_pem,
+                                             std::string_view key_pem);
+
 // The most recent OpenSSL error as one line (empties the error queue).
 std::string OpenSslError();
 

@@ -1,5 +1,5 @@
-// Client-side token bucket (client-go's QPS/burst): `qps` tokens per second refill a bucket
-// of `burst` tokens; every request takes one. Thread-safe.
+// Client-side rate limit (client-go's QPS/burst): a TokenBucket of `burst` tokens refilled at
+// `qps` per second; every request takes one, blocking until it is due. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "common/clock.h"
+#include "common/token_bucket.h"
 
 namespace coderun::kube {
 
@@ -23,24 +24,12 @@ class RateLimiter {
   // call reserves the next token and then sleeps until it is due.
   void Wait();
 
-  // Takes a token if one is available now; never blocks.
-  bool TryAccept();
-
-  // How long a Wait() called now would block, without taking a token.
-  std::chrono::nanoseconds Delay() const;
-
  private:
-  // Refills the bucket up to now. Requires mu_.
-  void Advance(SteadyTime now) const;
-
-  const double qps_;
-  const double burst_;
   const Clock& clock_;
   const Sleeper sleep_;
 
-  mutable std::mutex mu_;
-  mutable double tokens_;     // guarded by mu_; negative = tokens reserved by waiters
-  mutable SteadyTime last_;   // guarded by mu_; time tokens_ was computed for
+  std::mutex mu_;
+  TokenBucket bucket_;  // guarded by mu_
 };
 
 }  // namespace coderun::kube

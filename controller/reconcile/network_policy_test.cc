@@ -70,14 +70,20 @@ TEST(NetworkPolicyTest, EveryAlterationOfTheDenyAllIsSeen) {
 }
 
 // The informer parses NetworkPolicies with NetworkPolicyDropKeys(): nothing a selector holds
-// may vanish on the way, or a narrowed deny-all would read as intact.
+// may vanish on the way, or a narrowed deny-all would read as intact; the metadata's
+// managedFields and annotations go.
 TEST(NetworkPolicyTest, ParsingForTheCacheKeepsEverySelectorKey) {
   json spec = DenyAllSpec();
   spec["podSelector"]["matchLabels"]["annotations"] = "x";
   spec["podSelector"]["matchLabels"]["managedFields"] = "x";
-  absl::StatusOr<json> parsed =
-      kube::ParseJson(PolicyObject("coderun-deny-all", spec, true).dump(), NetworkPolicyDropKeys());
+  json object = PolicyObject("coderun-deny-all", spec, true);
+  object["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{}"}};
+  object["metadata"]["managedFields"] = json::array({{{"manager", "kubectl"}}});
+  absl::StatusOr<json> parsed = kube::ParseJson(object.dump(), NetworkPolicyDropKeys());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_FALSE((*parsed)["metadata"].contains("annotations"));
+  EXPECT_FALSE((*parsed)["metadata"].contains("managedFields"));
+  EXPECT_EQ((*parsed)["spec"], spec);
   absl::StatusOr<NetworkPolicy> p = DecodeNetworkPolicy(*parsed);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_FALSE(IsIntactDenyAll(*p));

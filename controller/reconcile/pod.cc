@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "api/coderun.h"
 #include "api/input_digest.h"
 
 namespace coderun::reconcile {
@@ -103,7 +104,7 @@ json BuildSecret(const CodeRun& run, const RunInput& input) {
 }
 
 std::string RuntimeClassFor(const std::string& language, const Settings& settings) {
-  return language == "python" ? settings.runtime_class_name : "";
+  return language == api::kLanguagePython ? settings.runtime_class_name : "";
 }
 
 // Adds the platform's placement settings to a Pod spec; unset ones stay absent.
@@ -133,7 +134,7 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
       {"requests", {{"cpu", FormatMilli(cpu_request)},
                     {"memory", absl::StrCat(limits.memory_bytes)}}}};
   json container = {
-      {"name", kRunnerContainer},
+      {"name", api::kRunnerContainer},
       {"image", s.runner_image},
       {"imagePullPolicy", "IfNotPresent"},
       {"command", {kRunnerPath}},

@@ -13,7 +13,6 @@
 
 namespace coderun::reconcile {
 
-inline constexpr char kRunnerContainer[] = "runner";
 inline constexpr char kInputMountPath[] = "/coderun/input";
 inline constexpr char kRunnerPath[] = "/usr/local/bin/coderun-runner";
 
@@ -28,7 +27,7 @@ kube::json OwnerReference(const CodeRun& run);
 
 // What reaches the runner through the run's Secret, and the digest that binds it to the Pod:
 // the runner refuses to start the program when the mounted files do not hash to `digest`
-// (runner/input_digest.h), so a Secret replaced after the controller created it is never
+// (api/input_digest.h), so a Secret replaced after the controller created it is never
 // run. The random `nonce` (also in the Secret) keeps the digest, which anyone who may read
 // Pods sees, from confirming a guess at a run's code or stdin.
 struct RunInput {

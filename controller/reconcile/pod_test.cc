@@ -10,7 +10,7 @@ namespace {
 using kube::json;
 
 CodeRun SampleRun() {
-  CodeRun run;
+  CodeRun run = *DecodeCodeRun({{"metadata", {{"name", "hello"}}}});
   run.ns = "team-a";
   run.name = "hello";
   run.uid = "0b5e5c1e-1111-2222-3333-444455556666";

@@ -122,20 +122,6 @@ absl::StatusOr<Quantity> ParseQuantity(std::string_view text) {
   return Quantity{value};
 }
 
-absl::StatusOr<Quantity> ParseQuantityValue(const nlohmann::json& value) {
-  if (value.is_string()) return ParseQuantity(std::string_view(value.get_ref<const std::string&>()));
-  if (value.is_number_integer()) {
-    auto v = value.get<std::int64_t>();
-    if (v < 0) return Bad(value.dump(), "must not be negative");
-    std::int64_t milli;
-    if (!Mul(v, 1000, &milli)) return Bad(value.dump(), "too large");
-    return Quantity{milli};
-  }
-  if (value.is_number_unsigned()) return ParseQuantity(std::string_view(value.dump()));
-  if (value.is_number_float()) return ParseQuantity(std::string_view(value.dump()));
-  return absl::InvalidArgumentError("quantity must be a string or a number");
-}
-
 std::string FormatMilli(std::int64_t milli) {
   if (milli % 1000 == 0) return absl::StrCat(milli / 1000);
   return absl::StrCat(milli, "m");

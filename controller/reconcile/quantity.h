@@ -6,7 +6,6 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "nlohmann/json.hpp"
 
 namespace coderun::reconcile {
 
@@ -16,7 +15,6 @@ namespace coderun::reconcile {
 struct Quantity {
   std::int64_t milli = 0;
 
-  std::int64_t MilliValue() const { return milli; }
   // Whole units, rounded up ("1500m" -> 2).
   std::int64_t Value() const { return (milli + 999) / 1000; }
   auto operator<=>(const Quantity&) const = default;
@@ -26,9 +24,6 @@ struct Quantity {
 // m, k, M, G, T, P, E, Ki..Ei, or an exponent e/E). Negative values and values that do not
 // fit are InvalidArgument.
 absl::StatusOr<Quantity> ParseQuantity(std::string_view text);
-
-// A quantity in JSON: a string or a number (int-or-string fields).
-absl::StatusOr<Quantity> ParseQuantityValue(const nlohmann::json& value);
 
 // Canonical-enough text for the API: "1500m", "2", "268435456".
 std::string FormatMilli(std::int64_t milli);

@@ -2,8 +2,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/coderun.h"
 #include "common/log.h"
 #include "kube/errors.h"
+#include "kube/object.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/output.h"
 #include "reconcile/pod.h"
@@ -65,9 +67,7 @@ Result Reconciler::Reconcile(const std::string& key) {
     auto ensured = EnsureNetworkPolicy(key.substr(sizeof(kNetpolPrefix) - 1));
     if (ensured.ok()) return Done("netpol");
     // The namespace is gone or going (its policy went with it): nothing left to guard.
-    if (kube::IsNotFound(ensured.status()) ||
-        (kube::IsForbidden(ensured.status()) &&
-         absl::StrContains(ensured.status().message(), "being terminated"))) {
+    if (kube::IsNotFound(ensured.status()) || kube::IsNamespaceTerminating(ensured.status())) {
       return Done("namespace gone");
     }
     return Error(ensured.status());
@@ -80,7 +80,7 @@ Result Reconciler::Reconcile(const std::string& key) {
 
 void Reconciler::NoteWrite(const CodeRun& run, const kube::json& written) {
   // An unchanged version (a patch that changed nothing) has no event to wait for.
-  const std::string rv = ResourceVersionOf(written);
+  const std::string rv = kube::ResourceVersionOf(written);
   if (rv.empty() || rv == run.resource_version) return;
   std::lock_guard lock(writes_mu_);
   written_over_[run.Key()] = run.resource_version;
@@ -106,7 +106,7 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
   }
   Validation validation = Validate(run, settings_);
   if (auto* why = std::get_if<std::string>(&validation)) {
-    return WriteStatus(run, FailedStatus("InvalidSpec", *why), "invalid");
+    return WriteStatus(run, FailedStatus(api::kReasonInvalidSpec, *why), "invalid");
   }
   const auto& limits = std::get<ValidLimits>(validation);
   if (caches_.strangers) {
@@ -144,7 +144,7 @@ Result Reconciler::Replaced(const CodeRun& run, const Pod& pod) {
         absl::StrCat("Pod ", pod.name, " (uid ", pod.uid, ") is not the Pod this run created (uid ",
                      run.pod_uid, "); it is ignored"));
   return WriteStatus(run,
-                     FailedStatus("PodFailed",
+                     FailedStatus(api::kReasonPodFailed,
                                   absl::StrCat("the run's Pod was deleted before the run finished ",
                                                "and another object took its name"),
                                   run.pod_name),
@@ -180,7 +180,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   if (!conflict.ok()) return Error(conflict.status());
   if (conflict->has_value()) {
     Event(run, "Warning", events::kNamespaceRefused, **conflict);
-    return Waiting(run, "NetworkPolicyConflict", **conflict);
+    return Waiting(run, api::kReasonNetworkPolicyConflict, **conflict);
   }
 
   // The cache holds no code or stdin: read them once, to build the Secret.
@@ -188,7 +188,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   if (!full.ok()) return kube::IsNotFound(full.status()) ? Done("noop") : Error(full.status());
   if ((*full)["metadata"].value("uid", "") != run.uid) return Done("noop");
   if (std::optional<std::string> bad = InputProblem((*full)["spec"])) {
-    return WriteStatus(run, FailedStatus("InvalidSpec", *bad), "invalid");
+    return WriteStatus(run, FailedStatus(api::kReasonInvalidSpec, *bad), "invalid");
   }
   // Bound the whole stored object: this spec and metadata, plus the largest status the run
   // can produce, must fit what the store accepts, or the final status could never be
@@ -198,7 +198,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   if (worst > kStoreLimitBytes) {
     return WriteStatus(
         run,
-        FailedStatus("InvalidSpec",
+        FailedStatus(api::kReasonInvalidSpec,
                      absl::StrCat("the CodeRun takes ", stored, " bytes as the apiserver stores it; "
                                   "with up to 2 x limits.outputBytes (", limits.output_bytes,
                                   ") of output its final status could exceed the ", kStoreLimitBytes,
@@ -208,9 +208,9 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   }
   RunInput input = MakeRunInput((*full)["spec"]);
   if (auto s = CreateSecret(run, input); !s.ok()) {
-    if (kube::IsQuotaExceeded(s)) return Waiting(run, "QuotaExceeded", std::string(s.message()));
+    if (kube::IsQuotaExceeded(s)) return Waiting(run, api::kReasonQuotaExceeded, std::string(s.message()));
     if (kube::IsForbidden(s) || kube::IsInvalid(s)) {
-      return WriteStatus(run, FailedStatus("PodFailed", absl::StrCat("the run's Secret was refused: ",
+      return WriteStatus(run, FailedStatus(api::kReasonPodFailed, absl::StrCat("the run's Secret was refused: ",
                                                                     s.message())),
                          "refused");
     }
@@ -221,7 +221,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   const std::string pod_key = run.ns + "/" + pod_name;
   std::optional<std::int64_t> uid = uids_.Allocate(pod_key);
   if (!uid) {
-    return Waiting(run, "NoUidAvailable",
+    return Waiting(run, api::kReasonNoUidAvailable,
                    absl::StrCat("all run UIDs ", settings_.uid_low, "-", settings_.uid_high,
                                 " are in use; waiting for runs to finish"));
   }
@@ -238,10 +238,10 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
       if (!decoded.ok() || decoded->controller_uid != run.uid) return NameTaken(run, pod_name);
       return Unrecorded(run, *decoded);
     }
-    if (kube::IsQuotaExceeded(st)) return Waiting(run, "QuotaExceeded", std::string(st.message()));
+    if (kube::IsQuotaExceeded(st)) return Waiting(run, api::kReasonQuotaExceeded, std::string(st.message()));
     if (kube::IsForbidden(st) || kube::IsInvalid(st)) {
       return WriteStatus(
-          run, FailedStatus("PodFailed", absl::StrCat("the Pod was refused: ", st.message())),
+          run, FailedStatus(api::kReasonPodFailed, absl::StrCat("the Pod was refused: ", st.message())),
           "refused");
     }
     return Error(st);
@@ -254,7 +254,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   log::Info("pod created", {{"coderun", run.Key()}, {"pod", pod_name}, {"uid", std::to_string(*uid)}});
   Event(run, "Normal", events::kPodCreated, absl::StrCat("Created Pod ", pod_name));
   RunStatus pending =
-      PendingStatus("PodPending", absl::StrCat("Pod ", pod_name, " created, waiting to start"),
+      PendingStatus(api::kReasonPodPending, absl::StrCat("Pod ", pod_name, " created, waiting to start"),
                     pod_name);
   pending.pod_uid = pod_uid;
   return WriteStatus(run, pending, "created");
@@ -294,7 +294,7 @@ Result Reconciler::NameTaken(const CodeRun& run, const std::string& pod_name) {
         absl::StrCat("Pod ", pod_name, " has this run's name but another owner; left alone"));
   return WriteStatus(
       run,
-      FailedStatus("PodFailed",
+      FailedStatus(api::kReasonPodFailed,
                    absl::StrCat("Pod ", pod_name, " exists but is not owned by this CodeRun")),
       "stranger");
 }
@@ -302,7 +302,7 @@ Result Reconciler::NameTaken(const CodeRun& run, const std::string& pod_name) {
 Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits) {
   RunStatus desired = ObservePod(pod, limits.timeout_seconds + settings_.deadline_margin_seconds);
   desired.pod_uid = pod.uid;  // recorded if a restart kept the creating process from it
-  if (desired.phase == kPending) {
+  if (desired.phase == api::kPhasePending) {
     return Waiting(run, desired.reason, desired.message, pod.name, pod.uid);
   }
   // The runner container ended by itself: its report has the output and the real outcome.
@@ -325,7 +325,7 @@ Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits
 
 absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& pod,
                                                  const ValidLimits& limits, RunStatus from_pod) {
-  auto log = client_.PodLog(run.ns, pod.name, kRunnerContainer,
+  auto log = client_.PodLog(run.ns, pod.name, api::kRunnerContainer,
                             static_cast<long>(api::MaxFrameBytes(limits.output_bytes)));
   std::string problem;
   if (log.ok()) {
@@ -350,7 +350,7 @@ Result Reconciler::PodMissing(const CodeRun& run) {
   if (live.ok()) return After(seconds(2), "lag");
   if (!kube::IsNotFound(live.status())) return Error(live.status());
   return WriteStatus(run,
-                     FailedStatus("PodFailed", "the Pod was deleted before the run finished",
+                     FailedStatus(api::kReasonPodFailed, "the Pod was deleted before the run finished",
                                   run.pod_name),
                      "finished");
 }
@@ -362,14 +362,14 @@ Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string m
   const std::int64_t now = NowUnix();
   if (now >= deadline) {
     return WriteStatus(run,
-                       FailedStatus("PodFailed",
+                       FailedStatus(api::kReasonPodFailed,
                                     absl::StrCat("did not start within ",
                                                  settings_.max_pending_seconds, " s: ", message),
                                     pod_name.empty() ? run.pod_name : pod_name),
                        "finished");
   }
   milliseconds wait = seconds(deadline - now);
-  if (reason == "QuotaExceeded" || reason == "NoUidAvailable") wait = std::min<milliseconds>(wait, kRetryWaiting);
+  if (reason == api::kReasonQuotaExceeded || reason == api::kReasonNoUidAvailable) wait = std::min<milliseconds>(wait, kRetryWaiting);
   RunStatus desired = PendingStatus(std::move(reason), std::move(message),
                                     pod_name.empty() ? run.pod_name : pod_name);
   desired.pod_uid = pod_uid;
@@ -396,11 +396,11 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
                                  {"reason", desired.reason}});
   const std::string summary = absl::StrCat(desired.phase, "/", desired.reason,
                                            desired.message.empty() ? "" : ": ", desired.message);
-  if (desired.phase == kSucceeded) {
+  if (desired.phase == api::kPhaseSucceeded) {
     Event(run, "Normal", events::kFinished, summary);
   } else {
     Event(run, "Warning",
-          desired.reason == "InvalidSpec" ? events::kInvalidSpec : events::kRunFailed, summary);
+          desired.reason == api::kReasonInvalidSpec ? events::kInvalidSpec : events::kRunFailed, summary);
   }
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
   const std::int64_t ttl = TtlSecondsAfterFinished(run, settings_);

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/coderun.h"
 #include "common/time.h"
 #include "reconcile/output.h"
 
@@ -11,11 +12,11 @@ namespace coderun::reconcile {
 using kube::json;
 
 RunStatus PendingStatus(std::string reason, std::string message, std::string pod_name) {
-  return RunStatus{kPending, std::move(reason), std::move(message), std::move(pod_name)};
+  return RunStatus{api::kPhasePending, std::move(reason), std::move(message), std::move(pod_name)};
 }
 
 RunStatus FailedStatus(std::string reason, std::string message, std::string pod_name) {
-  return RunStatus{kFailed, std::move(reason), std::move(message), std::move(pod_name)};
+  return RunStatus{api::kPhaseFailed, std::move(reason), std::move(message), std::move(pod_name)};
 }
 
 namespace {
@@ -33,26 +34,26 @@ RunStatus FromTerminated(const Pod& pod, const ContainerTerminated& t) {
   st.start_time = t.started_at;
   st.exit_code = t.exit_code;
   if (t.reason == "OOMKilled") {
-    st.phase = kFailed;
-    st.reason = "MemoryLimitExceeded";
+    st.phase = api::kPhaseFailed;
+    st.reason = api::kReasonMemoryLimitExceeded;
     st.message = "the program ran out of memory (OOM killed)";
     st.signal = t.signal != 0 ? t.signal : 9;
     return st;
   }
   if (t.exit_code == 0 && t.signal == 0) {
-    st.phase = kSucceeded;
-    st.reason = "Completed";
+    st.phase = api::kPhaseSucceeded;
+    st.reason = api::kReasonCompleted;
     st.message = "";
     return st;
   }
-  st.phase = kFailed;
+  st.phase = api::kPhaseFailed;
   int signal = t.signal != 0 ? t.signal : (t.exit_code > 128 && t.exit_code < 160 ? t.exit_code - 128 : 0);
   if (signal != 0) {
-    st.reason = "Killed";
+    st.reason = api::kReasonKilled;
     st.signal = signal;
     st.message = absl::StrCat("the program was killed by signal ", signal);
   } else {
-    st.reason = "NonZeroExit";
+    st.reason = api::kReasonNonZeroExit;
     st.message = absl::StrCat("the program exited with code ", t.exit_code);
   }
   return st;
@@ -62,32 +63,32 @@ RunStatus FromTerminated(const Pod& pod, const ContainerTerminated& t) {
 
 RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds) {
   if (pod.phase == "Failed" && pod.reason == "DeadlineExceeded") {
-    return FailedStatus("PodFailed",
+    return FailedStatus(api::kReasonPodFailed,
                         absl::StrCat("the Pod reached its deadline backstop (activeDeadlineSeconds=",
                                      deadline_seconds, ") before the run ended"),
                         pod.name);
   }
   if (pod.phase == "Failed" && pod.reason == "Evicted") {
-    return FailedStatus("PodFailed", absl::StrCat("the Pod was evicted: ", pod.message), pod.name);
+    return FailedStatus(api::kReasonPodFailed, absl::StrCat("the Pod was evicted: ", pod.message), pod.name);
   }
   if (pod.terminated) {  // restartPolicy Never: a terminated runner ends the Pod
     return FromTerminated(pod, *pod.terminated);
   }
   if (pod.phase == "Succeeded") {
-    RunStatus st{kSucceeded, "Completed", "", pod.name};
+    RunStatus st{api::kPhaseSucceeded, api::kReasonCompleted, "", pod.name};
     st.exit_code = 0;
     return st;
   }
   if (pod.phase == "Failed") {
     std::string why = pod.message.empty() ? pod.reason : pod.message;
-    return FailedStatus("PodFailed",
+    return FailedStatus(api::kReasonPodFailed,
                         absl::StrCat("the Pod failed", why.empty() ? "" : ": ", why), pod.name);
   }
   if (pod.deleting) {
-    return FailedStatus("PodFailed", "the Pod was deleted before the run finished", pod.name);
+    return FailedStatus(api::kReasonPodFailed, "the Pod was deleted before the run finished", pod.name);
   }
   if (pod.waiting && IsImageError(pod.waiting->reason)) {
-    return FailedStatus("PodFailed",
+    return FailedStatus(api::kReasonPodFailed,
                         absl::StrCat("the runner container could not start: ",
                                      pod.waiting->reason,
                                      pod.waiting->message.empty() ? "" : ": ",
@@ -95,15 +96,15 @@ RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds) {
                         pod.name);
   }
   if (pod.phase == "Running" || pod.running) {
-    RunStatus st{kRunning, "Running", "", pod.name};
+    RunStatus st{api::kPhaseRunning, api::kReasonRunning, "", pod.name};
     st.start_time = pod.running_started_at.empty() ? pod.start_time : pod.running_started_at;
     return st;
   }
   if (pod.has_unschedulable) {
-    return PendingStatus("Unschedulable",
+    return PendingStatus(api::kReasonUnschedulable,
                          absl::StrCat("waiting for room: ", pod.unschedulable_message), pod.name);
   }
-  return PendingStatus("PodPending", absl::StrCat("Pod ", pod.name, " created, waiting to start"),
+  return PendingStatus(api::kReasonPodPending, absl::StrCat("Pod ", pod.name, " created, waiting to start"),
                        pod.name);
 }
 
@@ -118,47 +119,47 @@ RunStatus FromReport(const Pod& pod, const api::Report& r, std::int64_t output_c
   out.stderr_truncated |= CutToEncodedSize(out.stderr_text, cap);
   st.output = std::move(out);
   if (!r.runner_error.empty()) {
-    st.phase = kFailed;
-    st.reason = "PodFailed";
+    st.phase = api::kPhaseFailed;
+    st.reason = api::kReasonPodFailed;
     st.message = absl::StrCat("the runner could not run the program: ", r.runner_error);
     return st;
   }
   if (r.exit_code >= 0) st.exit_code = r.exit_code;
   if (r.signal != 0) st.signal = r.signal;
-  st.phase = kFailed;
+  st.phase = api::kPhaseFailed;
   switch (r.limit) {
     case api::Limit::kTime:
-      st.reason = "TimeLimitExceeded";
+      st.reason = api::kReasonTimeLimitExceeded;
       st.message = absl::StrCat("the program ran past its time limit and was killed after ",
                                 r.wall_millis, " ms");
       return st;
     case api::Limit::kMemory:
-      st.reason = "MemoryLimitExceeded";
+      st.reason = api::kReasonMemoryLimitExceeded;
       st.message = "the program ran out of memory (OOM killed)";
       return st;
     case api::Limit::kTerminated:
-      st.reason = "PodFailed";
+      st.reason = api::kReasonPodFailed;
       st.message = "the run was stopped from outside (Pod deleted or its deadline reached)";
       return st;
     case api::Limit::kNone:
       break;
   }
   if (r.signal != 0) {
-    st.reason = "Killed";
+    st.reason = api::kReasonKilled;
     st.message = absl::StrCat("the program was killed by signal ", r.signal);
   } else if (r.exit_code != 0) {
-    st.reason = "NonZeroExit";
+    st.reason = api::kReasonNonZeroExit;
     st.message = absl::StrCat("the program exited with code ", r.exit_code);
   } else {
-    st.phase = kSucceeded;
-    st.reason = "Completed";
+    st.phase = api::kPhaseSucceeded;
+    st.reason = api::kReasonCompleted;
   }
   return st;
 }
 
 RunStatus WithoutReport(RunStatus from_pod, const std::string& problem) {
-  if (from_pod.phase == kFailed &&
-      (from_pod.reason == "PodFailed" || from_pod.reason == "MemoryLimitExceeded")) {
+  if (from_pod.phase == api::kPhaseFailed &&
+      (from_pod.reason == api::kReasonPodFailed || from_pod.reason == api::kReasonMemoryLimitExceeded)) {
     from_pod.message = absl::StrCat(from_pod.message, from_pod.message.empty() ? "" : "; ", problem);
     return from_pod;
   }
@@ -169,7 +170,7 @@ RunStatus WithoutReport(RunStatus from_pod, const std::string& problem) {
   } else if (from_pod.exit_code) {
     container = absl::StrCat("the runner container exited with code ", *from_pod.exit_code);
   }
-  RunStatus st = FailedStatus("PodFailed", absl::StrCat(problem, "; ", container),
+  RunStatus st = FailedStatus(api::kReasonPodFailed, absl::StrCat(problem, "; ", container),
                               std::move(from_pod.pod_name));
   st.pod_uid = std::move(from_pod.pod_uid);
   st.start_time = std::move(from_pod.start_time);
@@ -211,7 +212,7 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
       run.finished_condition_status == cond_status && run.finished_condition_time != 0
           ? FormatTime(run.finished_condition_time)
           : now;
-  status["conditions"] = json::array({{{"type", "Finished"},
+  status["conditions"] = json::array({{{"type", api::kConditionFinished},
                                        {"status", cond_status},
                                        {"reason", d.reason},
                                        {"message", d.message},

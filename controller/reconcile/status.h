@@ -5,16 +5,12 @@
 #include <optional>
 #include <string>
 
-#include "kube/client.h"
+#include "api/coderun.h"
 #include "api/report.h"
+#include "kube/client.h"
 #include "reconcile/types.h"
 
 namespace coderun::reconcile {
-
-inline constexpr char kPending[] = "Pending";
-inline constexpr char kRunning[] = "Running";
-inline constexpr char kSucceeded[] = "Succeeded";
-inline constexpr char kFailed[] = "Failed";
 
 // What the runner's report adds to a terminal status.
 struct RunOutput {
@@ -33,7 +29,7 @@ struct RunStatus {
   std::optional<std::int32_t> signal;
   std::optional<RunOutput> output;
 
-  bool Terminal() const { return phase == kSucceeded || phase == kFailed; }
+  bool Terminal() const { return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed; }
 };
 
 RunStatus PendingStatus(std::string reason, std::string message, std::string pod_name = "");

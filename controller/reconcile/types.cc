@@ -52,25 +52,18 @@ absl::Status CheckMetadata(const json& object, const char* kind) {
 }  // namespace
 
 const kube::DropKeys& CodeRunDropKeys() {
-  static const kube::DropKeys keys = {"managedFields", "annotations", "code",
-                                      "stdin",         "args",        "stdout",
-                                      "stderr"};
-  return keys;
+  static const kube::DropKeys paths = {
+      "/metadata/managedFields", "/metadata/annotations", "/spec/code",    "/spec/stdin",
+      "/spec/args",              "/status/stdout",        "/status/stderr"};
+  return paths;
 }
 
 const kube::DropKeys& MetadataDropKeys() {
-  static const kube::DropKeys keys = {"managedFields", "annotations"};
-  return keys;
+  static const kube::DropKeys paths = {"/metadata/managedFields", "/metadata/annotations"};
+  return paths;
 }
 
-const kube::DropKeys& NetworkPolicyDropKeys() {
-  static const kube::DropKeys keys;
-  return keys;
-}
-
-std::string ResourceVersionOf(const json& object) {
-  return Str(Obj(object, "metadata"), "resourceVersion");
-}
+const kube::DropKeys& NetworkPolicyDropKeys() { return MetadataDropKeys(); }
 
 absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   if (auto s = CheckMetadata(object, "CodeRun"); !s.ok()) return s;
@@ -86,12 +79,13 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.creation_time = Time(meta, "creationTimestamp");
   run.generation = Int(meta, "generation").value_or(0);
   run.deleting = meta.contains("deletionTimestamp");
-  if (auto lang = Str(spec, "language"); !lang.empty()) run.language = lang;
-  run.limits.timeout_seconds = Int(limits, "timeoutSeconds").value_or(10);
-  run.limits.cpu = QuantityText(limits, "cpu", "1");
-  run.limits.memory = QuantityText(limits, "memory", "256Mi");
-  run.limits.pids = Int(limits, "pids").value_or(50);
-  run.limits.output_bytes = Int(limits, "outputBytes").value_or(65536);
+  run.language = Str(spec, "language");
+  if (run.language.empty()) run.language = api::kDefaultLanguage;
+  run.limits.timeout_seconds = Int(limits, "timeoutSeconds").value_or(api::kDefaultTimeoutSeconds);
+  run.limits.cpu = QuantityText(limits, "cpu", api::kDefaultCpu);
+  run.limits.memory = QuantityText(limits, "memory", api::kDefaultMemory);
+  run.limits.pids = Int(limits, "pids").value_or(api::kDefaultPids);
+  run.limits.output_bytes = Int(limits, "outputBytes").value_or(api::kDefaultOutputBytes);
   run.ttl_seconds_after_finished = Int(spec, "ttlSecondsAfterFinished");
   run.phase = Str(status, "phase");
   run.reason = Str(status, "reason");
@@ -103,7 +97,7 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.exit_code = Int(status, "exitCode");
   run.observed_generation = Int(status, "observedGeneration").value_or(0);
   for (const json& cond : Arr(status, "conditions")) {
-    if (Str(cond, "type") == "Finished") {
+    if (Str(cond, "type") == api::kConditionFinished) {
       run.finished_condition_status = Str(cond, "status");
       run.finished_condition_time = Time(cond, "lastTransitionTime");
     }
@@ -143,7 +137,7 @@ absl::StatusOr<Pod> DecodePod(const json& object) {
     }
   }
   for (const json& cs : Arr(status, "containerStatuses")) {
-    if (Str(cs, "name") != "runner") continue;
+    if (Str(cs, "name") != api::kRunnerContainer) continue;
     const json& state = Obj(cs, "state");
     if (state.contains("terminated")) {
       const json& t = Obj(state, "terminated");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "api/coderun.h"
 #include "kube/client.h"
 
 namespace coderun::reconcile {
@@ -17,18 +18,23 @@ inline constexpr char kManagedByValue[] = "coderun-controller";
 inline constexpr char kUidLabel[] = "coderun.dev/uid";
 inline constexpr char kNetworkPolicyName[] = "coderun-deny-all";
 
-// Keys dropped while parsing CodeRuns for the cache (see kube::DropKeys). The reconciler
-// reads code, stdin and args with one GET when it creates the run's Secret.
+// Paths dropped while parsing CodeRuns for the cache (see kube::DropKeys): code, stdin,
+// args, stdout, stderr, managedFields and annotations (kubectl's last-applied copy holds
+// the whole spec). The reconciler reads code, stdin and args with one GET when it creates
+// the run's Secret.
 const kube::DropKeys& CodeRunDropKeys();
-// Keys dropped while parsing Pods and NetworkPolicies for the cache.
+// Paths dropped while parsing Pods for the cache: /metadata/managedFields and
+// /metadata/annotations.
 const kube::DropKeys& MetadataDropKeys();
 
+// spec.limits. DecodeCodeRun fills a missing field with its api::kDefault* value; a Limits
+// not made by it has no defaults.
 struct Limits {
-  std::int64_t timeout_seconds = 10;
-  std::string cpu = "1";  // quantities as written (a JSON number as its text); validated later
-  std::string memory = "256Mi";
-  std::int64_t pids = 50;
-  std::int64_t output_bytes = 65536;
+  std::int64_t timeout_seconds = 0;
+  std::string cpu;  // quantities as written (a JSON number as its text); validated later
+  std::string memory;
+  std::int64_t pids = 0;
+  std::int64_t output_bytes = 0;
 };
 
 // What the controller needs of a CodeRun.
@@ -38,7 +44,7 @@ struct CodeRun {
   std::int64_t creation_time = 0;
   std::int64_t generation = 0;
   bool deleting = false;  // metadata.deletionTimestamp set
-  std::string language = "python";
+  std::string language;  // DecodeCodeRun: api::kDefaultLanguage when missing
   Limits limits;
   std::optional<std::int64_t> ttl_seconds_after_finished;
   // Status as last written.
@@ -52,7 +58,7 @@ struct CodeRun {
   std::string finished_condition_status;  // "True", "False" or "" (absent)
   std::int64_t finished_condition_time = 0;  // its lastTransitionTime
 
-  bool Terminal() const { return phase == "Succeeded" || phase == "Failed"; }
+  bool Terminal() const { return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed; }
   std::string Key() const { return ns + "/" + name; }
 };
 
@@ -85,11 +91,10 @@ struct Pod {
   std::string running_started_at;
 };
 
-// Keys dropped while parsing NetworkPolicies: none. Dropping happens by key name at any
-// depth, and any field name is also a valid label key: a podSelector.matchLabels entry named
-// like a dropped key would vanish, so an altered deny-all policy could read as intact. The
-// spec is parsed whole and reduced to a NetworkPolicy summary at decode time instead; list
-// pages stay small (kNetworkPolicyPageSize) so that one page bounds the transient memory.
+// Paths dropped while parsing NetworkPolicies: those of MetadataDropKeys. The spec is parsed
+// whole (a path names one field, so a podSelector.matchLabels entry named "annotations"
+// stays) and reduced to a NetworkPolicy summary at decode time; list pages stay small
+// (kNetworkPolicyPageSize) so that one page bounds the transient memory.
 const kube::DropKeys& NetworkPolicyDropKeys();
 
 // A NetworkPolicy in a namespace with runs (all policies are watched: a foreign one that
@@ -109,10 +114,10 @@ struct NetworkPolicy {
   bool has_egress_rules = false;
 };
 
+// The one place a missing spec field gets its default (api::kDefault*; the apiserver
+// normally fills them from the CRD's schema first).
 absl::StatusOr<CodeRun> DecodeCodeRun(const kube::json& object);
 absl::StatusOr<Pod> DecodePod(const kube::json& object);
 absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const kube::json& object);
-// metadata.resourceVersion of any object, empty if it has none.
-std::string ResourceVersionOf(const kube::json& object);
 
 }  // namespace coderun::reconcile

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "api/coderun.h"
 
 namespace coderun::reconcile {
 namespace {
@@ -16,8 +17,9 @@ std::string AboveMax(absl::string_view field, absl::string_view value, absl::str
 
 Validation Validate(const CodeRun& run, const Settings& s) {
   const Limits& l = run.limits;
-  if (run.language != "python") {
-    return absl::StrCat("spec.language: \"", run.language, "\" is not supported (supported: python)");
+  if (run.language != api::kLanguagePython) {
+    return absl::StrCat("spec.language: \"", run.language, "\" is not supported (supported: ",
+                        api::kLanguagePython, ")");
   }
   if (l.timeout_seconds < 1) return std::string("spec.limits.timeoutSeconds: must be at least 1");
   if (l.timeout_seconds > s.max_timeout_seconds) {

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "reconcile/types.h"
+
 namespace coderun::reconcile {
 namespace {
+
+// A CodeRun whose spec gives nothing: every field has its default.
+CodeRun DefaultRun() { return *DecodeCodeRun({{"metadata", {{"name", "r"}}}}); }
 
 std::string Refusal(const CodeRun& run, const Settings& s = {}) {
   Validation v = Validate(run, s);
@@ -12,7 +17,7 @@ std::string Refusal(const CodeRun& run, const Settings& s = {}) {
 }
 
 TEST(ValidateTest, DefaultsPass) {
-  Validation v = Validate(CodeRun{}, Settings{});
+  Validation v = Validate(DefaultRun(), Settings{});
   ASSERT_TRUE(std::holds_alternative<ValidLimits>(v));
   const auto& l = std::get<ValidLimits>(v);
   EXPECT_EQ(l.timeout_seconds, 10);
@@ -29,22 +34,22 @@ TEST(ValidateTest, EachMaximumNamesItsField) {
   s.max_memory = Quantity{std::int64_t{512} * 1024 * 1024 * 1000};
   s.max_pids = 100;
   s.max_output_bytes = 131072;
-  CodeRun run;
+  CodeRun run = DefaultRun();
   run.limits.timeout_seconds = 61;
   EXPECT_NE(Refusal(run, s).find("spec.limits.timeoutSeconds"), std::string::npos);
-  run = CodeRun{};
+  run = DefaultRun();
   run.limits.cpu = "2500m";
   EXPECT_NE(Refusal(run, s).find("spec.limits.cpu"), std::string::npos);
-  run = CodeRun{};
+  run = DefaultRun();
   run.limits.memory = "1Gi";
   EXPECT_NE(Refusal(run, s).find("spec.limits.memory"), std::string::npos);
-  run = CodeRun{};
+  run = DefaultRun();
   run.limits.pids = 101;
   EXPECT_NE(Refusal(run, s).find("spec.limits.pids"), std::string::npos);
-  run = CodeRun{};
+  run = DefaultRun();
   run.limits.output_bytes = 131073;
   EXPECT_NE(Refusal(run, s).find("spec.limits.outputBytes"), std::string::npos);
-  run = CodeRun{};
+  run = DefaultRun();
   run.limits.memory = "512Mi";
   run.limits.cpu = "2";
   EXPECT_EQ(Refusal(run, s), "");
@@ -53,7 +58,7 @@ TEST(ValidateTest, EachMaximumNamesItsField) {
 TEST(ValidateTest, TtlAboveTheMaximumIsRefusedNamingFieldAndMaximum) {
   Settings s;
   s.max_ttl_seconds_after_finished = 3600;
-  CodeRun run;
+  CodeRun run = DefaultRun();
   run.ttl_seconds_after_finished = 3600;
   EXPECT_EQ(Refusal(run, s), "");
   run.ttl_seconds_after_finished = 3601;
@@ -72,7 +77,7 @@ TEST(ValidateTest, KeptTtlIsTheSpecsOrTheDefaultButNeverAboveTheMaximum) {
   Settings s;
   s.default_ttl_seconds = 600;
   s.max_ttl_seconds_after_finished = 3600;
-  CodeRun run;
+  CodeRun run = DefaultRun();
   EXPECT_EQ(TtlSecondsAfterFinished(run, s), 600);
   run.ttl_seconds_after_finished = 0;
   EXPECT_EQ(TtlSecondsAfterFinished(run, s), 0);
@@ -83,13 +88,13 @@ TEST(ValidateTest, KeptTtlIsTheSpecsOrTheDefaultButNeverAboveTheMaximum) {
 }
 
 TEST(ValidateTest, RefusesWhatTheSchemaCannotCatch) {
-  CodeRun run;
+  CodeRun run = DefaultRun();
   run.language = "ruby";
   EXPECT_NE(Refusal(run).find("spec.language"), std::string::npos);
-  run = CodeRun{};
+  run = DefaultRun();
   run.limits.cpu = "lots";
   EXPECT_NE(Refusal(run).find("spec.limits.cpu"), std::string::npos);
-  run = CodeRun{};
+  run = DefaultRun();
   run.limits.memory = "0";
   EXPECT_NE(Refusal(run).find("spec.limits.memory"), std::string::npos);
 }

@@ -4,35 +4,11 @@
 
 namespace coderun::workqueue {
 
-Duration ItemBackoff(int requeues, Duration base, Duration cap) {
-  if (requeues < 0) requeues = 0;
-  if (base <= Duration::zero()) return Duration::zero();
-  Duration backoff = base;
-  for (int i = 0; i < requeues && backoff < cap; ++i) {
-    // Doubling past cap/2 would exceed the cap (and eventually overflow): stop there.
-    if (backoff > cap / 2) return cap;
-    backoff *= 2;
-  }
-  return std::min(backoff, cap);
-}
-
-TokenBucket::TokenBucket(double qps, int burst, SteadyTime now)
-    : qps_(qps), burst_(std::max(burst, 1)), tokens_(burst_), last_(now) {}
-
-Duration TokenBucket::Reserve(SteadyTime now) {
-  if (qps_ <= 0) return Duration::zero();
-  if (now > last_) {
-    double elapsed = std::chrono::duration<double>(now - last_).count();
-    tokens_ = std::min(burst_, tokens_ + elapsed * qps_);
-    last_ = now;
-  }
-  tokens_ -= 1;
-  if (tokens_ >= 0) return Duration::zero();
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-tokens_ / qps_));
-}
-
 RateLimitingQueue::RateLimitingQueue(QueueOptions options, Clock& clock)
-    : options_(options), clock_(clock), bucket_(options.qps, options.burst, clock.Now()) {}
+    : options_(options),
+      clock_(clock),
+      backoff_(options.backoff_base, options.backoff_cap),
+      bucket_(options.qps, options.burst, clock.Now()) {}
 
 void RateLimitingQueue::AddLocked(const std::string& key) {
   if (shutting_down_ || dirty_.contains(key)) return;
@@ -74,7 +50,7 @@ void RateLimitingQueue::AddRateLimited(const std::string& key) {
     std::lock_guard lock(mu_);
     if (shutting_down_) return;
     int& requeues = requeues_[key];
-    Duration item = ItemBackoff(requeues, options_.backoff_base, options_.backoff_cap);
+    Duration item = backoff_.Delay(requeues);
     ++requeues;
     ++total_retries_;
     delay = std::max(item, bucket_.Reserve(clock_.Now()));

@@ -23,30 +23,13 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/backoff.h"
 #include "common/clock.h"
+#include "common/token_bucket.h"
 
 namespace coderun::workqueue {
 
 using Duration = std::chrono::nanoseconds;
-
-// Per-item exponential backoff: base * 2^requeues, capped at `cap` (never overflows).
-// `requeues` is the number of earlier rate-limited adds of the item (0 for the first).
-Duration ItemBackoff(int requeues, Duration base, Duration cap);
-
-// Token bucket (like golang.org/x/time/rate's Reserve): starts full with `burst` tokens,
-// refills at `qps` per second. Reserve() always takes a token, possibly one that only
-// exists in the future, and returns how long the caller must wait for it. Not thread-safe.
-class TokenBucket {
- public:
-  TokenBucket(double qps, int burst, SteadyTime now);
-  Duration Reserve(SteadyTime now);
-
- private:
-  double qps_;
-  double burst_;
-  double tokens_;  // may go negative: tokens already promised to future reservations
-  SteadyTime last_;
-};
 
 struct QueueOptions {
   Duration backoff_base = std::chrono::milliseconds(5);
@@ -73,8 +56,8 @@ class RateLimitingQueue {
   // add is independent of the key being ready or processed now (as in client-go).
   void AddAfter(const std::string& key, Duration delay);
 
-  // AddAfter(key, max(ItemBackoff(NumRequeues(key)), token-bucket delay)) and counts one
-  // more requeue for the key.
+  // AddAfter(key, max(backoff_base * 2^NumRequeues(key) capped at backoff_cap, the global
+  // token bucket's delay)) and counts one more requeue for the key.
   void AddRateLimited(const std::string& key);
 
   // Resets the key's backoff (call after a successful reconcile). Does not remove the key.
@@ -118,6 +101,7 @@ class RateLimitingQueue {
   std::unordered_map<std::string, SteadyTime> delayed_by_key_;  // guarded by mu_
   std::unordered_map<std::string, int> requeues_;               // guarded by mu_
   std::uint64_t total_retries_ = 0;                             // guarded by mu_
+  Backoff backoff_;                                             // guarded by mu_; no jitter
   TokenBucket bucket_;                                          // guarded by mu_
   bool shutting_down_ = false;                                  // guarded by mu_
 };

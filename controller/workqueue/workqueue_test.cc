@@ -33,29 +33,6 @@ QueueOptions FakeClockOptions() {
   return o;
 }
 
-TEST(ItemBackoffTest, DoublesFromBaseAndStopsAtCap) {
-  const Duration base = milliseconds(5), cap = minutes(5);
-  EXPECT_EQ(ItemBackoff(0, base, cap), milliseconds(5));
-  EXPECT_EQ(ItemBackoff(1, base, cap), milliseconds(10));
-  EXPECT_EQ(ItemBackoff(10, base, cap), milliseconds(5 * 1024));
-  EXPECT_EQ(ItemBackoff(15, base, cap), milliseconds(163840));
-  EXPECT_EQ(ItemBackoff(16, base, cap), cap);
-  EXPECT_EQ(ItemBackoff(1000000, base, cap), cap);  // no overflow
-  EXPECT_EQ(ItemBackoff(-1, base, cap), base);
-}
-
-TEST(TokenBucketTest, BurstIsFreeThenPacedAtQps) {
-  SteadyTime t0{};
-  TokenBucket bucket(10, 3, t0);
-  EXPECT_EQ(bucket.Reserve(t0), Duration::zero());
-  EXPECT_EQ(bucket.Reserve(t0), Duration::zero());
-  EXPECT_EQ(bucket.Reserve(t0), Duration::zero());
-  EXPECT_EQ(std::chrono::duration_cast<milliseconds>(bucket.Reserve(t0)), milliseconds(100));
-  EXPECT_EQ(std::chrono::duration_cast<milliseconds>(bucket.Reserve(t0)), milliseconds(200));
-  // After a second, 10 tokens refilled; 2 were owed, so the next is free.
-  EXPECT_EQ(bucket.Reserve(t0 + seconds(1)), Duration::zero());
-}
-
 TEST(RateLimitingQueueTest, DeduplicatesWaitingKeys) {
   RateLimitingQueue q;
   q.Add("a");
@@ -175,7 +152,7 @@ TEST(RateLimitingQueueTest, RateLimitedBackoffGrowsAndForgetResets) {
   for (int n = 0; n < 6; ++n) {
     EXPECT_EQ(q.NumRequeues("k"), n);
     q.AddRateLimited("k");
-    Duration expect = ItemBackoff(n, o.backoff_base, o.backoff_cap);
+    Duration expect = std::min<Duration>(o.backoff_base * (1 << n), o.backoff_cap);
     clock.Advance(expect - milliseconds(1));
     EXPECT_EQ(q.Len(), 0u) << "requeue " << n;
     clock.Advance(milliseconds(1));

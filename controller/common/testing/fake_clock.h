@@ -1,5 +1,4 @@
 // A Clock for tests that only moves when told to. Thread-safe.
-// (Generic; belongs in common/ once that directory's owner wants it.)
 #pragma once
 
 #include <chrono>

@@ -177,9 +177,7 @@ class FakeClient final : public kube::Client {
                               const json& object) override {
     std::lock_guard lock(mu_);
     if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
-      return gone->second ? Error(403, "Forbidden",
-                                  "unable to create new content in namespace " + ns +
-                                      " because it is being terminated")
+      return gone->second ? NamespaceTerminating(ns)
                           : Error(404, "NotFound", "namespaces \"" + ns + "\" not found");
     }
     json obj = object;
@@ -198,10 +196,6 @@ class FakeClient final : public kube::Client {
   absl::StatusOr<json> Update(const kube::Resource& r, const std::string& ns,
                               const json& object) override {
     return Replace(r, ns, object, /*status_only=*/false);
-  }
-  absl::StatusOr<json> UpdateStatus(const kube::Resource& r, const std::string& ns,
-                                    const json& object) override {
-    return Replace(r, ns, object, /*status_only=*/true);
   }
 
   absl::StatusOr<json> MergePatch(const kube::Resource& r, const std::string& ns,
@@ -308,6 +302,17 @@ class FakeClient final : public kube::Client {
                    {"reason", reason}, {"message", message}};
     return kube::ApiError(code, status.dump());
   }
+  // As the NamespaceLifecycle admission plugin refuses a create in a namespace being deleted.
+  static absl::Status NamespaceTerminating(const std::string& ns) {
+    json status = {{"kind", "Status"}, {"status", "Failure"}, {"code", 403},
+                   {"reason", "Forbidden"},
+                   {"message", "unable to create new content in namespace " + ns +
+                                   " because it is being terminated"},
+                   {"details", {{"causes", {{{"reason", kube::kNamespaceTerminatingCause},
+                                             {"message", "namespace " + ns + " is being terminated"},
+                                             {"field", "metadata.namespace"}}}}}}};
+    return kube::ApiError(403, status.dump());
+  }
   // metadata.<field> as a string, "" if absent.
   static std::string Meta(const json& obj, const char* field) {
     auto m = obj.find("metadata");
@@ -336,22 +341,8 @@ class FakeClient final : public kube::Client {
     }
     return true;
   }
-  static void DropIn(json& j, const kube::DropKeys& drop) {
-    if (j.is_object()) {
-      for (auto it = j.begin(); it != j.end();) {
-        if (drop.contains(it.key())) {
-          it = j.erase(it);
-        } else {
-          DropIn(*it, drop);
-          ++it;
-        }
-      }
-    } else if (j.is_array()) {
-      for (auto& e : j) DropIn(e, drop);
-    }
-  }
   static json Dropped(json j, const kube::DropKeys& drop) {
-    if (!drop.empty()) DropIn(j, drop);
+    kube::DropFields(j, drop);
     return j;
   }
 
@@ -389,9 +380,7 @@ class FakeClient final : public kube::Client {
                                const json& object, bool status_only) {
     std::lock_guard lock(mu_);
     if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
-      return gone->second ? Error(403, "Forbidden",
-                                  "unable to create new content in namespace " + ns +
-                                      " because it is being terminated")
+      return gone->second ? NamespaceTerminating(ns)
                           : Error(404, "NotFound", "namespaces \"" + ns + "\" not found");
     }
     json obj = object;
