@@ -188,7 +188,8 @@ bool IsTooLarge(const absl::Status& status) {
   if (info->http_code != 500) return false;
   // Message fallback: see errors.h (etcd's refusal has no reason of its own).
   constexpr char kEtcdTooLarge[] = "request is too large";
-  if (absl::StrContains(info->message, kEtcdTooLarge)) return true;
+  // status.message() also holds the body when it was not a Status object (a plain-text 500).
+  if (absl::StrContains(status.message(), kEtcdTooLarge)) return true;
   for (const StatusCause& cause : info->causes) {
     if (absl::StrContains(cause.message, kEtcdTooLarge)) return true;
   }

@@ -102,6 +102,7 @@ TEST(ApiErrorTest, TooLargeIs413OrEtcdsRefusalAsAn500) {
   EXPECT_TRUE(IsTooLarge(ApiError(413, R"j({"reason":"RequestEntityTooLarge","code":413})j")));
   EXPECT_TRUE(IsTooLarge(ApiError(500, kEtcdTooLarge)));
   EXPECT_TRUE(IsTooLarge(ApiError(500, kInternalTooLarge)));
+  EXPECT_TRUE(IsTooLarge(ApiError(500, "etcdserver: request is too large")));
   EXPECT_FALSE(IsTooLarge(ApiError(500, R"j({"reason":"InternalError","message":"boom"})j")));
   // The words in a non-500 error say nothing.
   EXPECT_FALSE(IsTooLarge(ApiError(422, kEtcdTooLarge)));
