@@ -174,7 +174,7 @@ TEST(RegistryTest, HistogramCountAndSumPerLabels) {
 TEST(RegistryTest, EscapesLabelValuesAndHelp) {
   EXPECT_EQ(RenderLabels({{"a", "x\"y\\z\n"}}), "{a=\"x\\\"y\\\\z\\n\"}");
   Registry r;
-  MustRegister(r.AddCounter("c_total", "back\\slash\nnewline \"quoted\"")).WithLabels().Inc();
+  MustRegister(r.AddCounter("c_total", "back\\slash\nnewline \"quoted\""))->WithLabels().Inc();
   EXPECT_TRUE(Has(r.Render(), "# HELP c_total back\\\\slash\\nnewline \"quoted\"\n"));
 }
 
