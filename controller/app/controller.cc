@@ -57,15 +57,17 @@ const std::vector<double> kApiRequestBuckets = {0.001, 0.0025, 0.005, 0.01, 0.02
 }  // namespace
 
 kube::RequestObserver CountApiRequests(metrics::Registry& metrics) {
-  return [&metrics](const std::string& verb, const std::string& code,
-                    std::optional<double> seconds) {
-    metrics.Inc("coderun_api_requests_total", "Kubernetes API requests, by verb and HTTP code.",
-                {{"verb", verb}, {"code", code}});
-    if (seconds) {
-      metrics.Observe("coderun_api_request_duration_seconds",
-                      "Kubernetes API request latency (watches excluded), by verb.",
-                      kApiRequestBuckets, *seconds, {{"verb", verb}});
-    }
+  metrics::CounterFamily* requests = metrics::MustRegister(
+      metrics.AddCounter("coderun_api_requests_total",
+                         "Kubernetes API requests, by verb and HTTP code.", {"verb", "code"}));
+  metrics::HistogramFamily* latency = metrics::MustRegister(metrics.AddHistogram(
+      "coderun_api_request_duration_seconds",
+      "Kubernetes API request latency (watches excluded), by verb.", kApiRequestBuckets,
+      {"verb"}));
+  return [requests, latency](const std::string& verb, const std::string& code,
+                             std::optional<double> seconds) {
+    requests->WithLabels({verb, code}).Inc();
+    if (seconds) latency->WithLabels({verb}).Observe(*seconds);
   };
 }
 
@@ -74,7 +76,8 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
       options_(options),
       metrics_(metrics),
       uids_(options.settings.uid_low, options.settings.uid_high),
-      events_(client, RealClock(), "coderun-controller"),
+      events_(client, RealClock(), "coderun-controller",
+              metrics::MustRegister(events::RegisterMetrics(metrics))),
       coderuns_(client, CodeRunInformer(options), reconcile::DecodeCodeRun, RealClock()),
       pods_(client, InformerFor(kube::kPods, options, ManagedSelector(), reconcile::MetadataDropKeys()),
             reconcile::DecodePod, RealClock()),
@@ -100,7 +103,8 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
         return names;
       }};
   reconciler_ = std::make_unique<reconcile::Reconciler>(
-      client_, std::move(caches), options_.settings, uids_, events_, RealClock(), &metrics_);
+      client_, std::move(caches), options_.settings, uids_, events_, RealClock(),
+      metrics::MustRegister(reconcile::RegisterMetrics(metrics_)));
 
   coderuns_.AddHandler([this](const std::string& key, const CodeRun*, const CodeRun*) {
     queue_.Add(key);
@@ -151,37 +155,39 @@ Controller::~Controller() {
 }
 
 void Controller::RegisterMetrics() {
+  using metrics::Sample;
+  using metrics::Type;
+  reconciles_ = metrics::MustRegister(
+      metrics_.AddCounter("coderun_reconcile_total", "Reconciles by result.", {"result"}));
+  reconcile_seconds_ = metrics::MustRegister(metrics_.AddHistogram(
+      "coderun_reconcile_duration_seconds", "Time spent in one reconcile.", kReconcileBuckets));
   auto relists = [this] {
-    std::vector<std::pair<metrics::Labels, double>> out;
+    std::vector<Sample> out;
     auto add = [&](const char* resource, const informer::InformerStats& s) {
-      out.push_back({{{"resource", resource}, {"reason", "gone"}}, double(s.relists_gone.load())});
-      out.push_back({{{"resource", resource}, {"reason", "error"}}, double(s.relists_error.load())});
+      out.push_back({{resource, "gone"}, double(s.relists_gone.load())});
+      out.push_back({{resource, "error"}, double(s.relists_error.load())});
     };
     add("coderuns", coderuns_.stats());
     add("pods", pods_.stats());
     add("networkpolicies", policies_.stats());
     return out;
   };
-  metrics_.AddCallback("coderun_informer_relists_total", "Full relists of a watched resource.",
-                       "counter", relists);
-  metrics_.AddCallback("coderun_workqueue_depth", "Keys waiting in the work queue.", "gauge", [this] {
-    return std::vector<std::pair<metrics::Labels, double>>{{{}, double(queue_.Len())}};
-  });
-  metrics_.AddCallback("coderun_workqueue_retries_total",
-                       "Keys requeued with backoff after a failed reconcile.", "counter", [this] {
-                         return std::vector<std::pair<metrics::Labels, double>>{
-                             {{}, double(queue_.TotalRetries())}};
-                       });
-  metrics_.AddCallback("coderun_leader", "1 if this replica reconciles (leader or no election).",
-                       "gauge", [this] {
-                         return std::vector<std::pair<metrics::Labels, double>>{
-                             {{}, leading_ ? 1.0 : 0.0}};
-                       });
-  metrics_.AddCallback("coderun_run_uids_in_use", "Run UIDs held by live Pods or reservations.",
-                       "gauge", [this] {
-                         return std::vector<std::pair<metrics::Labels, double>>{
-                             {{}, double(uids_.InUse())}};
-                       });
+  metrics::MustRegister(metrics_.AddCallback(Type::kCounter, "coderun_informer_relists_total",
+                                             "Full relists of a watched resource.",
+                                             {"resource", "reason"}, relists));
+  metrics::MustRegister(metrics_.AddCallback(
+      Type::kGauge, "coderun_workqueue_depth", "Keys waiting in the work queue.", {},
+      [this] { return std::vector<Sample>{{{}, double(queue_.Len())}}; }));
+  metrics::MustRegister(metrics_.AddCallback(
+      Type::kCounter, "coderun_workqueue_retries_total",
+      "Keys requeued with backoff after a failed reconcile.", {},
+      [this] { return std::vector<Sample>{{{}, double(queue_.TotalRetries())}}; }));
+  metrics::MustRegister(metrics_.AddCallback(
+      Type::kGauge, "coderun_leader", "1 if this replica reconciles (leader or no election).", {},
+      [this] { return std::vector<Sample>{{{}, leading_ ? 1.0 : 0.0}}; }));
+  metrics::MustRegister(metrics_.AddCallback(
+      Type::kGauge, "coderun_run_uids_in_use", "Run UIDs held by live Pods or reservations.", {},
+      [this] { return std::vector<Sample>{{{}, double(uids_.InUse())}}; }));
 }
 
 void Controller::Start() {
@@ -233,10 +239,8 @@ void Controller::Worker() {
     auto start = std::chrono::steady_clock::now();
     reconcile::Result r = reconciler_->Reconcile(*key);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics_.Observe("coderun_reconcile_duration_seconds", "Time spent in one reconcile.",
-                     kReconcileBuckets, secs);
-    metrics_.Inc("coderun_reconcile_total", "Reconciles by result.",
-                 {{"result", r.error.ok() ? r.outcome : "error"}});
+    reconcile_seconds_->WithLabels().Observe(secs);
+    reconciles_->WithLabels({r.error.ok() ? r.outcome : "error"}).Inc();
     if (!r.error.ok()) {
       // A conflict only means the cache was a step behind our own last write: retry quietly.
       log::Write(kube::IsConflict(r.error) ? log::Level::kDebug : log::Level::kWarn, "reconcile failed", {{"key", *key}, {"error", std::string(r.error.message())},

@@ -24,7 +24,9 @@
 namespace coderun::app {
 
 // An observer for the API client that counts every request in `metrics` as
-// coderun_api_requests_total{verb,code}. `metrics` must outlive the client.
+// coderun_api_requests_total{verb,code} and times it in
+// coderun_api_request_duration_seconds{verb}, registering both (once per registry: a second
+// call ends the process). `metrics` must outlive the client.
 kube::RequestObserver CountApiRequests(metrics::Registry& metrics);
 
 // Metrics (Prometheus names; docs/controller.md has the table): reconciles, work queue,
@@ -60,6 +62,8 @@ class Controller {
   kube::Client& client_;
   const Options options_;
   metrics::Registry& metrics_;
+  metrics::CounterFamily* reconciles_ = nullptr;           // {result}; set by RegisterMetrics
+  metrics::HistogramFamily* reconcile_seconds_ = nullptr;  // set by RegisterMetrics
   reconcile::UidAllocator uids_;
   events::Recorder events_;
   // Run UID -> keys of Pods labelled with it that the run does not own. Guarded by

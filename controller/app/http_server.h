@@ -1,12 +1,16 @@
-// A minimal HTTP/1.1 server for /healthz, /readyz and /metrics: GET only, one request per
-// connection, served from one thread. Not for untrusted clients beyond these probes.
+// The HTTP/1.1 server for /healthz, /readyz and /metrics (Boost.Beast on Boost.Asio).
+//
+// Connections are served asynchronously by a fixed number of threads, so an idle or slow
+// client holds no thread: however many connections wait, a probe is answered at once. Each
+// request must arrive, and each reply be taken, within `io_timeout`; connections beyond
+// `max_connections` are closed on accept. GET only; keep-alive as the client asks.
 #pragma once
 
-#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 
@@ -18,28 +22,39 @@ struct HttpReply {
   std::string body;
 };
 
+struct HttpServerOptions {
+  int threads = 2;
+  size_t max_connections = 128;
+  std::chrono::milliseconds io_timeout = std::chrono::seconds(10);
+};
+
 class HttpServer {
  public:
+  // Called on a server thread, possibly on several at once.
   using Handler = std::function<HttpReply()>;
 
-  // `address` is "host:port" (port 0 picks a free one). Handlers must be added before Start.
-  explicit HttpServer(std::string address);
+  // `address` is "host:port" with an IPv4 literal, "[v6]:port" with an IPv6 literal, or
+  // ":port" / "*:port" for all IPv4 addresses; port 0 picks a free one.
+  explicit HttpServer(std::string address, HttpServerOptions options = {});
   ~HttpServer();
 
+  // Handlers must be added before Start.
   void Handle(const std::string& path, Handler handler);
-  absl::Status Start();  // binds and starts serving
-  void Stop();           // idempotent
+  // Binds and starts serving. InvalidArgument for a malformed address, Unavailable if it
+  // cannot be bound.
+  absl::Status Start();
+  // Stops accepting, closes every connection and joins the threads. Idempotent.
+  void Stop();
   int port() const { return port_; }
 
  private:
-  void Serve();
+  struct Impl;
 
-  std::string address_;
+  const std::string address_;
+  const HttpServerOptions options_;
   std::map<std::string, Handler> handlers_;  // read-only after Start()
-  int listen_fd_ = -1;
   int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  std::unique_ptr<Impl> impl_;  // set by Start(), reset by Stop()
 };
 
 }  // namespace coderun::app

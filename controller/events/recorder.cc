@@ -24,13 +24,22 @@ constexpr size_t kMaxRemembered = 4096;
 
 }  // namespace
 
+absl::StatusOr<RecorderMetrics> RegisterMetrics(metrics::Registry& registry) {
+  auto dropped = registry.AddCounter("coderun_events_dropped_total",
+                                     "Kubernetes Events dropped because the send queue was full.");
+  if (!dropped.ok()) return dropped.status();
+  return RecorderMetrics{(*dropped)->WithLabels()};
+}
+
 Recorder::Recorder(kube::Client& client, Clock& clock, std::string component,
-                   std::chrono::seconds repeat_interval, size_t max_pending)
+                   RecorderMetrics metrics, std::chrono::seconds repeat_interval,
+                   size_t max_pending)
     : client_(client),
       clock_(clock),
       component_(std::move(component)),
       repeat_interval_(repeat_interval),
       max_pending_(max_pending),
+      metrics_(std::move(metrics)),
       thread_([this] { Loop(); }) {}
 
 Recorder::~Recorder() { Stop(); }
@@ -61,6 +70,7 @@ void Recorder::Record(const ObjectRef& object, const std::string& type, const st
     }
     if (queue_.size() >= max_pending_) {
       ++dropped_;
+      metrics_.dropped.Inc();
       return;
     }
     queue_.push_back(Pending{object, type, reason, message, std::move(key)});

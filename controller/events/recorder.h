@@ -11,8 +11,10 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "kube/client.h"
+#include "metrics/registry.h"
 
 namespace coderun::events {
 
@@ -38,11 +40,21 @@ class EventSink {
                       const std::string& message) = 0;
 };
 
+// The recorder's metric: coderun_events_dropped_total, events dropped because the queue was
+// full. A detached handle records nothing.
+struct RecorderMetrics {
+  metrics::Counter dropped;
+};
+// Registers it in `registry` (where it reads 0 from the start); once per registry
+// (AlreadyExists otherwise).
+absl::StatusOr<RecorderMetrics> RegisterMetrics(metrics::Registry& registry);
+
 // Sends events from one background thread. At most `max_pending` wait; more are dropped
-// (and counted). Thread-safe.
+// (and counted in dropped() and `metrics`). Thread-safe.
 class Recorder final : public EventSink {
  public:
   Recorder(kube::Client& client, Clock& clock, std::string component,
+           RecorderMetrics metrics = {},
            std::chrono::seconds repeat_interval = std::chrono::minutes(10),
            size_t max_pending = 1000);
   ~Recorder() override;
@@ -72,6 +84,7 @@ class Recorder final : public EventSink {
   const std::string component_;
   const std::chrono::seconds repeat_interval_;
   const size_t max_pending_;
+  const RecorderMetrics metrics_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/coderun.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "kube/errors.h"
 #include "kube/object.h"
 #include "reconcile/network_policy.h"
@@ -27,8 +28,6 @@ constexpr seconds kRetryWaiting{5};
 // looks again after this, should that write's watch event be slow or lost.
 constexpr seconds kStaleRecheck{1};
 
-constexpr char kRunsFinished[] = "coderun_runs_finished_total";
-constexpr char kRunDuration[] = "coderun_run_duration_seconds";
 const std::vector<double> kRunDurationBuckets = {1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800};
 
 Result Error(absl::Status status) { return Result{std::move(status), std::nullopt, "error"}; }
@@ -41,9 +40,22 @@ Result After(milliseconds delay, std::string outcome) {
 
 std::string NetworkPolicyKey(const std::string& ns) { return kNetpolPrefix + ns; }
 
+absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry) {
+  ReconcilerMetrics m;
+  ASSIGN_OR_RETURN(m.runs_finished,
+                   registry.AddCounter("coderun_runs_finished_total",
+                                       "CodeRuns finished, by phase and reason (once per run).",
+                                       {"phase", "reason"}));
+  ASSIGN_OR_RETURN(m.run_duration,
+                   registry.AddHistogram("coderun_run_duration_seconds",
+                                         "Seconds from a run's startTime to its completionTime.",
+                                         kRunDurationBuckets));
+  return m;
+}
+
 Reconciler::Reconciler(kube::Client& client, Caches caches, const Settings& settings,
                        UidAllocator& uids, events::EventSink& events, Clock& clock,
-                       metrics::Registry* metrics)
+                       ReconcilerMetrics metrics)
     : client_(client),
       caches_(std::move(caches)),
       settings_(settings),
@@ -459,15 +471,15 @@ Result Reconciler::Unwritable(const CodeRun& run, const absl::Status& error) {
 
 void Reconciler::CountFinished(const CodeRun& run, const RunStatus& desired,
                                std::int64_t completed) {
-  if (!metrics_) return;
-  metrics_->Inc(kRunsFinished, "CodeRuns finished, by phase and reason (once per run).",
-                {{"phase", desired.phase}, {"reason", desired.reason}});
+  if (metrics_.runs_finished) {
+    metrics_.runs_finished->WithLabels({desired.phase, desired.reason}).Inc();
+  }
+  if (!metrics_.run_duration) return;
   const std::int64_t started =
       !desired.start_time.empty() ? ParseTime(desired.start_time).value_or(0) : run.start_time;
   if (started <= 0) return;  // never ran (InvalidSpec, refused, never started)
   const double seconds_run = static_cast<double>(std::max<std::int64_t>(0, completed - started));
-  metrics_->Observe(kRunDuration, "Seconds from a run's startTime to its completionTime.",
-                    kRunDurationBuckets, seconds_run);
+  metrics_.run_duration->WithLabels().Observe(seconds_run);
 }
 
 Result Reconciler::Finished(const CodeRun& run) {

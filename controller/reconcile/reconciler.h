@@ -44,14 +44,21 @@ struct Result {
 // Work-queue keys: "ns/name" for a CodeRun, "netpol:ns" to re-check a namespace's policy.
 std::string NetworkPolicyKey(const std::string& ns);
 
+// The reconciler's metric families: coderun_runs_finished_total{phase,reason}, counted once
+// per run when its terminal status is written, and coderun_run_duration_seconds (startTime
+// to completionTime) for runs that started. Null families record nothing.
+struct ReconcilerMetrics {
+  metrics::CounterFamily* runs_finished = nullptr;
+  metrics::HistogramFamily* run_duration = nullptr;
+};
+// Registers them in `registry`; once per registry (AlreadyExists otherwise).
+absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry);
+
 class Reconciler {
  public:
-  // `metrics` (may be null) gets coderun_runs_finished_total{phase,reason} once per run, when
-  // its terminal status is written, and coderun_run_duration_seconds (startTime to
-  // completionTime) for runs that started.
   Reconciler(kube::Client& client, Caches caches, const Settings& settings,
              UidAllocator& uids, events::EventSink& events, Clock& clock,
-             metrics::Registry* metrics = nullptr);
+             ReconcilerMetrics metrics = {});
 
   Result Reconcile(const std::string& key);
 
@@ -114,7 +121,7 @@ class Reconciler {
   UidAllocator& uids_;
   events::EventSink& events_;
   Clock& clock_;
-  metrics::Registry* const metrics_;  // may be null
+  const ReconcilerMetrics metrics_;
 
   std::mutex writes_mu_;
   // CodeRun key -> the resourceVersion its last status write replaced; dropped once the

@@ -63,7 +63,7 @@ class ReconcilerTest : public ::testing::Test {
         }};
     caches_ = caches;
     reconciler_ =
-        std::make_unique<Reconciler>(api_, caches, settings_, uids_, events_, clock_, &metrics_);
+        std::make_unique<Reconciler>(api_, caches, settings_, uids_, events_, clock_, run_metrics_);
   }
 
   static std::pair<std::string, std::string> Split(const std::string& key) {
@@ -141,6 +141,7 @@ class ReconcilerTest : public ::testing::Test {
   Settings settings_;
   Caches caches_;
   metrics::Registry metrics_;
+  ReconcilerMetrics run_metrics_ = metrics::MustRegister(RegisterMetrics(metrics_));
   FakeEvents events_;
   informer::FakeClient api_;
   FakeClock clock_;
@@ -433,7 +434,7 @@ TEST_F(ReconcilerTest, PodWhoseCreationWasNotRecordedIsReplacedAfterARestart) {
   const std::string first_uid = Run("hello").pod_uid;
   ASSERT_FALSE(first_uid.empty());
   // The recorded run is observed normally by a new process (status says which Pod).
-  reconciler_ = std::make_unique<Reconciler>(api_, caches_, settings_, uids_, events_, clock_, &metrics_);
+  reconciler_ = std::make_unique<Reconciler>(api_, caches_, settings_, uids_, events_, clock_, run_metrics_);
   EXPECT_EQ(Reconcile("hello").outcome, "waiting");
   EXPECT_EQ(Run("hello").pod_uid, first_uid);
   // Lose the record: the status as the creating process left it before its write.
