@@ -163,7 +163,9 @@ TEST(HttpServerTest, TenIdleConnectionsDoNotDelayHealthz) {
   for (int i = 0; i < 10; ++i) {
     idle.push_back(std::make_unique<Conn>("127.0.0.1", server.port()));
     ASSERT_TRUE(idle.back()->ok());
-    if (i % 2) ASSERT_TRUE(idle.back()->Send("GET /healthz HTTP/1.1\r\n"));  // never finished
+    if (i % 2) {
+      ASSERT_TRUE(idle.back()->Send("GET /healthz HTTP/1.1\r\n"));  // never finished
+    }
   }
   const auto start = Clock::now();
   Conn probe("127.0.0.1", server.port());

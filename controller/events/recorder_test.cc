@@ -59,7 +59,7 @@ class GatedClock final : public Clock {
   mutable int blocked_ = 0;  // guarded by mu_
 };
 
-ObjectRef Run(const std::string& name) {
+ObjectRef RunRef(const std::string& name) {
   return {"coderun.dev/v1alpha1", "CodeRun", "team-a", name, "uid-" + name};
 }
 
@@ -95,7 +95,7 @@ TEST(RecorderTest, SendsAnEventAboutTheObject) {
   informer::FakeClient api;
   FakeClock clock;
   Recorder recorder(api, clock, "coderun-controller");
-  recorder.Record(Run("r1"), "Warning", kForeignPod, "a Pod not ours");
+  recorder.Record(RunRef("r1"), "Warning", kForeignPod, "a Pod not ours");
   ASSERT_TRUE(WaitForEvents(api, 1));
   const json e = Events(api).front();
   EXPECT_EQ(e["involvedObject"],
@@ -114,13 +114,13 @@ TEST(RecorderTest, AnIdenticalEventWithinTheRepeatIntervalIsNotSentAgain) {
   informer::FakeClient api;
   FakeClock clock;
   Recorder recorder(api, clock, "c", {}, seconds(600));
-  recorder.Record(Run("r1"), "Normal", kPodCreated, "created");
+  recorder.Record(RunRef("r1"), "Normal", kPodCreated, "created");
   ASSERT_TRUE(WaitForEvents(api, 1));
   clock.Advance(seconds(599));
-  recorder.Record(Run("r1"), "Normal", kPodCreated, "created");
+  recorder.Record(RunRef("r1"), "Normal", kPodCreated, "created");
   // The queue is FIFO: once a later event is out, the repeat would have been too.
   clock.Advance(milliseconds(1));  // a distinct event name for the barrier
-  recorder.Record(Run("r1"), "Normal", kFinished, "barrier");
+  recorder.Record(RunRef("r1"), "Normal", kFinished, "barrier");
   ASSERT_TRUE(WaitForEvents(api, 2));
   for (const json& e : Events(api)) EXPECT_EQ(e["count"], 1) << e.dump();
 }
@@ -129,12 +129,12 @@ TEST(RecorderTest, AnIdenticalEventAfterTheRepeatIntervalBumpsTheCountOfTheSameE
   informer::FakeClient api;
   FakeClock clock;
   Recorder recorder(api, clock, "c", {}, seconds(600));
-  recorder.Record(Run("r1"), "Normal", kPodCreated, "created");
+  recorder.Record(RunRef("r1"), "Normal", kPodCreated, "created");
   ASSERT_TRUE(WaitForEvents(api, 1));
   const json first = Events(api).front();
   for (int count = 2; count <= 3; ++count) {
     clock.Advance(seconds(600));
-    recorder.Record(Run("r1"), "Normal", kPodCreated, "created");
+    recorder.Record(RunRef("r1"), "Normal", kPodCreated, "created");
     ASSERT_TRUE(WaitForCount(api, kPodCreated, count)) << "count " << count;
   }
   const std::vector<json> events = Events(api);
@@ -148,17 +148,21 @@ TEST(RecorderTest, EventsDifferingInAnyFieldAreNotAggregated) {
   informer::FakeClient api;
   FakeClock clock;
   Recorder recorder(api, clock, "c");
+  size_t sent = 0;
+  // The sender names an event after the wall clock when it sends; waiting for each one
+  // before the clock moves on keeps the names distinct.
   const auto record = [&](const ObjectRef& object, const char* type, const char* reason,
                           const char* message) {
-    clock.Advance(milliseconds(1));  // distinct event names
+    clock.Advance(milliseconds(1));
     recorder.Record(object, type, reason, message);
+    ASSERT_TRUE(WaitForEvents(api, ++sent)) << reason << " " << message;
   };
-  record(Run("r1"), "Normal", kPodCreated, "m");
-  record(Run("r2"), "Normal", kPodCreated, "m");
-  record(Run("r1"), "Warning", kPodCreated, "m");
-  record(Run("r1"), "Normal", kFinished, "m");
-  record(Run("r1"), "Normal", kPodCreated, "other");
-  ASSERT_TRUE(WaitForEvents(api, 5));
+  record(RunRef("r1"), "Normal", kPodCreated, "m");
+  record(RunRef("r2"), "Normal", kPodCreated, "m");
+  record(RunRef("r1"), "Warning", kPodCreated, "m");
+  record(RunRef("r1"), "Normal", kFinished, "m");
+  record(RunRef("r1"), "Normal", kPodCreated, "other");
+  ASSERT_EQ(Events(api).size(), 5u);
   for (const json& e : Events(api)) EXPECT_EQ(e["count"], 1) << e.dump();
 }
 
@@ -166,12 +170,12 @@ TEST(RecorderTest, AnAggregatedEventThatWasDeletedIsCreatedAgain) {
   informer::FakeClient api;
   FakeClock clock;
   Recorder recorder(api, clock, "c", {}, seconds(600));
-  recorder.Record(Run("r1"), "Normal", kPodCreated, "created");
+  recorder.Record(RunRef("r1"), "Normal", kPodCreated, "created");
   ASSERT_TRUE(WaitForEvents(api, 1));
   const std::string name = Events(api).front()["metadata"]["name"];
   ASSERT_TRUE(api.Erase(kube::kEvents, "team-a", name));  // the apiserver's 1 h event TTL
   clock.Advance(seconds(600));
-  recorder.Record(Run("r1"), "Normal", kPodCreated, "created");
+  recorder.Record(RunRef("r1"), "Normal", kPodCreated, "created");
   ASSERT_TRUE(WaitForEvents(api, 1));
   const json e = Events(api).front();
   EXPECT_NE(e["metadata"]["name"], name);
@@ -189,11 +193,11 @@ TEST(RecorderTest, DropsAndCountsEventsWhileItsQueueIsFull) {
       << "exported from the start";
   Recorder recorder(api, clock, "c", m, seconds(600), /*max_pending=*/2);
   clock.Hold();
-  recorder.Record(Run("r0"), "Normal", kPodCreated, "m");  // taken by the sender, which waits
+  recorder.Record(RunRef("r0"), "Normal", kPodCreated, "m");  // taken by the sender, which waits
   const bool blocked = clock.WaitForBlockedSender();
   EXPECT_TRUE(blocked);
   for (const char* name : {"r1", "r2", "r3", "r4", "r5"}) {
-    recorder.Record(Run(name), "Normal", kPodCreated, "m");  // r1, r2 queued; the rest dropped
+    recorder.Record(RunRef(name), "Normal", kPodCreated, "m");  // r1, r2 queued; the rest dropped
   }
   EXPECT_EQ(recorder.dropped(), 3);
   EXPECT_EQ(registry.CounterValue("coderun_events_dropped_total"), 3);
@@ -202,7 +206,7 @@ TEST(RecorderTest, DropsAndCountsEventsWhileItsQueueIsFull) {
   ASSERT_TRUE(blocked);
   ASSERT_TRUE(WaitForEvents(api, 3));
   // The queue drained: events are accepted again.
-  recorder.Record(Run("r6"), "Normal", kPodCreated, "m");
+  recorder.Record(RunRef("r6"), "Normal", kPodCreated, "m");
   ASSERT_TRUE(WaitForEvents(api, 4));
   recorder.Stop();
   std::set<std::string> sent;
@@ -223,7 +227,7 @@ TEST(RecorderTest, RecordsNothingAfterStop) {
   FakeClock clock;
   Recorder recorder(api, clock, "c");
   recorder.Stop();
-  recorder.Record(Run("r1"), "Normal", kPodCreated, "m");
+  recorder.Record(RunRef("r1"), "Normal", kPodCreated, "m");
   recorder.Stop();  // idempotent
   EXPECT_TRUE(Events(api).empty());
   EXPECT_EQ(recorder.dropped(), 0);
