@@ -13,10 +13,6 @@
 namespace coderun::app {
 namespace {
 
-using reconcile::CodeRun;
-using reconcile::NetworkPolicy;
-using reconcile::Pod;
-
 informer::InformerOptions InformerFor(const kube::Resource& r, const Options& o,
                                       std::string selector, kube::DropKeys drop) {
   informer::InformerOptions io;
@@ -78,72 +74,17 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
       uids_(options.settings.uid_low, options.settings.uid_high),
       events_(client, RealClock(), "coderun-controller",
               metrics::MustRegister(events::RegisterMetrics(metrics))),
+      router_([this](const std::string& key) { queue_.Add(key); }, uids_, RunsOf(coderuns_)),
       coderuns_(client, CodeRunInformer(options), reconcile::DecodeCodeRun, RealClock()),
       pods_(client, InformerFor(kube::kPods, options, ManagedSelector(), reconcile::MetadataDropKeys()),
             reconcile::DecodePod, RealClock()),
       policies_(client, NetworkPolicyInformer(options), reconcile::DecodeNetworkPolicy,
                 RealClock()),
       leading_(!options.leader_elect) {
-  reconcile::Caches caches{
-      [this](const std::string& key) { return coderuns_.Get(key); },
-      [this](const std::string& key) { return pods_.Get(key); },
-      [this](const std::string& ns) {
-        std::vector<std::shared_ptr<const NetworkPolicy>> out;
-        for (auto& p : policies_.List()) {
-          if (p->ns == ns) out.push_back(std::move(p));
-        }
-        return out;
-      },
-      [this](const std::string& run_uid) {
-        std::vector<std::string> names;
-        std::lock_guard lock(strangers_mu_);
-        if (auto it = strangers_.find(run_uid); it != strangers_.end()) {
-          for (const auto& key : it->second) names.push_back(key.substr(key.find('/') + 1));
-        }
-        return names;
-      }};
   reconciler_ = std::make_unique<reconcile::Reconciler>(
-      client_, std::move(caches), options_.settings, uids_, events_, RealClock(),
-      metrics::MustRegister(reconcile::RegisterMetrics(metrics_)));
-
-  coderuns_.AddHandler([this](const std::string& key, const CodeRun*, const CodeRun*) {
-    queue_.Add(key);
-  });
-  pods_.AddHandler([this](const std::string& key, const Pod* old_pod, const Pod* pod) {
-    const Pod* p = pod ? pod : old_pod;
-    if (pod && pod->run_as_user) {
-      uids_.PodSeen(key, *pod->run_as_user);
-    } else if (!pod) {
-      uids_.PodGone(key);
-    }
-    if (!p->run_uid_label.empty() && p->controller_uid != p->run_uid_label) {
-      std::lock_guard lock(strangers_mu_);
-      if (pod) {
-        strangers_[p->run_uid_label].insert(key);
-      } else if (auto it = strangers_.find(p->run_uid_label); it != strangers_.end()) {
-        it->second.erase(key);
-        if (it->second.empty()) strangers_.erase(it);
-      }
-    }
-    if (p->controller_kind == "CodeRun" && !p->controller_name.empty()) {
-      queue_.Add(p->ns + "/" + p->controller_name);
-    }
-  });
-  policies_.AddHandler([this](const std::string&, const NetworkPolicy* old_np,
-                              const NetworkPolicy* np) {
-    const NetworkPolicy* p = np ? np : old_np;
-    // Ours deleted or altered: restore it where runs exist. Any change may also release
-    // runs held for a conflict. One pass over the cache serves both.
-    const bool restore =
-        p->name == reconcile::kNetworkPolicyName && !(np && reconcile::IsIntactDenyAll(*np));
-    bool has_runs = false;
-    for (const auto& run : coderuns_.List()) {
-      if (run->ns != p->ns) continue;
-      has_runs = true;
-      if (run->reason == api::kReasonNetworkPolicyConflict) queue_.Add(run->Key());
-    }
-    if (restore && has_runs) queue_.Add(reconcile::NetworkPolicyKey(p->ns));
-  });
+      client_, CachesOf(coderuns_, pods_, policies_), options_.settings, uids_, events_,
+      RealClock(), metrics::MustRegister(reconcile::RegisterMetrics(metrics_)));
+  Wire(router_, coderuns_, pods_, policies_);
   RegisterMetrics();
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/options.h"
+#include "app/wiring.h"
 #include "events/recorder.h"
 #include "informer/informer.h"
 #include "kube/client.h"
@@ -66,11 +67,10 @@ class Controller {
   metrics::HistogramFamily* reconcile_seconds_ = nullptr;  // set by RegisterMetrics
   reconcile::UidAllocator uids_;
   events::Recorder events_;
-  // Run UID -> keys of Pods labelled with it that the run does not own. Guarded by
-  // strangers_mu_; fed by the Pod informer.
-  std::mutex strangers_mu_;
-  std::map<std::string, std::set<std::string>> strangers_;
   workqueue::RateLimitingQueue queue_;
+  // Informer events -> queue_ keys and uids_ (wiring.h). Declared before the informers so
+  // that it outlives their threads.
+  EventRouter router_;
   informer::Informer<reconcile::CodeRun> coderuns_;
   informer::Informer<reconcile::Pod> pods_;
   informer::Informer<reconcile::NetworkPolicy> policies_;

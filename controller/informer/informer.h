@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "informer/indexer.h"
 #include "informer/reflector.h"
 #include "kube/client.h"
 #include "kube/object.h"
@@ -51,7 +53,8 @@ struct InformerOptions {
 template <typename T>
 using Handler = std::function<void(const std::string& key, const T* old_obj, const T* new_obj)>;
 
-// Thread-safe. Lifecycle: construct, AddHandler*, Start, (reads), Stop (or destroy).
+// Thread-safe. Lifecycle: construct, AddIndexer*, AddHandler*, Start, (reads), Stop (or
+// destroy).
 //
 // Cache semantics: an object Decode refuses is logged and treated as absent (a cached
 // version of it is removed, with a delete notification), so the cache always equals
@@ -74,6 +77,11 @@ class Informer {
 
   // Must be called before Start(); later calls are logged and ignored.
   void AddHandler(Handler<T> handler);
+  // Registers a named index (client-go's Indexer): every object the cache holds is filed
+  // under the values `fn` returns, kept current on each add, update, delete and relist
+  // before handlers hear of the change. Must be called before Start(); a later call, a
+  // taken name or an empty `fn` is logged and ignored.
+  void AddIndexer(const std::string& name, IndexFunc<T> fn);
 
   // Starts one list/watch thread per namespace. Reconnects with capped exponential backoff
   // on errors; relists on 410 Gone and on undecodable events; never gives up until Stop().
@@ -90,6 +98,13 @@ class Informer {
   // Snapshot reads; thread-safe. Objects are immutable once stored (copy before changing).
   std::shared_ptr<const T> Get(const std::string& key) const;
   std::vector<std::shared_ptr<const T>> List() const;
+  // The cached objects filed under `value` in index `name`, in key order; empty for an
+  // unknown index (logged).
+  std::vector<std::shared_ptr<const T>> ByIndex(const std::string& name,
+                                                const std::string& value) const;
+  // Their keys, and how many there are.
+  std::vector<std::string> IndexKeys(const std::string& name, const std::string& value) const;
+  size_t IndexCount(const std::string& name, const std::string& value) const;
 
   const InformerStats& stats() const { return stats_; }
 
@@ -128,6 +143,9 @@ class Informer {
   void Upsert(const kube::json& object);
   void Remove(const std::string& key);
   void Notify(const std::vector<Change>& changes) const;
+  // Index `name`'s set for `value` (null if none); logs an unknown index. Holds mu_.
+  const std::set<std::string>* IndexedLocked(const std::string& name,
+                                             const std::string& value) const;
 
   kube::Client& client_;
   const InformerOptions options_;
@@ -145,6 +163,8 @@ class Informer {
 
   mutable std::mutex mu_;
   std::map<std::string, Entry> cache_;  // guarded by mu_; ordered so a namespace is a range
+  // Guarded by mu_; its index functions are fixed before Start (under lifecycle_mu_ too).
+  Indices<T> indices_;
 };
 
 // ---- implementation -------------------------------------------------------------------
@@ -158,6 +178,16 @@ void Informer<T>::AddHandler(Handler<T> handler) {
     return;
   }
   handlers_.push_back(std::move(handler));
+}
+
+template <typename T>
+void Informer<T>::AddIndexer(const std::string& name, IndexFunc<T> fn) {
+  std::lock_guard lock(lifecycle_mu_);
+  std::lock_guard cache_lock(mu_);
+  if (started_ || !indices_.Add(name, std::move(fn))) {
+    log::Error("Informer::AddIndexer ignored (after Start, duplicate name or no function)",
+               {{"resource", options_.resource.plural}, {"index", name}});
+  }
 }
 
 template <typename T>
@@ -222,6 +252,46 @@ std::vector<std::shared_ptr<const T>> Informer<T>::List() const {
 }
 
 template <typename T>
+const std::set<std::string>* Informer<T>::IndexedLocked(const std::string& name,
+                                                        const std::string& value) const {
+  if (!indices_.Has(name)) {
+    log::Error("unknown informer index", {{"resource", options_.resource.plural},
+                                          {"index", name}});
+    return nullptr;
+  }
+  return indices_.Keys(name, value);
+}
+
+template <typename T>
+std::vector<std::shared_ptr<const T>> Informer<T>::ByIndex(const std::string& name,
+                                                           const std::string& value) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<const T>> out;
+  if (const std::set<std::string>* keys = IndexedLocked(name, value)) {
+    out.reserve(keys->size());
+    for (const std::string& key : *keys) {
+      if (auto it = cache_.find(key); it != cache_.end()) out.push_back(it->second.object);
+    }
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<std::string> Informer<T>::IndexKeys(const std::string& name,
+                                                const std::string& value) const {
+  std::lock_guard lock(mu_);
+  const std::set<std::string>* keys = IndexedLocked(name, value);
+  return keys ? std::vector<std::string>(keys->begin(), keys->end()) : std::vector<std::string>{};
+}
+
+template <typename T>
+size_t Informer<T>::IndexCount(const std::string& name, const std::string& value) const {
+  std::lock_guard lock(mu_);
+  const std::set<std::string>* keys = IndexedLocked(name, value);
+  return keys ? keys->size() : 0;
+}
+
+template <typename T>
 auto Informer<T>::DecodeEntry(const std::string& key, const kube::json& object) const
     -> std::optional<Entry> {
   if (key.empty()) {
@@ -248,6 +318,7 @@ void Informer<T>::Replace(const std::string& ns, std::map<std::string, Entry> it
     auto it = cache_.lower_bound(prefix);
     while (it != cache_.end() && it->first.compare(0, prefix.size(), prefix) == 0) {
       if (!items.contains(it->first)) {
+        indices_.Update(it->first, it->second.object.get(), nullptr);
         changes.push_back({it->first, std::move(it->second.object), nullptr});
         it = cache_.erase(it);
       } else {
@@ -257,9 +328,11 @@ void Informer<T>::Replace(const std::string& ns, std::map<std::string, Entry> it
     for (auto& [key, entry] : items) {
       auto [pos, inserted] = cache_.try_emplace(key, entry);
       if (inserted) {
+        indices_.Update(key, nullptr, entry.object.get());
         changes.push_back({key, nullptr, entry.object});
       } else if (entry.resource_version.empty() ||
                  pos->second.resource_version != entry.resource_version) {
+        indices_.Update(key, pos->second.object.get(), entry.object.get());
         changes.push_back({key, std::move(pos->second.object), entry.object});
         pos->second = std::move(entry);
       }
@@ -280,6 +353,7 @@ void Informer<T>::Upsert(const kube::json& object) {
   {
     std::lock_guard lock(mu_);
     Entry& slot = cache_[key];
+    indices_.Update(key, slot.object.get(), entry->object.get());
     change.old_obj = std::move(slot.object);
     slot = std::move(*entry);
   }
@@ -294,6 +368,7 @@ void Informer<T>::Remove(const std::string& key) {
     auto it = cache_.find(key);
     if (it == cache_.end()) return;  // never cached: nothing to announce
     old = std::move(it->second.object);
+    indices_.Update(key, old.get(), nullptr);
     cache_.erase(it);
   }
   Notify({{key, std::move(old), nullptr}});

@@ -178,13 +178,6 @@ Reflector::WatchEnd Reflector::WatchOnce(std::string* detail) {
       ++events;
       return true;
     }
-    if (event.type == "ERROR") {
-      auto code = event.object.find("code");
-      bool gone = code != event.object.end() && code->is_number_integer() && *code == 410;
-      from_event = gone ? WatchEnd::kGone : WatchEnd::kError;
-      *detail = Excerpt(event.object.dump(-1, ' ', false, kube::json::error_handler_t::replace));
-      return false;
-    }
     from_event = WatchEnd::kBadEvent;
     *detail = "unknown event type " + Excerpt(event.type);
     return false;

@@ -25,7 +25,7 @@ namespace coderun::informer {
 // What the next Watch call does after replaying the events it has (FIFO, one per call).
 enum class WatchFault {
   kGoneStatus,  // refuse the watch: 410 returned by Watch, no events
-  kGoneEvent,   // send an ERROR event with a 410 Status, then end the stream
+  kGoneEvent,   // after the events, end as an ERROR event with a 410 Status does
   kGarbage,     // end with InvalidArgument, as for an undecodable line
   kDisconnect,  // end with Unavailable, as for a dropped connection
   kEndNormally, // end the stream normally (OK) right away
@@ -136,6 +136,7 @@ class FakeClient final : public kube::Client {
 
   absl::StatusOr<json> Get(const kube::Resource& r, const std::string& ns,
                            const std::string& name, const kube::DropKeys& drop = {}) override {
+    if (name.empty()) return absl::InvalidArgumentError("Get: empty name");
     std::lock_guard lock(mu_);
     const json* obj = FindLocked(r, Key(r, ns, name));
     if (!obj) return Error(404, "NotFound", name + " not found");
@@ -201,6 +202,7 @@ class FakeClient final : public kube::Client {
   absl::StatusOr<json> MergePatch(const kube::Resource& r, const std::string& ns,
                                   const std::string& name, const json& patch,
                                   const std::string& subresource = "") override {
+    if (name.empty()) return absl::InvalidArgumentError("MergePatch: empty name");
     json merged;
     {
       std::lock_guard lock(mu_);
@@ -226,6 +228,7 @@ class FakeClient final : public kube::Client {
 
   absl::Status Delete(const kube::Resource& r, const std::string& ns, const std::string& name,
                       const kube::DeleteOptions& opts = {}) override {
+    if (name.empty()) return absl::InvalidArgumentError("Delete: empty name");
     std::lock_guard lock(mu_);
     const json* obj = FindLocked(r, Key(r, ns, name));
     if (!obj) return Error(404, "NotFound", name + " not found");
@@ -267,7 +270,7 @@ class FakeClient final : public kube::Client {
       for (auto& event : batch) {
         if (!on_event(std::move(event))) return absl::OkStatus();
       }
-      if (fault) return Fail(*fault, on_event);
+      if (fault) return Fail(*fault);
       lock.lock();
       if (history_[Id(r)].empty() || history_[Id(r)].back().rv <= pos) {
         if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) return absl::OkStatus();
@@ -378,6 +381,9 @@ class FakeClient final : public kube::Client {
   }
   absl::StatusOr<json> Replace(const kube::Resource& r, const std::string& ns,
                                const json& object, bool status_only) {
+    if (Meta(object, "name").empty()) {
+      return absl::InvalidArgumentError("Update: object has no metadata.name");
+    }
     std::lock_guard lock(mu_);
     if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
       return gone->second ? NamespaceTerminating(ns)
@@ -405,11 +411,10 @@ class FakeClient final : public kube::Client {
     }
     return StoreLocked(r, std::move(next));
   }
-  absl::Status Fail(WatchFault fault, const std::function<bool(kube::WatchEvent&&)>& on_event) {
+  static absl::Status Fail(WatchFault fault) {
     switch (fault) {
-      case WatchFault::kGoneEvent:
-        on_event({"ERROR", {{"kind", "Status"}, {"code", 410}, {"reason", "Expired"}}});
-        return absl::OkStatus();
+      case WatchFault::kGoneEvent:  // as kube::Client returns a watch's ERROR event
+        return Error(410, "Expired", "too old resource version");
       case WatchFault::kGarbage:
         return absl::InvalidArgumentError("undecodable watch event: {\"type\":\"ADDED\",\"obj");
       case WatchFault::kDisconnect:

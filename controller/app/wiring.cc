@@ -1,0 +1,103 @@
+#include "app/wiring.h"
+
+#include <utility>
+
+#include "reconcile/network_policy.h"
+
+namespace coderun::app {
+namespace {
+
+using reconcile::CodeRun;
+using reconcile::NetworkPolicy;
+using reconcile::Pod;
+
+// The reconciler's status reason for a run held back by a policy that lets traffic in.
+constexpr char kNetworkPolicyConflict[] = "NetworkPolicyConflict";
+
+}  // namespace
+
+std::vector<std::string> CodeRunNamespace(const CodeRun& run) { return {run.ns}; }
+
+std::vector<std::string> HeldForPolicy(const CodeRun& run) {
+  if (run.reason != kNetworkPolicyConflict) return {};
+  return {run.ns};
+}
+
+std::vector<std::string> PolicyNamespace(const NetworkPolicy& policy) { return {policy.ns}; }
+
+std::vector<std::string> StrangerOf(const Pod& pod) {
+  if (pod.run_uid_label.empty() || pod.controller_uid == pod.run_uid_label) return {};
+  return {pod.run_uid_label};
+}
+
+EventRouter::EventRouter(Enqueue enqueue, reconcile::UidAllocator& uids, Runs runs)
+    : enqueue_(std::move(enqueue)), uids_(uids), runs_(std::move(runs)) {}
+
+void EventRouter::OnCodeRun(const std::string& key, const CodeRun*, const CodeRun*) {
+  enqueue_(key);
+}
+
+void EventRouter::OnPod(const std::string& key, const Pod* old_pod, const Pod* pod) {
+  const Pod* p = pod ? pod : old_pod;
+  if (pod && pod->run_as_user) {
+    uids_.PodSeen(key, *pod->run_as_user);
+  } else if (!pod) {
+    uids_.PodGone(key);
+  }
+  if (p->controller_kind == "CodeRun" && !p->controller_name.empty()) {
+    enqueue_(p->ns + "/" + p->controller_name);
+  }
+}
+
+void EventRouter::OnNetworkPolicy(const std::string&, const NetworkPolicy* old_policy,
+                                  const NetworkPolicy* policy) {
+  const NetworkPolicy* p = policy ? policy : old_policy;
+  // Any change may release runs held for a conflict.
+  for (const std::string& run : runs_.held_for_policy(p->ns)) enqueue_(run);
+  // Ours deleted or altered: restore it where runs exist.
+  const bool restore = p->name == reconcile::kNetworkPolicyName &&
+                       !(policy && reconcile::IsIntactDenyAll(*policy));
+  if (restore && runs_.count_in_namespace(p->ns) > 0) {
+    enqueue_(reconcile::NetworkPolicyKey(p->ns));
+  }
+}
+
+EventRouter::Runs RunsOf(const informer::Informer<CodeRun>& coderuns) {
+  return {[&coderuns](const std::string& ns) { return coderuns.IndexCount(kByNamespace, ns); },
+          [&coderuns](const std::string& ns) { return coderuns.IndexKeys(kHeldForPolicy, ns); }};
+}
+
+void Wire(EventRouter& router, informer::Informer<CodeRun>& coderuns,
+          informer::Informer<Pod>& pods, informer::Informer<NetworkPolicy>& policies) {
+  coderuns.AddIndexer(kByNamespace, CodeRunNamespace);
+  coderuns.AddIndexer(kHeldForPolicy, HeldForPolicy);
+  pods.AddIndexer(kStrangers, StrangerOf);
+  policies.AddIndexer(kByNamespace, PolicyNamespace);
+  coderuns.AddHandler([&router](const std::string& key, const CodeRun* old_run,
+                                const CodeRun* run) { router.OnCodeRun(key, old_run, run); });
+  pods.AddHandler([&router](const std::string& key, const Pod* old_pod, const Pod* pod) {
+    router.OnPod(key, old_pod, pod);
+  });
+  policies.AddHandler([&router](const std::string& key, const NetworkPolicy* old_policy,
+                                const NetworkPolicy* policy) {
+    router.OnNetworkPolicy(key, old_policy, policy);
+  });
+}
+
+reconcile::Caches CachesOf(const informer::Informer<CodeRun>& coderuns,
+                           const informer::Informer<Pod>& pods,
+                           const informer::Informer<NetworkPolicy>& policies) {
+  return reconcile::Caches{
+      [&coderuns](const std::string& key) { return coderuns.Get(key); },
+      [&pods](const std::string& key) { return pods.Get(key); },
+      [&policies](const std::string& ns) { return policies.ByIndex(kByNamespace, ns); },
+      [&pods](const std::string& run_uid) {
+        std::vector<std::string> names;
+        for (const std::string& key : pods.IndexKeys(kStrangers, run_uid)) {
+          names.push_back(informer::SplitKey(key).second);
+        }
+        return names;
+      }};
+}
+
+}  // namespace coderun::app
