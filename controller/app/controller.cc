@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "kube/errors.h"
@@ -67,6 +68,11 @@ kube::RequestObserver CountApiRequests(metrics::Registry& metrics) {
   };
 }
 
+namespace {
+constexpr auto kProbeInterval = std::chrono::seconds(5);
+constexpr auto kProbeTimeout = std::chrono::seconds(5);
+}  // namespace
+
 Controller::Controller(kube::Client& client, const Options& options, metrics::Registry& metrics)
     : client_(client),
       options_(options),
@@ -83,17 +89,13 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
       leading_(!options.leader_elect) {
   reconciler_ = std::make_unique<reconcile::Reconciler>(
       client_, CachesOf(coderuns_, pods_, policies_), options_.settings, uids_, events_,
-      RealClock(), metrics::MustRegister(reconcile::RegisterMetrics(metrics_)));
+      RealClock(), metrics::MustRegister(reconcile::RegisterMetrics(metrics_)),
+      work_cancel_.context());
   Wire(router_, coderuns_, pods_, policies_);
   RegisterMetrics();
 }
 
-Controller::~Controller() {
-  Stop();
-  coderuns_.Stop();
-  pods_.Stop();
-  policies_.Stop();
-}
+Controller::~Controller() { Stop(); }
 
 void Controller::RegisterMetrics() {
   using metrics::Sample;
@@ -161,8 +163,11 @@ void Controller::Probe() {
   const std::string ns = options_.namespaces.empty() ? "" : options_.namespaces.front();
   kube::ListOptions opts;
   opts.limit = 1;
+  const Context stop = probe_cancel_.context();
   while (!stopping_) {
-    auto page = client_.List(kube::kCodeRuns, ns, opts, reconcile::CodeRunDropKeys());
+    auto page = client_.List(stop.WithTimeout(kProbeTimeout), kube::kCodeRuns, ns, opts,
+                             reconcile::CodeRunDropKeys());
+    if (stop.cancelled()) return;
     bool ok = page.ok();
     if (ok != api_ok_.exchange(ok)) {
       if (ok) {
@@ -171,14 +176,14 @@ void Controller::Probe() {
         log::Warn("api unreachable", {{"error", std::string(page.status().message())}});
       }
     }
-    for (int i = 0; i < 50 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!stop.SleepFor(kProbeInterval)) return;
   }
 }
 
 void Controller::Worker() {
   while (auto key = queue_.Get()) {
     auto start = std::chrono::steady_clock::now();
-    reconcile::Result r = reconciler_->Reconcile(*key);
+    reconcile::Result r = ReconcileSafely(*key);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     reconcile_seconds_->WithLabels().Observe(secs);
     reconciles_->WithLabels({r.error.ok() ? r.outcome : "error"}).Inc();
@@ -195,14 +200,43 @@ void Controller::Worker() {
   }
 }
 
+// A reconcile that throws (a bug, or an object shaped in a way nobody foresaw) is an error
+// like any other: logged, retried with backoff. It never ends the worker.
+reconcile::Result Controller::ReconcileSafely(const std::string& key) {
+  try {
+    return reconciler_->Reconcile(key);
+  } catch (const std::exception& e) {
+    reconcile::Result r;
+    r.error = absl::InternalError(absl::StrCat("reconcile threw: ", e.what()));
+    return r;
+  } catch (...) {
+    reconcile::Result r;
+    r.error = absl::InternalError("reconcile threw a non-standard exception");
+    return r;
+  }
+}
+
+void Controller::Abandon() {
+  stopping_ = true;  // no worker picks up another key
+  work_cancel_.Cancel();
+  Stop();
+}
+
 void Controller::Stop() {
-  if (stopping_.exchange(true)) return;
+  std::lock_guard lock(stop_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_ = true;
   queue_.ShutDown();
+  probe_cancel_.Cancel();
   if (starter_.joinable()) starter_.join();
   for (auto& w : workers_) w.join();
   workers_.clear();
   if (prober_.joinable()) prober_.join();
   events_.Stop();
+  coderuns_.Stop();
+  pods_.Stop();
+  policies_.Stop();
 }
 
 }  // namespace coderun::app

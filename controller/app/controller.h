@@ -12,6 +12,7 @@
 
 #include "app/options.h"
 #include "app/wiring.h"
+#include "common/context.h"
 #include "events/recorder.h"
 #include "informer/informer.h"
 #include "kube/client.h"
@@ -40,11 +41,14 @@ class Controller {
 
   // Starts the informers; workers start once every cache has synced. Non-blocking.
   void Start();
-  // Stops reconciling: in-flight reconciles finish, no new ones start. Returns promptly.
-  // The informers' watch threads keep running until the destructor, which may wait up to a
-  // watch timeout for a silent stream: a process that is exiting skips it (see main.cc).
-  // Idempotent.
+  // Stops everything, in order: no new reconciles start and in-flight ones finish (their
+  // requests bounded by the client's timeout), then the prober, the event recorder and the
+  // informers, whose list or watch in flight is cancelled. Returns within about a second
+  // even against a hung apiserver once in-flight reconciles are done. Idempotent.
   void Stop();
+  // Leadership is lost: cancels in-flight reconciles' API calls (they fail at once, nothing
+  // more is written) and then Stop()s. Returns once no worker runs.
+  void Abandon();
 
   // Without leader election the controller works as soon as its caches sync. With it,
   // Start() fills the caches and waits until Lead() is called.
@@ -59,6 +63,7 @@ class Controller {
   void Worker();
   void Probe();
   void RegisterMetrics();
+  reconcile::Result ReconcileSafely(const std::string& key);
 
   kube::Client& client_;
   const Options options_;
@@ -76,6 +81,10 @@ class Controller {
   informer::Informer<reconcile::NetworkPolicy> policies_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;   // serialises Stop()
+  bool stopped_ = false;  // guarded by stop_mu_
+  CancelSource work_cancel_;   // the reconciler's calls; cancelled by Abandon()
+  CancelSource probe_cancel_;  // the prober's sleep and request; cancelled by Stop()
   std::atomic<bool> leading_;
   std::atomic<bool> api_ok_{false};
   std::thread starter_;               // waits for sync, then starts workers

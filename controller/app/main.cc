@@ -10,7 +10,7 @@
 #include "app/http_server.h"
 #include "app/options.h"
 #include "common/log.h"
-#include "kube/cpprest_transport.h"
+#include "kube/config_client.h"
 #include "kube/http_client.h"
 #include "kube/kubeconfig.h"
 #include "leader/elector.h"
@@ -53,17 +53,22 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "coderun-controller: %s\n", std::string(config.status().message()).c_str());
     return 2;
   }
-  auto transport = kube::NewCpprestTransport(*config);
-  if (!transport.ok()) {
-    std::fprintf(stderr, "coderun-controller: %s\n",
-                 std::string(transport.status().message()).c_str());
+  // Two clients over two connection pools: the workers' and the elector's, each with its own
+  // rate limiter, so a busy controller never delays a Lease renewal.
+  auto transport = kube::NewTransportForConfig(*config);
+  auto elector_transport = kube::NewTransportForConfig(*config);
+  if (!transport.ok() || !elector_transport.ok()) {
+    const absl::Status& st = transport.ok() ? elector_transport.status() : transport.status();
+    std::fprintf(stderr, "coderun-controller: %s\n", std::string(st.message()).c_str());
     return 2;
   }
-  // Outlives the client (counts its requests) and everything that reports to it.
+  // Outlives the clients (counts their requests) and everything that reports to it.
   metrics::Registry metrics;
+  const kube::RequestObserver count_requests = app::CountApiRequests(metrics);
   std::unique_ptr<kube::Client> client = kube::NewClient(
-      std::move(*transport),
-      kube::ClientOptions{options->qps, options->burst, app::CountApiRequests(metrics)});
+      std::move(*transport), kube::ClientOptions{options->qps, options->burst, count_requests});
+  std::unique_ptr<kube::Client> elector_client =
+      kube::NewClient(std::move(*elector_transport), kube::ClientOptions{5, 10, count_requests});
 
   // A peer closing a connection must be an error value, not the end of the process.
   signal(SIGPIPE, SIG_IGN);
@@ -93,7 +98,9 @@ int Run(int argc, char** argv) {
                          {"http", "127.0.0.1:" + std::to_string(http.port())}});
   controller.Start();
 
-  std::atomic<bool> stopping{false};
+  CancelSource stopping;
+  std::atomic<bool> lost{false};
+  const pthread_t main_thread = pthread_self();
   std::unique_ptr<leader::Elector> elector;
   std::thread campaign;
   if (options->leader_elect) {
@@ -104,33 +111,40 @@ int Run(int argc, char** argv) {
     eo.lease_duration = std::chrono::seconds(options->lease_duration_seconds);
     eo.renew_deadline = std::chrono::seconds(options->renew_deadline_seconds);
     eo.retry_period = std::chrono::seconds(options->retry_period_seconds);
-    elector = std::make_unique<leader::Elector>(*client, eo, RealClock());
+    elector = std::make_unique<leader::Elector>(*elector_client, eo, RealClock());
     campaign = std::thread([&] {
-      if (!elector->Acquire(stopping)) return;
+      if (!elector->Acquire(stopping.context())) return;
       controller.Lead();
-      elector->KeepRenewing([] {
-        // Another replica may already be reconciling: stop at once, and let the platform
-        // restart this one as a standby.
-        std::fflush(nullptr);
-        std::_Exit(1);
+      elector->KeepRenewing([&] {
+        // Another replica may take over once the lease lapses: stop writing now (before it
+        // can), then exit so the platform restarts this replica as a standby.
+        controller.Abandon();
+        lost = true;
+        pthread_kill(main_thread, SIGTERM);
       });
     });
   }
 
   int sig = 0;
   sigwait(&signals, &sig);
-  log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  stopping = true;
+  if (lost) {
+    log::Error("stopping: leadership lost");
+  } else {
+    log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  }
+  stopping.Cancel();
   if (campaign.joinable()) campaign.join();
+  // In-flight reconciles finish; then the prober, events and informers stop (their
+  // requests are cancelled, so this does not wait on a silent apiserver).
   controller.Stop();
   // Workers are done: hand the Lease over so a standby takes over at once.
-  if (elector) elector->Release();
+  if (elector) {
+    if (!lost) elector->Release();
+    elector.reset();
+  }
   http.Stop();
   log::Info("stopped");
-  // Nothing is left to flush or release: skip the informers' joins, which could wait for a
-  // silent watch stream to time out.
-  std::fflush(nullptr);
-  std::_Exit(0);
+  return lost ? 1 : 0;
 }
 
 }  // namespace

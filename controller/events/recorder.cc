@@ -50,6 +50,7 @@ void Recorder::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  cancel_.Cancel();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -109,7 +110,7 @@ void Recorder::Send(const Pending& p) {
   if (seen) {  // aggregate: bump the count of the event already sent
     next.event_name = previous.event_name;
     next.count = previous.count + 1;
-    auto patched = client_.MergePatch(kube::kEvents, p.object.ns, previous.event_name,
+    auto patched = client_.MergePatch(cancel_.context(), kube::kEvents, p.object.ns, previous.event_name,
                                       {{"count", next.count}, {"lastTimestamp", now}});
     if (patched.ok()) {
       std::lock_guard lock(mu_);
@@ -142,7 +143,7 @@ void Recorder::Send(const Pending& p) {
       {"lastTimestamp", now},
       {"source", {{"component", component_}}},
       {"reportingComponent", component_}};
-  auto created = client_.Create(kube::kEvents, p.object.ns, event);
+  auto created = client_.Create(cancel_.context(), kube::kEvents, p.object.ns, event);
   if (!created.ok()) {
     log::Warn("event not recorded", {{"reason", p.reason},
                                      {"error", std::string(created.status().message())}});

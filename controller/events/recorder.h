@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/context.h"
 #include "kube/client.h"
 #include "metrics/registry.h"
 
@@ -92,6 +93,7 @@ class Recorder final : public EventSink {
   std::map<std::string, Sent> sent_;   // guarded by mu_: aggregation key -> what was sent
   long dropped_ = 0;                   // guarded by mu_
   bool stopping_ = false;              // guarded by mu_
+  CancelSource cancel_;                // cancelled by Stop: ends a write in flight
   std::thread thread_;
 };
 

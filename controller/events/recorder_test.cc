@@ -64,7 +64,7 @@ ObjectRef RunRef(const std::string& name) {
 }
 
 std::vector<json> Events(informer::FakeClient& api) {
-  auto list = api.List(kube::kEvents, "team-a", kube::ListOptions{});
+  auto list = api.List({}, kube::kEvents, "team-a", kube::ListOptions{});
   if (!list.ok()) return {};
   return (*list)["items"].get<std::vector<json>>();
 }

@@ -40,8 +40,7 @@ struct InformerOptions {
   std::string label_selector;
   kube::DropKeys drop_keys;             // dropped while parsing (see kube::ParseJson)
   int page_size = 200;                  // list pagination; 0 = one unpaged list
-  // Server-side watch timeout; each watch adds up to 25% random jitter. Bounds how long
-  // Stop() can wait on a silent server (see Reflector).
+  // Server-side watch timeout; each watch adds up to 25% random jitter.
   int watch_timeout_seconds = 60;
   std::chrono::milliseconds backoff_initial{100};  // retry after a failed list or watch,
   std::chrono::milliseconds backoff_max{30000};    // doubling up to this (+ up to 20% jitter)

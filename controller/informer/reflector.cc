@@ -58,9 +58,12 @@ void Reflector::Start() {
 }
 
 void Reflector::RequestStop() {
-  std::lock_guard lock(mu_);
-  stopping_.store(true);
-  stop_cv_.notify_all();
+  {
+    std::lock_guard lock(mu_);
+    stopping_.store(true);
+    stop_cv_.notify_all();
+  }
+  cancel_.Cancel();
 }
 
 void Reflector::Join() {
@@ -98,7 +101,7 @@ absl::Status Reflector::ListAll() {
         return absl::CancelledError("stopping");
       }
       absl::StatusOr<kube::json> page =
-          client_.List(options_.resource, options_.ns, list_options, options_.drop_keys);
+          client_.List(cancel_.context(), options_.resource, options_.ns, list_options, options_.drop_keys);
       if (!page.ok()) {
         if (!list_options.continue_token.empty() && kube::IsGone(page.status())) {
           expired = true;
@@ -185,7 +188,7 @@ Reflector::WatchEnd Reflector::WatchOnce(std::string* detail) {
 
   const SteadyTime started = clock_.Now();
   absl::Status status =
-      client_.Watch(options_.resource, options_.ns, watch_options, on_event, options_.drop_keys);
+      client_.Watch(cancel_.context(), options_.resource, options_.ns, watch_options, on_event, options_.drop_keys);
   // Only a watch that worked for a while resets the backoff (not a successful list: a
   // list that succeeds followed by a watch that fails at once must still slow down).
   last_watch_healthy_ = events > 0 || clock_.Now() - started >= kMinHealthyWatch;

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/context.h"
 #include "kube/client.h"
 
 namespace coderun::informer {
@@ -59,12 +60,9 @@ struct ReflectorOptions {
 // The backoff resets after a watch that delivered events or stayed open >= 1 s. One log
 // line per failed attempt. Never gives up until Stop.
 //
-// Stop latency: the loop checks the stop flag between steps, before handling each watch
-// event and during backoff waits (which Stop interrupts at once). A watch on a silent
-// server cannot be interrupted through kube::Client, so the worst case is the watch's
-// server-side timeout, watch_timeout_seconds * 1.25; if the server never closes the stream
-// either, the client's receive timeout (the production client allows timeoutSeconds + 30 s
-// of silence). With the default 60 s: usually instant, at worst about 75 s (105 s).
+// Stop latency: RequestStop cancels the context of the list or watch in flight (the
+// transport closes its connection) and wakes backoff waits, so the thread ends promptly
+// even when the server is silent or hung.
 class Reflector {
  public:
   // `client`, `sink`, `clock` and `stats` must outlive the Reflector.
@@ -104,6 +102,7 @@ class Reflector {
 
   std::atomic<bool> synced_{false};
   std::atomic<bool> stopping_{false};
+  CancelSource cancel_;  // cancelled by RequestStop: ends the list or watch in flight
   std::thread thread_;
 
   mutable std::mutex mu_;

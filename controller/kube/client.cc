@@ -11,8 +11,6 @@ namespace {
 
 constexpr char kJson[] = "application/json";
 constexpr char kMergePatch[] = "application/merge-patch+json";
-// Added to a watch's timeoutSeconds for the client-side receive timeout.
-constexpr std::chrono::seconds kWatchTimeoutMargin{30};
 
 // Builds "?a=b&c=d" with escaped values.
 class Query {
@@ -46,13 +44,13 @@ class HttpClient final : public Client {
         limiter_(std::move(limiter)),
         on_request_(std::move(on_request)) {}
 
-  absl::StatusOr<json> Get(const Resource& r, const std::string& ns, const std::string& name,
+  absl::StatusOr<json> Get(const Context& ctx, const Resource& r, const std::string& ns, const std::string& name,
                            const DropKeys& drop) override {
     if (name.empty()) return absl::InvalidArgumentError("Get: empty name");
-    return Call("get", "GET", r.Path(ns, name), "", "", drop);
+    return Call(ctx, "get", "GET", r.Path(ns, name), "", "", drop);
   }
 
-  absl::StatusOr<json> List(const Resource& r, const std::string& ns, const ListOptions& opts,
+  absl::StatusOr<json> List(const Context& ctx, const Resource& r, const std::string& ns, const ListOptions& opts,
                             const DropKeys& drop) override {
     Query q;
     q.AddIfSet("labelSelector", opts.label_selector);
@@ -60,31 +58,31 @@ class HttpClient final : public Client {
     if (opts.limit > 0) q.Add("limit", std::to_string(opts.limit));
     q.AddIfSet("continue", opts.continue_token);
     q.AddIfSet("resourceVersion", opts.resource_version);
-    return Call("list", "GET", r.Path(ns) + q.str(), "", "", drop, /*list=*/true);
+    return Call(ctx, "list", "GET", r.Path(ns) + q.str(), "", "", drop, /*list=*/true);
   }
 
-  absl::StatusOr<json> Create(const Resource& r, const std::string& ns,
+  absl::StatusOr<json> Create(const Context& ctx, const Resource& r, const std::string& ns,
                               const json& object) override {
     ASSIGN_OR_RETURN(std::string body, Dump(object));
-    return Call("create", "POST", r.Path(ns), body, kJson, {});
+    return Call(ctx, "create", "POST", r.Path(ns), body, kJson, {});
   }
 
-  absl::StatusOr<json> Update(const Resource& r, const std::string& ns,
+  absl::StatusOr<json> Update(const Context& ctx, const Resource& r, const std::string& ns,
                               const json& object) override {
-    return Put(r, ns, object, "");
+    return Put(ctx, r, ns, object);
   }
 
-  absl::StatusOr<json> MergePatch(const Resource& r, const std::string& ns,
+  absl::StatusOr<json> MergePatch(const Context& ctx, const Resource& r, const std::string& ns,
                                   const std::string& name, const json& patch,
                                   const std::string& subresource) override {
     if (name.empty()) return absl::InvalidArgumentError("MergePatch: empty name");
     ASSIGN_OR_RETURN(std::string body, Dump(patch));
     std::string path = r.Path(ns, name);
     if (!subresource.empty()) absl::StrAppend(&path, "/", UrlEscape(subresource));
-    return Call("patch", "PATCH", path, body, kMergePatch, {});
+    return Call(ctx, "patch", "PATCH", path, body, kMergePatch, {});
   }
 
-  absl::Status Delete(const Resource& r, const std::string& ns, const std::string& name,
+  absl::Status Delete(const Context& ctx, const Resource& r, const std::string& ns, const std::string& name,
                       const DeleteOptions& opts) override {
     if (name.empty()) return absl::InvalidArgumentError("Delete: empty name");
     json options = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
@@ -93,12 +91,12 @@ class HttpClient final : public Client {
     }
     if (!opts.propagation_policy.empty()) options["propagationPolicy"] = opts.propagation_policy;
     ASSIGN_OR_RETURN(HttpResponse response,
-                     Send("delete", NewRequest("DELETE", r.Path(ns, name), options.dump(), kJson)));
+                     Send(ctx, "delete", NewRequest("DELETE", r.Path(ns, name), options.dump(), kJson)));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return absl::OkStatus();
   }
 
-  absl::Status Watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+  absl::Status Watch(const Context& ctx, const Resource& r, const std::string& ns, const WatchOptions& opts,
                      const std::function<bool(WatchEvent&&)>& on_event,
                      const DropKeys& drop) override {
     Query q;
@@ -111,9 +109,10 @@ class HttpClient final : public Client {
     HttpRequest request = NewRequest("GET", r.Path(ns) + q.str(), "", "");
     // The server ends the watch after timeout_seconds; a silent stream is a broken one only
     // after that (bookmarks keep a healthy stream talking).
-    request.timeout = std::chrono::seconds(opts.timeout_seconds > 0 ? opts.timeout_seconds : 600) +
-                      kWatchTimeoutMargin;
-    limiter_->Wait();
+    const Context bounded = ctx.WithTimeout(
+        std::chrono::seconds(opts.timeout_seconds > 0 ? opts.timeout_seconds : 600) +
+        kWatchTimeoutMargin);
+    RETURN_IF_ERROR(limiter_->Wait(bounded));
 
     absl::Status stream_error;  // an undecodable line or an ERROR event
     auto on_line = [&](std::string_view line) {
@@ -129,7 +128,7 @@ class HttpClient final : public Client {
       }
       return on_event(*std::move(event));
     };
-    absl::StatusOr<HttpResponse> response = transport_->Stream(request, on_line);
+    absl::StatusOr<HttpResponse> response = transport_->Stream(bounded, request, on_line);
     Observe("watch", response, std::nullopt);
     if (!stream_error.ok()) return stream_error;
     if (!response.ok()) return response.status();
@@ -137,7 +136,7 @@ class HttpClient final : public Client {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::string> PodLog(const std::string& ns, const std::string& pod,
+  absl::StatusOr<std::string> PodLog(const Context& ctx, const std::string& ns, const std::string& pod,
                                      const std::string& container, long limit_bytes) override {
     if (pod.empty()) return absl::InvalidArgumentError("PodLog: empty pod name");
     Query q;
@@ -145,7 +144,7 @@ class HttpClient final : public Client {
     if (limit_bytes > 0) q.Add("limitBytes", std::to_string(limit_bytes));
     HttpRequest request = NewRequest("GET", kPods.Path(ns, pod) + "/log" + q.str(), "", "");
     request.headers["Accept"] = "text/plain, */*";
-    ASSIGN_OR_RETURN(HttpResponse response, Send("log", std::move(request)));
+    ASSIGN_OR_RETURN(HttpResponse response, Send(ctx, "log", std::move(request)));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return std::move(response.body);
   }
@@ -186,27 +185,28 @@ class HttpClient final : public Client {
     }
   }
 
-  absl::StatusOr<HttpResponse> Send(const char* verb, HttpRequest request) {
-    limiter_->Wait();
+  absl::StatusOr<HttpResponse> Send(const Context& ctx, const char* verb, HttpRequest request) {
+    const Context bounded = ctx.WithTimeout(kRequestTimeout);
+    RETURN_IF_ERROR(limiter_->Wait(bounded));
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<HttpResponse> response = transport_->Do(request);
+    absl::StatusOr<HttpResponse> response = transport_->Do(bounded, request);
     Observe(verb, response,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return response;
   }
 
-  absl::StatusOr<json> Call(const char* verb, std::string method, std::string path,
-                            std::string body, std::string content_type, const DropKeys& drop,
-                            bool list = false) {
+  absl::StatusOr<json> Call(const Context& ctx, const char* verb, std::string method,
+                            std::string path, std::string body, std::string content_type,
+                            const DropKeys& drop, bool list = false) {
     ASSIGN_OR_RETURN(HttpResponse response,
-                     Send(verb, NewRequest(std::move(method), std::move(path), std::move(body),
+                     Send(ctx, verb, NewRequest(std::move(method), std::move(path), std::move(body),
                                            std::move(content_type))));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return list ? ParseListJson(response.body, drop) : ParseJson(response.body, drop);
   }
 
-  absl::StatusOr<json> Put(const Resource& r, const std::string& ns, const json& object,
-                           const std::string& suffix) {
+  absl::StatusOr<json> Put(const Context& ctx, const Resource& r, const std::string& ns,
+                           const json& object) {
     std::string name;
     if (object.is_object() && object.contains("metadata") && object["metadata"].is_object() &&
         object["metadata"].contains("name") && object["metadata"]["name"].is_string()) {
@@ -214,7 +214,7 @@ class HttpClient final : public Client {
     }
     if (name.empty()) return absl::InvalidArgumentError("Update: object has no metadata.name");
     ASSIGN_OR_RETURN(std::string body, Dump(object));
-    return Call("update", "PUT", absl::StrCat(r.Path(ns, name), suffix), body, kJson, {});
+    return Call(ctx, "update", "PUT", r.Path(ns, name), body, kJson, {});
   }
 
   const std::unique_ptr<Transport> transport_;

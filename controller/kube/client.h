@@ -2,6 +2,7 @@
 // client). Implementations are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <unordered_set>
 
 #include "absl/status/statusor.h"
+#include "common/context.h"
 #include "nlohmann/json.hpp"
 
 namespace coderun::kube {
@@ -81,38 +83,44 @@ struct DeleteOptions {
   std::string propagation_policy;               // "Background", "Foreground", "Orphan" or ""
 };
 
+inline constexpr std::chrono::seconds kRequestTimeout{30};
+inline constexpr std::chrono::seconds kWatchTimeoutMargin{30};
+
 class Client {
  public:
   virtual ~Client() = default;
 
   // All calls return API errors as described in errors.h. `ns` is ignored for
   // cluster-scoped resources and means "all namespaces" when empty on List/Watch.
-  virtual absl::StatusOr<json> Get(const Resource& r, const std::string& ns,
+  // Every call is bounded by `ctx` (common/context.h): DeadlineExceeded at its deadline,
+  // Cancelled soon after it is cancelled. A call whose context has no deadline gets
+  // kRequestTimeout (a watch: its timeoutSeconds plus kWatchTimeoutMargin).
+  virtual absl::StatusOr<json> Get(const Context& ctx, const Resource& r, const std::string& ns,
                                    const std::string& name, const DropKeys& drop = {}) = 0;
   // One page of a list (a *List object: metadata.resourceVersion, metadata.continue, items).
-  virtual absl::StatusOr<json> List(const Resource& r, const std::string& ns,
+  virtual absl::StatusOr<json> List(const Context& ctx, const Resource& r, const std::string& ns,
                                     const ListOptions& opts, const DropKeys& drop = {}) = 0;
-  virtual absl::StatusOr<json> Create(const Resource& r, const std::string& ns,
+  virtual absl::StatusOr<json> Create(const Context& ctx, const Resource& r, const std::string& ns,
                                       const json& object) = 0;
   // PUT; object.metadata.resourceVersion gives optimistic concurrency (409 Conflict).
-  virtual absl::StatusOr<json> Update(const Resource& r, const std::string& ns,
+  virtual absl::StatusOr<json> Update(const Context& ctx, const Resource& r, const std::string& ns,
                                       const json& object) = 0;
   // PATCH with application/merge-patch+json; `subresource` may be "status".
-  virtual absl::StatusOr<json> MergePatch(const Resource& r, const std::string& ns,
+  virtual absl::StatusOr<json> MergePatch(const Context& ctx, const Resource& r, const std::string& ns,
                                           const std::string& name, const json& patch,
                                           const std::string& subresource = "") = 0;
   // NotFound is returned as an error; callers that want idempotence treat it as done.
-  virtual absl::Status Delete(const Resource& r, const std::string& ns, const std::string& name,
+  virtual absl::Status Delete(const Context& ctx, const Resource& r, const std::string& ns, const std::string& name,
                               const DeleteOptions& opts = {}) = 0;
   // Streams a watch: `on_event` gets each decoded event; returning false stops. Returns OK
   // when the server ends the stream normally, the API error when the watch is refused
   // (e.g. 410 Gone), InvalidArgument for an undecodable line, Unavailable on a dropped
   // connection. Blocking.
-  virtual absl::Status Watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+  virtual absl::Status Watch(const Context& ctx, const Resource& r, const std::string& ns, const WatchOptions& opts,
                              const std::function<bool(WatchEvent&&)>& on_event,
                              const DropKeys& drop = {}) = 0;
   // GET pods/<name>/log?limitBytes=N (container may be empty).
-  virtual absl::StatusOr<std::string> PodLog(const std::string& ns, const std::string& pod,
+  virtual absl::StatusOr<std::string> PodLog(const Context& ctx, const std::string& ns, const std::string& pod,
                                              const std::string& container, long limit_bytes) = 0;
 };
 

@@ -382,7 +382,7 @@ TYPED_TEST_SUITE(ClientConformanceTest, Backends, BackendNames);
 
 TYPED_TEST(ClientConformanceTest, GetReturnsTheStoredObjectWithoutDroppedKeys) {
   json stored = this->server_.SetObject(kPods, PodJson("a", "p"));
-  absl::StatusOr<json> got = this->client().Get(kPods, "a", "p", kDrop);
+  absl::StatusOr<json> got = this->client().Get({}, kPods, "a", "p", kDrop);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(Name(*got), "p");
   EXPECT_EQ(Rv(*got), Rv(stored));
@@ -394,19 +394,19 @@ TYPED_TEST(ClientConformanceTest, GetReturnsTheStoredObjectWithoutDroppedKeys) {
 }
 
 TYPED_TEST(ClientConformanceTest, GetOfAMissingObjectIsNotFound) {
-  absl::StatusOr<json> got = this->client().Get(kPods, "a", "nope");
+  absl::StatusOr<json> got = this->client().Get({}, kPods, "a", "nope");
   ExpectApiError(got.status(), absl::StatusCode::kNotFound, 404, "NotFound");
   EXPECT_TRUE(kube::IsNotFound(got.status()));
 }
 
 TYPED_TEST(ClientConformanceTest, EmptyNamesAreRefusedBeforeAnyRequest) {
-  ExpectApiError(this->client().Get(kPods, "a", "").status(),
+  ExpectApiError(this->client().Get({}, kPods, "a", "").status(),
                  absl::StatusCode::kInvalidArgument, 0, "");
-  ExpectApiError(this->client().MergePatch(kPods, "a", "", json::object()).status(),
+  ExpectApiError(this->client().MergePatch({}, kPods, "a", "", json::object()).status(),
                  absl::StatusCode::kInvalidArgument, 0, "");
-  ExpectApiError(this->client().Delete(kPods, "a", ""), absl::StatusCode::kInvalidArgument, 0,
+  ExpectApiError(this->client().Delete({}, kPods, "a", ""), absl::StatusCode::kInvalidArgument, 0,
                  "");
-  ExpectApiError(this->client().Update(kPods, "a", {{"metadata", json::object()}}).status(),
+  ExpectApiError(this->client().Update({}, kPods, "a", {{"metadata", json::object()}}).status(),
                  absl::StatusCode::kInvalidArgument, 0, "");
 }
 
@@ -418,7 +418,7 @@ TYPED_TEST(ClientConformanceTest, ListPagesFollowContinueTokensToTheLastPage) {
   ListOptions opts;
   opts.limit = 2;
   for (int page = 0; page < 10; ++page) {
-    absl::StatusOr<json> list = this->client().List(kPods, "a", opts, kDrop);
+    absl::StatusOr<json> list = this->client().List({}, kPods, "a", opts, kDrop);
     ASSERT_TRUE(list.ok()) << list.status();
     EXPECT_FALSE(Rv(*list).empty());
     sizes.push_back((*list)["items"].size());
@@ -436,7 +436,7 @@ TYPED_TEST(ClientConformanceTest, ListPagesFollowContinueTokensToTheLastPage) {
 TYPED_TEST(ClientConformanceTest, UnpagedListOfAllNamespacesReturnsEverything) {
   this->server_.SetObject(kPods, PodJson("a", "p1"));
   this->server_.SetObject(kPods, PodJson("b", "p2"));
-  absl::StatusOr<json> list = this->client().List(kPods, "", {});
+  absl::StatusOr<json> list = this->client().List({}, kPods, "", {});
   ASSERT_TRUE(list.ok()) << list.status();
   EXPECT_EQ((*list)["items"].size(), 2u);
   EXPECT_EQ((*list)["metadata"].value("continue", ""), "");
@@ -446,12 +446,12 @@ TYPED_TEST(ClientConformanceTest, ExpiredContinueTokenIsGone) {
   for (const char* n : {"p1", "p2", "p3"}) this->server_.SetObject(kPods, PodJson("a", n));
   ListOptions opts;
   opts.limit = 2;
-  absl::StatusOr<json> first = this->client().List(kPods, "a", opts);
+  absl::StatusOr<json> first = this->client().List({}, kPods, "a", opts);
   ASSERT_TRUE(first.ok()) << first.status();
   opts.continue_token = (*first)["metadata"].value("continue", "");
   ASSERT_FALSE(opts.continue_token.empty());
   this->server_.ExpireNextContinue();
-  absl::StatusOr<json> next = this->client().List(kPods, "a", opts);
+  absl::StatusOr<json> next = this->client().List({}, kPods, "a", opts);
   ExpectApiError(next.status(), absl::StatusCode::kFailedPrecondition, 410, "Expired");
   EXPECT_TRUE(IsGone(next.status()));
 }
@@ -460,12 +460,12 @@ TYPED_TEST(ClientConformanceTest, CreateStoresTheObjectAndADuplicateIsAlreadyExi
   json pod = PodJson("", "p");
   pod["metadata"].erase("namespace");
   pod["metadata"].erase("managedFields");
-  absl::StatusOr<json> created = this->client().Create(kPods, "a", pod);
+  absl::StatusOr<json> created = this->client().Create({}, kPods, "a", pod);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ((*created)["metadata"]["namespace"], "a");
   EXPECT_FALSE((*created)["metadata"].value("uid", "").empty());
   EXPECT_FALSE(Rv(*created).empty());
-  absl::StatusOr<json> again = this->client().Create(kPods, "a", pod);
+  absl::StatusOr<json> again = this->client().Create({}, kPods, "a", pod);
   ExpectApiError(again.status(), absl::StatusCode::kAlreadyExists, 409, "AlreadyExists");
   EXPECT_TRUE(kube::IsAlreadyExists(again.status()));
   EXPECT_FALSE(IsConflict(again.status()));
@@ -475,18 +475,18 @@ TYPED_TEST(ClientConformanceTest, UpdateWithAStaleResourceVersionIsConflict) {
   json stored = this->server_.SetObject(kPods, PodJson("a", "p"));
   json changed = stored;
   changed["spec"]["nodeName"] = "n1";
-  absl::StatusOr<json> updated = this->client().Update(kPods, "a", changed);
+  absl::StatusOr<json> updated = this->client().Update({}, kPods, "a", changed);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_NE(Rv(*updated), Rv(stored));
   EXPECT_EQ((*updated)["spec"]["nodeName"], "n1");
-  absl::StatusOr<json> stale = this->client().Update(kPods, "a", changed);  // old rv
+  absl::StatusOr<json> stale = this->client().Update({}, kPods, "a", changed);  // old rv
   ExpectApiError(stale.status(), absl::StatusCode::kAborted, 409, "Conflict");
   EXPECT_TRUE(IsConflict(stale.status()));
   EXPECT_FALSE(kube::IsAlreadyExists(stale.status()));
 }
 
 TYPED_TEST(ClientConformanceTest, UpdateOfAMissingObjectIsNotFound) {
-  absl::StatusOr<json> updated = this->client().Update(kPods, "a", PodJson("a", "nope"));
+  absl::StatusOr<json> updated = this->client().Update({}, kPods, "a", PodJson("a", "nope"));
   ExpectApiError(updated.status(), absl::StatusCode::kNotFound, 404, "NotFound");
 }
 
@@ -494,16 +494,16 @@ TYPED_TEST(ClientConformanceTest, MergePatchChecksTheResourceVersionItCarries) {
   json stored = this->server_.SetObject(kPods, PodJson("a", "p"));
   json patch = {{"metadata", {{"resourceVersion", Rv(stored)}}},
                 {"status", {{"phase", "Succeeded"}}}};
-  absl::StatusOr<json> patched = this->client().MergePatch(kPods, "a", "p", patch, "status");
+  absl::StatusOr<json> patched = this->client().MergePatch({}, kPods, "a", "p", patch, "status");
   ASSERT_TRUE(patched.ok()) << patched.status();
   EXPECT_EQ((*patched)["status"]["phase"], "Succeeded");
-  absl::StatusOr<json> stale = this->client().MergePatch(kPods, "a", "p", patch, "status");
+  absl::StatusOr<json> stale = this->client().MergePatch({}, kPods, "a", "p", patch, "status");
   ExpectApiError(stale.status(), absl::StatusCode::kAborted, 409, "Conflict");
   absl::StatusOr<json> unconditional =
-      this->client().MergePatch(kPods, "a", "p", {{"metadata", {{"labels", {{"k", "v"}}}}}});
+      this->client().MergePatch({}, kPods, "a", "p", {{"metadata", {{"labels", {{"k", "v"}}}}}});
   ASSERT_TRUE(unconditional.ok()) << unconditional.status();
   EXPECT_EQ((*unconditional)["metadata"]["labels"]["k"], "v");
-  ExpectApiError(this->client().MergePatch(kPods, "a", "nope", patch).status(),
+  ExpectApiError(this->client().MergePatch({}, kPods, "a", "nope", patch).status(),
                  absl::StatusCode::kNotFound, 404, "NotFound");
 }
 
@@ -511,14 +511,14 @@ TYPED_TEST(ClientConformanceTest, DeleteHonoursTheUidPreconditionAndIsNotFoundTw
   json stored = this->server_.SetObject(kPods, PodJson("a", "p"));
   DeleteOptions other;
   other.precondition_uid = "someone-else";
-  ExpectApiError(this->client().Delete(kPods, "a", "p", other), absl::StatusCode::kAborted, 409,
+  ExpectApiError(this->client().Delete({}, kPods, "a", "p", other), absl::StatusCode::kAborted, 409,
                  "Conflict");
   DeleteOptions ours;
   ours.precondition_uid = stored["metadata"]["uid"].get<std::string>();
-  EXPECT_TRUE(this->client().Delete(kPods, "a", "p", ours).ok());
-  ExpectApiError(this->client().Delete(kPods, "a", "p"), absl::StatusCode::kNotFound, 404,
+  EXPECT_TRUE(this->client().Delete({}, kPods, "a", "p", ours).ok());
+  ExpectApiError(this->client().Delete({}, kPods, "a", "p"), absl::StatusCode::kNotFound, 404,
                  "NotFound");
-  EXPECT_TRUE(kube::IsNotFound(this->client().Get(kPods, "a", "p").status()));
+  EXPECT_TRUE(kube::IsNotFound(this->client().Get({}, kPods, "a", "p").status()));
 }
 
 // Watches from `from`, collecting events; `stop_after` > 0 stops after that many.
@@ -537,7 +537,7 @@ Watched WatchFrom(Client& client, const std::string& from, size_t stop_after = 0
   opts.resource_version = from;
   opts.timeout_seconds = 5;
   w.status = client.Watch(
-      kPods, "a", opts,
+      {}, kPods, "a", opts,
       [&](WatchEvent&& e) {
         w.events.push_back(std::move(e));
         return stop_after == 0 || w.events.size() < stop_after;
@@ -612,10 +612,10 @@ TYPED_TEST(ClientConformanceTest, WatchEndsQuietlyWhenTheCallbackStops) {
 
 TYPED_TEST(ClientConformanceTest, PodLogReturnsTheTextOrNotFound) {
   this->server_.SetPodLog("a", "p", "hello\n");
-  absl::StatusOr<std::string> log = this->client().PodLog("a", "p", "runner", 0);
+  absl::StatusOr<std::string> log = this->client().PodLog({}, "a", "p", "runner", 0);
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_EQ(*log, "hello\n");
-  ExpectApiError(this->client().PodLog("a", "nope", "runner", 0).status(),
+  ExpectApiError(this->client().PodLog({}, "a", "nope", "runner", 0).status(),
                  absl::StatusCode::kNotFound, 404, "NotFound");
 }
 

@@ -53,7 +53,7 @@ TEST(UrlEscapeTest, EscapesAllButUnreserved) {
 
 TEST_F(ClientTest, GetSendsJsonHeadersAndUserAgent) {
   fake_->Respond(200, R"j({"metadata":{"name":"p","managedFields":[{}]}})j");
-  absl::StatusOr<json> pod = client_->Get(kPods, "ns", "p", {"/metadata/managedFields"});
+  absl::StatusOr<json> pod = client_->Get({}, kPods, "ns", "p", {"/metadata/managedFields"});
   ASSERT_TRUE(pod.ok()) << pod.status();
   EXPECT_EQ(*pod, json::parse(R"j({"metadata":{"name":"p"}})j"));
   HttpRequest r = fake_->last_request();
@@ -71,13 +71,13 @@ TEST_F(ClientTest, ListEncodesEveryOption) {
                    .limit = 500,
                    .continue_token = "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTB9+/=",
                    .resource_version = "0"};
-  ASSERT_TRUE(client_->List(kPods, "", opts).ok());
+  ASSERT_TRUE(client_->List({}, kPods, "", opts).ok());
   EXPECT_EQ(fake_->last_request().path_and_query,
             "/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcoderun-controller"
             "%2Cx%20in%20%28a%2Cb%29&fieldSelector=status.phase%21%3DRunning&limit=500"
             "&continue=eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTB9%2B%2F%3D&resourceVersion=0");
   fake_->Respond(200, R"j({"items":[]})j");
-  ASSERT_TRUE(client_->List(kCodeRuns, "ns", {}).ok());
+  ASSERT_TRUE(client_->List({}, kCodeRuns, "ns", {}).ok());
   EXPECT_EQ(fake_->last_request().path_and_query,
             "/apis/coderun.dev/v1alpha1/namespaces/ns/coderuns");
 }
@@ -86,19 +86,19 @@ TEST_F(ClientTest, WritesUseTheRightVerbPathAndContentType) {
   json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c"}}}};
   for (int i = 0; i < 4; ++i) fake_->Respond(200, cm.dump());
 
-  ASSERT_TRUE(client_->Create(kCodeRuns, "ns", cm).ok());
+  ASSERT_TRUE(client_->Create({}, kCodeRuns, "ns", cm).ok());
   HttpRequest r = fake_->last_request();
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.path_and_query, "/apis/coderun.dev/v1alpha1/namespaces/ns/coderuns");
   EXPECT_EQ(r.headers["Content-Type"], "application/json");
   EXPECT_EQ(json::parse(r.body), cm);
 
-  ASSERT_TRUE(client_->Update(kCodeRuns, "ns", cm).ok());
+  ASSERT_TRUE(client_->Update({}, kCodeRuns, "ns", cm).ok());
   EXPECT_EQ(fake_->last_request().method, "PUT");
   EXPECT_EQ(fake_->last_request().path_and_query,
             "/apis/coderun.dev/v1alpha1/namespaces/ns/coderuns/c");
 
-  ASSERT_TRUE(client_->MergePatch(kCodeRuns, "ns", "c", {{"status", {{"phase", "Running"}}}},
+  ASSERT_TRUE(client_->MergePatch({}, kCodeRuns, "ns", "c", {{"status", {{"phase", "Running"}}}},
                                   "status")
                   .ok());
   r = fake_->last_request();
@@ -109,14 +109,14 @@ TEST_F(ClientTest, WritesUseTheRightVerbPathAndContentType) {
 }
 
 TEST_F(ClientTest, UpdateWithoutNameIsRefusedWithoutARequest) {
-  EXPECT_EQ(client_->Update(kPods, "ns", json::object()).status().code(),
+  EXPECT_EQ(client_->Update({}, kPods, "ns", json::object()).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(fake_->requests().empty());
 }
 
 TEST_F(ClientTest, DeleteSendsPreconditionsAndPropagationPolicy) {
   fake_->Respond(200, R"j({"kind":"Status","status":"Success"})j");
-  ASSERT_TRUE(client_->Delete(kPods, "ns", "p",
+  ASSERT_TRUE(client_->Delete({}, kPods, "ns", "p",
                               {.precondition_uid = "u-1", .propagation_policy = "Background"})
                   .ok());
   HttpRequest r = fake_->last_request();
@@ -126,7 +126,7 @@ TEST_F(ClientTest, DeleteSendsPreconditionsAndPropagationPolicy) {
       "preconditions":{"uid":"u-1"},"propagationPolicy":"Background"})j"));
 
   fake_->Respond(404, R"j({"kind":"Status","reason":"NotFound","code":404,"message":"gone"})j");
-  absl::Status s = client_->Delete(kPods, "ns", "p");
+  absl::Status s = client_->Delete({}, kPods, "ns", "p");
   EXPECT_TRUE(kube::IsNotFound(s)) << s;
   EXPECT_EQ(json::parse(fake_->last_request().body),
             json::parse(R"j({"kind":"DeleteOptions","apiVersion":"v1"})j"));
@@ -134,21 +134,21 @@ TEST_F(ClientTest, DeleteSendsPreconditionsAndPropagationPolicy) {
 
 TEST_F(ClientTest, Non2xxBecomesApiErrorAndTransportErrorsPassThrough) {
   fake_->Respond(409, R"j({"kind":"Status","reason":"AlreadyExists","code":409,"message":"x"})j");
-  absl::StatusOr<json> created = client_->Create(kPods, "ns", {{"metadata", {{"name", "p"}}}});
+  absl::StatusOr<json> created = client_->Create({}, kPods, "ns", {{"metadata", {{"name", "p"}}}});
   EXPECT_TRUE(kube::IsAlreadyExists(created.status())) << created.status();
 
   fake_->Fail(absl::UnavailableError("connection refused"));
-  absl::StatusOr<json> got = client_->Get(kPods, "ns", "p");
+  absl::StatusOr<json> got = client_->Get({}, kPods, "ns", "p");
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(IsTransient(got.status()));
 
   fake_->Respond(200, "{not json");
-  EXPECT_EQ(client_->Get(kPods, "ns", "p").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->Get({}, kPods, "ns", "p").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ClientTest, PodLogReturnsTextAndEncodesQuery) {
   fake_->Respond(200, "line 1\nline 2\n");
-  absl::StatusOr<std::string> log = client_->PodLog("ns", "p", "runner", 65536);
+  absl::StatusOr<std::string> log = client_->PodLog({}, "ns", "p", "runner", 65536);
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_EQ(*log, "line 1\nline 2\n");
   EXPECT_EQ(fake_->last_request().path_and_query,
@@ -169,7 +169,7 @@ TEST_F(ClientTest, WatchBuildsQueryAndDeliversEventsInOrder) {
   opts.resource_version = "10";
   opts.timeout_seconds = 290;
   absl::Status s = client_->Watch(
-      kPods, "ns", opts, [&](WatchEvent&& e) { events.push_back(std::move(e)); return true; },
+      {}, kPods, "ns", opts, [&](WatchEvent&& e) { events.push_back(std::move(e)); return true; },
       {"/metadata/managedFields"});
   EXPECT_TRUE(s.ok()) << s;
   ASSERT_EQ(events.size(), 4u);
@@ -181,7 +181,9 @@ TEST_F(ClientTest, WatchBuildsQueryAndDeliversEventsInOrder) {
   EXPECT_EQ(r.path_and_query,
             "/api/v1/namespaces/ns/pods?watch=1&labelSelector=a%3Db&resourceVersion=10"
             "&timeoutSeconds=290&allowWatchBookmarks=true");
-  EXPECT_GT(r.timeout, std::chrono::seconds(290));
+  // Bounded, but not before the server's own timeout.
+  ASSERT_TRUE(fake_->last_deadline().has_value());
+  EXPECT_GT(*fake_->last_deadline() - std::chrono::steady_clock::now(), std::chrono::seconds(290));
   EXPECT_EQ(r.headers["User-Agent"], "coderun-controller");
 }
 
@@ -189,7 +191,7 @@ TEST_F(ClientTest, WatchErrorEventWith410IsGone) {
   fake_->RespondStream({R"j({"type":"ADDED","object":{"metadata":{"name":"a"}}})j", kGone,
                         R"j({"type":"ADDED","object":{"metadata":{"name":"never"}}})j"});
   int seen = 0;
-  absl::Status s = client_->Watch(kPods, "ns", {}, [&](WatchEvent&&) { ++seen; return true; });
+  absl::Status s = client_->Watch({}, kPods, "ns", {}, [&](WatchEvent&&) { ++seen; return true; });
   EXPECT_TRUE(IsGone(s)) << s;
   EXPECT_EQ(HttpCode(s), 410);
   EXPECT_THAT(std::string(s.message()), HasSubstr("too old resource version"));
@@ -200,7 +202,7 @@ TEST_F(ClientTest, WatchErrorEventWith410IsGone) {
 // A drop path of the watched resource never reaches the ERROR event's Status.
 TEST_F(ClientTest, WatchErrorEventKeepsItsCodeWithDropPaths) {
   fake_->RespondStream({kGone});
-  absl::Status s = client_->Watch(kCodeRuns, "ns", {}, [](WatchEvent&&) { return true; },
+  absl::Status s = client_->Watch({}, kCodeRuns, "ns", {}, [](WatchEvent&&) { return true; },
                                   {"/spec/code", "/status/stdout", "/metadata/annotations"});
   EXPECT_TRUE(IsGone(s)) << s;
   EXPECT_EQ(HttpCode(s), 410);
@@ -210,7 +212,7 @@ TEST_F(ClientTest, ListDropPathsApplyToEachItem) {
   fake_->Respond(200, R"j({"kind":"PodList","metadata":{"resourceVersion":"3"},"items":[)j"
                       R"j({"metadata":{"name":"a","managedFields":[1]}},)j"
                       R"j({"metadata":{"name":"b","managedFields":[2]}}]})j");
-  absl::StatusOr<json> list = client_->List(kPods, "ns", {}, {"/metadata/managedFields"});
+  absl::StatusOr<json> list = client_->List({}, kPods, "ns", {}, {"/metadata/managedFields"});
   ASSERT_TRUE(list.ok()) << list.status();
   EXPECT_EQ((*list)["items"], json::parse(R"j([{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}])j"));
   EXPECT_EQ((*list)["metadata"]["resourceVersion"], "3");
@@ -218,20 +220,20 @@ TEST_F(ClientTest, ListDropPathsApplyToEachItem) {
 
 TEST_F(ClientTest, WatchRefusedWith410IsGone) {
   fake_->Respond(410, R"j({"kind":"Status","reason":"Expired","code":410,"message":"old"})j");
-  absl::Status s = client_->Watch(kPods, "ns", {}, [](WatchEvent&&) { return true; });
+  absl::Status s = client_->Watch({}, kPods, "ns", {}, [](WatchEvent&&) { return true; });
   EXPECT_TRUE(IsGone(s)) << s;
 }
 
 TEST_F(ClientTest, WatchGarbageLineIsInvalidArgument) {
   fake_->RespondStream({R"j({"type":"ADDED","object":{}})j", "{\"type\":\"ADD"});
-  absl::Status s = client_->Watch(kPods, "ns", {}, [](WatchEvent&&) { return true; });
+  absl::Status s = client_->Watch({}, kPods, "ns", {}, [](WatchEvent&&) { return true; });
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
 }
 
 TEST_F(ClientTest, WatchStopsWhenCallbackReturnsFalse) {
   fake_->RespondStream({R"j({"type":"ADDED","object":{}})j", R"j({"type":"ADDED","object":{}})j"});
   int seen = 0;
-  absl::Status s = client_->Watch(kPods, "", {}, [&](WatchEvent&&) { ++seen; return false; });
+  absl::Status s = client_->Watch({}, kPods, "", {}, [&](WatchEvent&&) { ++seen; return false; });
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(seen, 1);
   EXPECT_EQ(fake_->lines_delivered(), 1u);
@@ -239,7 +241,7 @@ TEST_F(ClientTest, WatchStopsWhenCallbackReturnsFalse) {
 
 TEST_F(ClientTest, WatchDroppedConnectionIsUnavailable) {
   fake_->Fail(absl::UnavailableError("connection reset"));
-  absl::Status s = client_->Watch(kPods, "", {}, [](WatchEvent&&) { return true; });
+  absl::Status s = client_->Watch({}, kPods, "", {}, [](WatchEvent&&) { return true; });
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
 }
 
@@ -251,20 +253,23 @@ TEST(ClientRateLimitTest, EveryRequestIncludingWatchWaitsOnTheLimiter) {
   } clock;
   int sleeps = 0;
   auto limiter = std::make_shared<RateLimiter>(1, 1, clock,
-                                               [&](std::chrono::nanoseconds) { ++sleeps; });
+                                               [&](const Context&, std::chrono::nanoseconds) {
+                                                 ++sleeps;
+                                                 return true;
+                                               });
   auto transport = std::make_unique<FakeTransport>();
   FakeTransport* fake = transport.get();
   std::unique_ptr<Client> client = NewClient(std::move(transport), limiter);
   fake->SetHandler([](const HttpRequest&) {
     return FakeTransport::Reply{HttpResponse{200, "{}"}, {}};
   });
-  ASSERT_TRUE(client->Get(kPods, "ns", "a").ok());  // takes the burst token
-  ASSERT_TRUE(client->List(kPods, "ns", {}).ok());
-  ASSERT_TRUE(client->Create(kPods, "ns", json::object()).ok());
-  ASSERT_TRUE(client->MergePatch(kPods, "ns", "a", json::object()).ok());
-  ASSERT_TRUE(client->Delete(kPods, "ns", "a").ok());
-  ASSERT_TRUE(client->PodLog("ns", "a", "", 0).ok());
-  ASSERT_TRUE(client->Watch(kPods, "ns", {}, [](WatchEvent&&) { return true; }).ok());
+  ASSERT_TRUE(client->Get({}, kPods, "ns", "a").ok());  // takes the burst token
+  ASSERT_TRUE(client->List({}, kPods, "ns", {}).ok());
+  ASSERT_TRUE(client->Create({}, kPods, "ns", json::object()).ok());
+  ASSERT_TRUE(client->MergePatch({}, kPods, "ns", "a", json::object()).ok());
+  ASSERT_TRUE(client->Delete({}, kPods, "ns", "a").ok());
+  ASSERT_TRUE(client->PodLog({}, "ns", "a", "", 0).ok());
+  ASSERT_TRUE(client->Watch({}, kPods, "ns", {}, [](WatchEvent&&) { return true; }).ok());
   EXPECT_EQ(sleeps, 6);
   EXPECT_EQ(fake->requests().size(), 7u);
 }
@@ -292,19 +297,19 @@ TEST(ClientObserverTest, EveryRequestIsReportedWithItsVerbAndCode) {
   fake->RespondStream({});
   fake->Fail(absl::UnavailableError("connection refused"));
   fake->Respond(410, R"({"kind":"Status","reason":"Expired","code":410})");
-  EXPECT_TRUE(client->Get(kPods, "ns", "a").ok());
-  EXPECT_TRUE(client->List(kPods, "ns", {}).ok());
-  EXPECT_TRUE(client->Create(kPods, "ns", json::object()).ok());
-  EXPECT_FALSE(client->Update(kPods, "ns", {{"metadata", {{"name", "a"}}}}).ok());
-  EXPECT_TRUE(client->MergePatch(kPods, "ns", "a", json::object(), "status").ok());
-  EXPECT_FALSE(client->Delete(kPods, "ns", "a").ok());
-  EXPECT_TRUE(client->PodLog("ns", "a", "", 0).ok());
+  EXPECT_TRUE(client->Get({}, kPods, "ns", "a").ok());
+  EXPECT_TRUE(client->List({}, kPods, "ns", {}).ok());
+  EXPECT_TRUE(client->Create({}, kPods, "ns", json::object()).ok());
+  EXPECT_FALSE(client->Update({}, kPods, "ns", {{"metadata", {{"name", "a"}}}}).ok());
+  EXPECT_TRUE(client->MergePatch({}, kPods, "ns", "a", json::object(), "status").ok());
+  EXPECT_FALSE(client->Delete({}, kPods, "ns", "a").ok());
+  EXPECT_TRUE(client->PodLog({}, "ns", "a", "", 0).ok());
   auto ignore = [](WatchEvent&&) { return true; };
-  EXPECT_TRUE(client->Watch(kPods, "ns", {}, ignore).ok());
-  EXPECT_FALSE(client->Get(kPods, "ns", "a").ok());
-  EXPECT_FALSE(client->Watch(kPods, "ns", {}, ignore).ok());
+  EXPECT_TRUE(client->Watch({}, kPods, "ns", {}, ignore).ok());
+  EXPECT_FALSE(client->Get({}, kPods, "ns", "a").ok());
+  EXPECT_FALSE(client->Watch({}, kPods, "ns", {}, ignore).ok());
   // Refused before sending: not a request.
-  EXPECT_FALSE(client->Get(kPods, "ns", "").ok());
+  EXPECT_FALSE(client->Get({}, kPods, "ns", "").ok());
   EXPECT_THAT(seen, ::testing::ElementsAre("get 200 timed", "list 200 timed", "create 201 timed",
                                            "update 409 timed", "patch 200 timed", "delete 404 timed", "log 200 timed",
                                            "watch 200", "get error timed", "watch 410"));

@@ -3,9 +3,8 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -17,15 +16,63 @@
 #include "absl/strings/strip.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "boost/asio/steady_timer.hpp"
 #include "cpprest/http_client.h"
 #include "kube/pem.h"
-#include "kube/token_source.h"
+#include "pplx/threadpool.h"
 
 namespace coderun::kube {
 namespace {
 
 namespace http = web::http;
 using ByteBuf = concurrency::streams::streambuf<uint8_t>;
+
+absl::Status FromException(const std::string& what, const std::exception& e);
+
+// cpprestsdk's receive timeout (per read, not per request). Deadlines are ours: a
+// RequestBound closes the connection at the context's deadline.
+constexpr std::chrono::seconds kIdleTimeout{600};
+
+// Ties one request to its Context: cancelling the context, or reaching its deadline, cancels
+// the cpprestsdk token, which closes the request's connection and fails whatever waits on it
+// (connect, TLS handshake, headers, a body read).
+class RequestBound {
+ public:
+  explicit RequestBound(const Context& ctx)
+      : state_(std::make_shared<State>()),
+        timer_(crossplat::threadpool::shared_instance().service()) {
+    if (std::optional<Deadline> deadline = ctx.deadline()) {
+      timer_.expires_at(*deadline);
+      timer_.async_wait([state = state_](const boost::system::error_code& error) {
+        if (error) return;  // the request finished first
+        state->timed_out = true;
+        state->source.cancel();
+      });
+    }
+    registration_ = ctx.OnCancel([state = state_] { state->source.cancel(); });
+  }
+  ~RequestBound() { timer_.cancel(); }
+
+  pplx::cancellation_token token() const { return state_->source.get_token(); }
+  // Closes the connection (an unfinished response must not be reused).
+  void Abort() { state_->source.cancel(); }
+
+  // Why a request failed with `e`: our deadline, our cancellation, or the network.
+  absl::Status Failure(const Context& ctx, const std::string& what, const std::exception& e) const {
+    if (state_->timed_out) return absl::DeadlineExceededError(absl::StrCat(what, ": deadline exceeded"));
+    if (ctx.cancelled()) return absl::CancelledError(absl::StrCat(what, ": cancelled"));
+    return FromException(what, e);
+  }
+
+ private:
+  struct State {  // shared with the timer's handler, which may outlive this object
+    pplx::cancellation_token_source source;
+    std::atomic<bool> timed_out{false};
+  };
+  std::shared_ptr<State> state_;
+  boost::asio::steady_timer timer_;
+  CancelRegistration registration_;
+};
 
 // `tls` is parsed once and loaded into every new TLS context (one per connection) by
 // cpprestsdk; no CA means the system's default verify paths.
@@ -67,82 +114,53 @@ absl::Status FromException(const std::string& what, const std::exception& e) {
 
 class CpprestTransport final : public Transport {
  public:
-  CpprestTransport(std::string server, std::shared_ptr<const TlsMaterial> tls,
-                   std::string token, std::string token_file,
-                   std::chrono::nanoseconds token_check_interval)
-      : server_(std::move(server)),
-        tls_(std::move(tls)),
-        token_(std::move(token), std::move(token_file), RealClock(), token_check_interval) {}
+  CpprestTransport(std::string server, std::shared_ptr<const TlsMaterial> tls)
+      : server_(std::move(server)), tls_(std::move(tls)) {}
 
-  // Builds a client now so that a malformed server URL fails at construction.
+  // Builds the pooled client now so that a malformed server URL fails at construction.
   absl::Status Init() {
     try {
-      (void)NewHttpClient(std::chrono::seconds(30));
+      pooled_ = std::make_unique<http::client::http_client>(NewHttpClient());
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(absl::StrCat("server ", server_, ": ", e.what()));
     }
     return absl::OkStatus();
   }
 
-  // A 401 may mean the token file was rewritten since it was last checked: re-check it and,
-  // given a new token, send the request once more.
-  absl::StatusOr<HttpResponse> Do(const HttpRequest& request) override {
-    const std::string token = token_.Get();
-    absl::StatusOr<HttpResponse> response = DoOnce(request, token);
-    if (response.ok() && response->status == 401) {
-      if (std::optional<std::string> fresh = token_.Refresh(token)) return DoOnce(request, *fresh);
-    }
-    return response;
-  }
-
-  absl::StatusOr<HttpResponse> Stream(
-      const HttpRequest& request,
-      const std::function<bool(std::string_view line)>& on_line) override {
-    const std::string token = token_.Get();
-    absl::StatusOr<HttpResponse> response = StreamOnce(request, token, on_line);
-    if (response.ok() && response->status == 401) {
-      if (std::optional<std::string> fresh = token_.Refresh(token)) {
-        return StreamOnce(request, *fresh, on_line);
-      }
-    }
-    return response;
-  }
-
- private:
-  absl::StatusOr<HttpResponse> DoOnce(const HttpRequest& request, const std::string& token) {
+  absl::StatusOr<HttpResponse> Do(const Context& ctx, const HttpRequest& request) override {
     const std::string what = absl::StrCat(request.method, " ", request.path_and_query);
+    if (absl::Status st = ctx.Err(); !st.ok()) return absl::Status(st.code(), absl::StrCat(what, ": ", st.message()));
+    RequestBound bound(ctx);
     try {
-      std::shared_ptr<http::client::http_client> client = SharedClient(request.timeout);
-      http::http_request message = ToMessage(request, token);
-      http::http_response response = client->request(message).get();
+      http::http_response response = pooled_->request(ToMessage(request), bound.token()).get();
       std::vector<unsigned char> body = response.extract_vector().get();
       return HttpResponse{response.status_code(), std::string(body.begin(), body.end())};
     } catch (const std::exception& e) {
-      return FromException(what, e);
+      return bound.Failure(ctx, what, e);
     } catch (...) {
       return absl::UnavailableError(absl::StrCat(what, ": unknown error"));
     }
   }
 
-  absl::StatusOr<HttpResponse> StreamOnce(
-      const HttpRequest& request, const std::string& token,
-      const std::function<bool(std::string_view line)>& on_line) {
+  absl::StatusOr<HttpResponse> Stream(
+      const Context& ctx, const HttpRequest& request,
+      const std::function<bool(std::string_view line)>& on_line) override {
     const std::string what = absl::StrCat(request.method, " ", request.path_and_query);
-    pplx::cancellation_token_source cancel;
+    if (absl::Status st = ctx.Err(); !st.ok()) return absl::Status(st.code(), absl::StrCat(what, ": ", st.message()));
+    RequestBound bound(ctx);
     bool done = false;
     // Whatever way we leave, an unfinished response is aborted (closes its connection).
-    struct Canceller {
-      pplx::cancellation_token_source& source;
+    struct Aborter {
+      RequestBound& bound;
       const bool& done;
-      ~Canceller() {
-        if (!done) source.cancel();
+      ~Aborter() {
+        if (!done) bound.Abort();
       }
-    } canceller{cancel, done};
+    } aborter{bound, done};
     try {
-      // Its own client, hence its own connection and receive timeout.
-      http::client::http_client client = NewHttpClient(request.timeout);
-      http::http_request message = ToMessage(request, token);
-      http::http_response response = client.request(message, cancel.get_token()).get();
+      // Its own client, hence its own connection.
+      http::client::http_client client = NewHttpClient();
+      http::http_response response = client.request(ToMessage(request), bound.token()).get();
       HttpResponse result{response.status_code(), ""};
       if (result.status < 200 || result.status >= 300) {
         std::vector<unsigned char> body = response.extract_vector().get();
@@ -161,12 +179,13 @@ class CpprestTransport final : public Transport {
       }
       return result;
     } catch (const std::exception& e) {
-      return FromException(what, e);
+      return bound.Failure(ctx, what, e);
     } catch (...) {
       return absl::UnavailableError(absl::StrCat(what, ": unknown error"));
     }
   }
 
+ private:
   // Feeds `on_line` each line of `buf` as its bytes arrive. True at the end of the body,
   // false when on_line stopped; ResourceExhausted for a line over kMaxStreamLineBytes.
   // Throws what cpprestsdk throws.
@@ -213,25 +232,17 @@ class CpprestTransport final : public Transport {
     return true;
   }
 
-  http::client::http_client NewHttpClient(std::chrono::seconds timeout) const {
+  http::client::http_client NewHttpClient() const {
     http::client::http_client_config config;
     config.set_validate_certificates(true);
-    config.set_timeout(timeout);
+    config.set_timeout(kIdleTimeout);
     std::shared_ptr<const TlsMaterial> tls = tls_;
     config.set_ssl_context_callback(
         [tls](boost::asio::ssl::context& context) { ConfigureSslContext(*tls, context); });
     return http::client::http_client(web::uri(server_), config);
   }
 
-  // One pooled client per distinct timeout (in practice one or two).
-  std::shared_ptr<http::client::http_client> SharedClient(std::chrono::seconds timeout) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::shared_ptr<http::client::http_client>& client = clients_[timeout.count()];
-    if (!client) client = std::make_shared<http::client::http_client>(NewHttpClient(timeout));
-    return client;
-  }
-
-  static http::http_request ToMessage(const HttpRequest& request, const std::string& token) {
+  static http::http_request ToMessage(const HttpRequest& request) {
     http::http_request message{http::method(request.method)};
     message.set_request_uri(web::uri(request.path_and_query));
     std::string content_type = "application/json";
@@ -243,22 +254,17 @@ class CpprestTransport final : public Transport {
       }
     }
     if (!request.body.empty()) message.set_body(request.body, content_type);
-    if (!token.empty()) message.headers().add("Authorization", absl::StrCat("Bearer ", token));
     return message;
   }
 
   const std::string server_;
   const std::shared_ptr<const TlsMaterial> tls_;
-  TokenSource token_;
-  std::mutex mu_;
-  // Keyed by timeout in seconds; guarded by mu_.
-  std::map<int64_t, std::shared_ptr<http::client::http_client>> clients_;
+  std::unique_ptr<http::client::http_client> pooled_;  // set by Init; thread-safe
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig& config,
-                                                               const TransportOptions& options) {
+absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig& config) {
   if (config.insecure) {
     return absl::InvalidArgumentError("insecure TLS is not supported: TLS is always verified");
   }
@@ -275,17 +281,9 @@ absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig&
   ASSIGN_OR_RETURN(TlsMaterial parsed,
                    ParseTlsMaterial(config.ca_pem, config.client_cert_pem, config.client_key_pem));
   auto tls = std::make_shared<const TlsMaterial>(std::move(parsed));
-  auto transport =
-      std::make_unique<CpprestTransport>(config.server, std::move(tls), config.bearer_token,
-                                         config.token_file, options.token_check_interval);
+  auto transport = std::make_unique<CpprestTransport>(config.server, std::move(tls));
   RETURN_IF_ERROR(transport->Init());
   return std::unique_ptr<Transport>(std::move(transport));
-}
-
-absl::StatusOr<std::unique_ptr<Client>> NewClientForConfig(const RestConfig& config,
-                                                           const ClientOptions& options) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport, NewCpprestTransport(config));
-  return NewClient(std::move(transport), options);
 }
 
 }  // namespace coderun::kube

@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kube/config_client.h"
 #include "kube/errors.h"
 #include "kube/testing/test_certs.h"
 #include "kube/testing/test_tls_server.h"
@@ -36,16 +37,16 @@ class CpprestTransportTest : public ::testing::Test {
     return config;
   }
   std::unique_ptr<kube::Transport> Connect(const RestConfig& config) const {
-    absl::StatusOr<std::unique_ptr<kube::Transport>> t = NewCpprestTransport(config);
+    absl::StatusOr<std::unique_ptr<kube::Transport>> t = NewTransportForConfig(config);
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *std::move(t) : nullptr;
   }
+  static Context Ctx() { return Context().WithTimeout(std::chrono::seconds(10)); }
   static HttpRequest Get(std::string path) {
     HttpRequest r;
     r.method = "GET";
     r.path_and_query = std::move(path);
     r.headers["User-Agent"] = "coderun-controller";
-    r.timeout = std::chrono::seconds(10);
     return r;
   }
 
@@ -68,12 +69,12 @@ TEST_F(CpprestTransportTest, DoVerifiesServerAndPresentsClientCertificate) {
   post.method = "POST";
   post.body = R"({"a":1})";
   post.headers["Content-Type"] = "application/json";
-  absl::StatusOr<HttpResponse> created = t->Do(post);
+  absl::StatusOr<HttpResponse> created = t->Do(Ctx(), post);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->status, 201);
   EXPECT_EQ(created->body, R"({"a":1})");
 
-  absl::StatusOr<HttpResponse> missing = t->Do(Get("/api/v1/namespaces/a/configmaps/nope"));
+  absl::StatusOr<HttpResponse> missing = t->Do(Ctx(), Get("/api/v1/namespaces/a/configmaps/nope"));
   ASSERT_TRUE(missing.ok()) << missing.status();  // an HTTP error is a value
   EXPECT_EQ(missing->status, 404);
 
@@ -100,7 +101,7 @@ TEST_F(CpprestTransportTest, BearerTokenComesFromTheTokenFile) {
   config.client_key_pem.clear();
   config.bearer_token.clear();
   config.token_file = path;
-  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Get("/version"));
+  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Ctx(), Get("/version"));
   unlink(path);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(server.requests().size(), 1u);
@@ -173,27 +174,27 @@ TEST_F(RotatingTokenTest, A401RereadsTheRotatedFileAndRetriesOnce) {
   TransportOptions options;
   options.token_check_interval = std::chrono::hours(1);
   absl::StatusOr<std::unique_ptr<kube::Transport>> made =
-      NewCpprestTransport(TokenFileConfig(server), options);
+      NewTransportForConfig(TokenFileConfig(server), options);
   ASSERT_TRUE(made.ok()) << made.status();
   std::unique_ptr<kube::Transport> t = *std::move(made);
-  absl::StatusOr<HttpResponse> r = t->Do(Get("/version"));
+  absl::StatusOr<HttpResponse> r = t->Do(Ctx(), Get("/version"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
 
   // Rotated before the next check: the next request still carries the old token, is
   // refused, and goes again with the new one.
   Rotate("token-2");
-  r = t->Do(Get("/version"));
+  r = t->Do(Ctx(), Get("/version"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
-  r = t->Do(Get("/version"));
+  r = t->Do(Ctx(), Get("/version"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
 
   // Watches too.
   Rotate("token-3");
   std::vector<std::string> lines;
-  r = t->Stream(Get("/api/v1/pods?watch=1"), [&](std::string_view line) {
+  r = t->Stream(Ctx(), Get("/api/v1/pods?watch=1"), [&](std::string_view line) {
     lines.emplace_back(line);
     return true;
   });
@@ -212,7 +213,7 @@ TEST_F(RotatingTokenTest, A401WithAnUnchangedFileIsNotRetried) {
   });
   std::unique_ptr<kube::Transport> t = Connect(TokenFileConfig(server));
   ASSERT_NE(t, nullptr);
-  absl::StatusOr<HttpResponse> r = t->Do(Get("/version"));
+  absl::StatusOr<HttpResponse> r = t->Do(Ctx(), Get("/version"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 401);
   EXPECT_EQ(server.requests().size(), 1u);
@@ -223,11 +224,11 @@ TEST_F(RotatingTokenTest, ChangedFileIsPickedUpAtTheNextCheckWithoutA401) {
   TransportOptions options;
   options.token_check_interval = std::chrono::milliseconds(0);
   absl::StatusOr<std::unique_ptr<kube::Transport>> t =
-      NewCpprestTransport(TokenFileConfig(server), options);
+      NewTransportForConfig(TokenFileConfig(server), options);
   ASSERT_TRUE(t.ok()) << t.status();
-  ASSERT_TRUE((*t)->Do(Get("/version")).ok());
+  ASSERT_TRUE((*t)->Do(Ctx(), Get("/version")).ok());
   Rotate("token-2");
-  absl::StatusOr<HttpResponse> r = (*t)->Do(Get("/version"));
+  absl::StatusOr<HttpResponse> r = (*t)->Do(Ctx(), Get("/version"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(Tokens(server), (std::vector<std::string>{"Bearer token-1", "Bearer token-2"}));
@@ -240,7 +241,7 @@ TEST_F(CpprestTransportTest, RefusesServerCertificateFromAnotherCa) {
     c.Respond(200, "{}");
   });
   std::unique_ptr<kube::Transport> t = Connect(Config(server));
-  absl::StatusOr<HttpResponse> r = t->Do(Get("/version"));
+  absl::StatusOr<HttpResponse> r = t->Do(Ctx(), Get("/version"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
   EXPECT_TRUE(server.requests().empty());
 }
@@ -250,7 +251,7 @@ TEST_F(CpprestTransportTest, RefusesServerCertificateForAnotherHost) {
   TlsTestServer server(wrong_host, "", [](const ServedRequest&, ServerConn& c) {
     c.Respond(200, "{}");
   });
-  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Do(Get("/version"));
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Do(Ctx(), Get("/version"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
   EXPECT_TRUE(server.requests().empty());
 }
@@ -262,7 +263,7 @@ TEST_F(CpprestTransportTest, ServerRequiringClientCertRefusesClientWithoutOne) {
   RestConfig config = Config(server);
   config.client_cert_pem.clear();
   config.client_key_pem.clear();
-  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Get("/version"));
+  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Ctx(), Get("/version"));
   EXPECT_FALSE(r.ok());
   EXPECT_TRUE(server.requests().empty());
 }
@@ -271,7 +272,7 @@ TEST_F(CpprestTransportTest, ConnectionRefusedIsUnavailable) {
   RestConfig config;
   config.server = "https://127.0.0.1:1";
   config.ca_pem = ca_.cert_pem;
-  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Get("/version"));
+  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Ctx(), Get("/version"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
   EXPECT_TRUE(IsTransient(r.status()));
 }
@@ -312,7 +313,7 @@ TEST_F(CpprestTransportTest, StreamDeliversEachLineBeforeTheNextArrives) {
   });
   std::vector<std::string> lines;
   absl::StatusOr<HttpResponse> r =
-      Connect(Config(server))->Stream(Get("/watch"), [&](std::string_view line) {
+      Connect(Config(server))->Stream(Ctx(), Get("/watch"), [&](std::string_view line) {
         lines.emplace_back(line);
         if (lines.size() == 1) first_line_seen.set_value();
         return true;
@@ -334,8 +335,7 @@ TEST_F(CpprestTransportTest, StreamStoppedByCallbackReturnsWithoutWaitingForTheS
     }
   });
   auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
-      Get("/watch"), [](std::string_view line) { return line.empty(); });
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(Ctx(), Get("/watch"), [](std::string_view line) { return line.empty(); });
   EXPECT_TRUE(r.ok()) << r.status();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
@@ -346,8 +346,7 @@ TEST_F(CpprestTransportTest, StreamNon2xxReturnsTheWholeBody) {
     c.Respond(410, gone);
   });
   int calls = 0;
-  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
-      Get("/watch"), [&](std::string_view) { ++calls; return true; });
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(Ctx(), Get("/watch"), [&](std::string_view) { ++calls; return true; });
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 410);
   EXPECT_EQ(r->body, gone);
@@ -361,8 +360,7 @@ TEST_F(CpprestTransportTest, StreamCutMidwayIsAnError) {
     c.Close();  // without the terminating chunk
   });
   int calls = 0;
-  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
-      Get("/watch"), [&](std::string_view) { ++calls; return true; });
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(Ctx(), Get("/watch"), [&](std::string_view) { ++calls; return true; });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
   EXPECT_EQ(calls, 1);
 }
@@ -377,8 +375,7 @@ TEST_F(CpprestTransportTest, StreamRefusesAnOverlongLine) {
     c.Chunk("\n");
     c.EndChunked();
   });
-  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(
-      Get("/watch"), [](std::string_view) { return true; });
+  absl::StatusOr<HttpResponse> r = Connect(Config(server))->Stream(Ctx(), Get("/watch"), [](std::string_view) { return true; });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
 }
 
@@ -399,7 +396,7 @@ TEST_F(CpprestTransportTest, OpenStreamDoesNotBlockOtherRequests) {
   std::unique_ptr<kube::Transport> t = Connect(Config(server));
   std::thread watcher([&] {
     bool first = true;
-    absl::StatusOr<HttpResponse> r = t->Stream(Get("/watch"), [&](std::string_view) {
+    absl::StatusOr<HttpResponse> r = t->Stream(Ctx(), Get("/watch"), [&](std::string_view) {
       if (first) streaming.set_value();
       first = false;
       return true;
@@ -408,7 +405,7 @@ TEST_F(CpprestTransportTest, OpenStreamDoesNotBlockOtherRequests) {
   });
   streaming.get_future().wait();
   for (int i = 0; i < 3; ++i) {
-    absl::StatusOr<HttpResponse> r = t->Do(Get("/api"));
+    absl::StatusOr<HttpResponse> r = t->Do(Ctx(), Get("/api"));
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->body, "{\"ok\":true}");
   }

@@ -1,22 +1,32 @@
 #include "kube/rate_limiter.h"
 
-#include <thread>
+#include "common/status_macros.h"
 
 namespace coderun::kube {
 
 RateLimiter::RateLimiter(double qps, int burst, const Clock& clock, Sleeper sleep)
     : clock_(clock),
-      sleep_(sleep ? std::move(sleep)
-                   : Sleeper([](std::chrono::nanoseconds d) { std::this_thread::sleep_for(d); })),
+      sleep_(sleep ? std::move(sleep) : Sleeper([](const Context& ctx, std::chrono::nanoseconds d) {
+        return ctx.SleepFor(d);
+      })),
       bucket_(qps, burst, clock.Now()) {}
 
-void RateLimiter::Wait() {
+absl::Status RateLimiter::Wait(const Context& ctx) {
+  RETURN_IF_ERROR(ctx.Err());
   std::chrono::nanoseconds delay;
   {
     std::lock_guard<std::mutex> lock(mu_);
     delay = bucket_.Reserve(clock_.Now());
   }
-  if (delay > std::chrono::nanoseconds::zero()) sleep_(delay);
+  if (delay <= std::chrono::nanoseconds::zero()) return absl::OkStatus();
+  if (ctx.deadline() && std::chrono::steady_clock::now() + delay > *ctx.deadline()) {
+    return absl::DeadlineExceededError("client rate limit: the next request slot is after the deadline");
+  }
+  if (!sleep_(ctx, delay)) {
+    RETURN_IF_ERROR(ctx.Err());
+    return absl::CancelledError("client rate limit wait interrupted");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace coderun::kube

@@ -6,23 +6,28 @@
 #include <functional>
 #include <mutex>
 
+#include "absl/status/status.h"
 #include "common/clock.h"
+#include "common/context.h"
 #include "common/token_bucket.h"
 
 namespace coderun::kube {
 
 class RateLimiter {
  public:
-  using Sleeper = std::function<void(std::chrono::nanoseconds)>;
+  // Sleeps for the given time or until `ctx` ends; true when the whole time passed.
+  using Sleeper = std::function<bool(const Context& ctx, std::chrono::nanoseconds)>;
 
   // qps <= 0 disables limiting (Wait never blocks). burst < 1 is treated as 1. The bucket
   // starts full. `clock` must outlive the limiter; `sleep` defaults to
-  // std::this_thread::sleep_for (tests pass one that advances a fake clock).
+  // Context::SleepFor (tests pass one that advances a fake clock).
   RateLimiter(double qps, int burst, const Clock& clock = RealClock(), Sleeper sleep = nullptr);
 
   // Takes a token, blocking until one is available. Waiters are served in call order: each
-  // call reserves the next token and then sleeps until it is due.
-  void Wait();
+  // call reserves the next token and then sleeps until it is due. A token due after `ctx`'s
+  // deadline is DeadlineExceeded at once (client-go's Wait(ctx)); cancelled while waiting
+  // is Cancelled. The token is spent either way.
+  absl::Status Wait(const Context& ctx = {});
 
  private:
   const Clock& clock_;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/context.h"
 
 namespace coderun::kube {
 
@@ -16,7 +17,6 @@ struct HttpRequest {
   std::string path_and_query;               // "/api/v1/namespaces/x/pods?limit=100"
   std::map<std::string, std::string> headers;
   std::string body;
-  std::chrono::seconds timeout{30};  // per receive; watches set it above their timeoutSeconds
 };
 
 struct HttpResponse {
@@ -24,22 +24,33 @@ struct HttpResponse {
   std::string body;
 };
 
+// Implementations: cpprest_transport.h (the HTTP library), token_transport.h (a decorator
+// adding the bearer token), testing/fake_transport.h. Replacing the HTTP library means one new
+// file like cpprest_transport.cc and one changed line in config_client.cc.
+//
+// Every call is bounded by its Context: it returns DeadlineExceeded at the context's deadline
+// and Cancelled soon after the context is cancelled, whatever the server does (a server that
+// accepts a connection and never answers included). Without a deadline only the library's
+// idle timeout bounds a call; kube::Client always sets one.
 class Transport {
  public:
   virtual ~Transport() = default;
 
   // Sends one request and returns the whole response. A non-OK Status means no HTTP response
-  // was received (connection refused, TLS failure, timeout): kUnavailable or
-  // kDeadlineExceeded. Any HTTP status, 4xx and 5xx included, is a value. Thread-safe.
-  virtual absl::StatusOr<HttpResponse> Do(const HttpRequest& request) = 0;
+  // was received (connection refused, TLS failure, deadline, cancellation): kUnavailable,
+  // kDeadlineExceeded or kCancelled. Any HTTP status, 4xx and 5xx included, is a value.
+  // Thread-safe.
+  virtual absl::StatusOr<HttpResponse> Do(const Context& ctx, const HttpRequest& request) = 0;
 
   // Sends one request whose response body is a stream of newline-delimited records (a
   // watch). When the status is 2xx, `on_line` is called for each line as it arrives;
   // returning false stops reading. For a non-2xx status the body is returned whole in the
   // response and `on_line` is not called. Returns when the stream ends, the callback stops
   // it, or the connection fails (non-OK Status). Thread-safe; blocking.
+  // Cancelling `ctx` ends a stream that is waiting for the next line.
   virtual absl::StatusOr<HttpResponse> Stream(
-      const HttpRequest& request, const std::function<bool(std::string_view line)>& on_line) = 0;
+      const Context& ctx, const HttpRequest& request,
+      const std::function<bool(std::string_view line)>& on_line) = 0;
 };
 
 }  // namespace coderun::kube

@@ -2,27 +2,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "common/time.h"
 #include "kube/errors.h"
 
 namespace coderun::leader {
 
 using kube::json;
-
-namespace {
-
-// Sleeps for `period` in short steps, returning early once `stop` is set.
-void WaitUnless(std::chrono::seconds period, const std::atomic<bool>& stop) {
-  constexpr auto kStep = std::chrono::milliseconds(50);
-  for (auto waited = std::chrono::milliseconds(0); waited < period && !stop; waited += kStep) {
-    std::this_thread::sleep_for(kStep);
-  }
-}
-
-}  // namespace
 
 std::string DefaultIdentity() {
   char host[256] = {};
@@ -31,20 +22,37 @@ std::string DefaultIdentity() {
   return std::string(pod && *pod ? pod : host) + "_" + std::to_string(getpid());
 }
 
-Elector::Elector(kube::Client& client, ElectorOptions options, Clock& clock)
-    : client_(client), options_(std::move(options)), clock_(clock) {}
+Elector::Elector(kube::Client& client, ElectorOptions options, Clock& clock, Sleeper sleep)
+    : client_(client),
+      options_(std::move(options)),
+      clock_(clock),
+      sleep_(sleep ? std::move(sleep) : Sleeper([](const Context& ctx, std::chrono::nanoseconds d) {
+        return ctx.SleepFor(d);
+      })) {}
 
-Elector::~Elector() {
-  stop_renewing_ = true;
-  if (renewer_.joinable()) renewer_.join();
+Elector::~Elector() { StopRenewing(); }
+
+void Elector::StopRenewing() {
+  stop_renewing_.Cancel();
+  if (renewer_.joinable() && renewer_.get_id() != std::this_thread::get_id()) renewer_.join();
 }
 
 std::string Elector::NowMicro() const { return FormatRfc3339(clock_.WallNow(), 6); }
 
-absl::StatusOr<bool> Elector::TryAcquireOrRenew() {
+absl::StatusOr<bool> Elector::TryAcquireOrRenew(const Context& ctx) {
+  try {
+    return Attempt(ctx);
+  } catch (const std::exception& e) {  // a Lease whose fields have the wrong types
+    return absl::InvalidArgumentError(absl::StrCat("malformed Lease ", options_.lease_namespace,
+                                                   "/", options_.lease_name, ": ", e.what()));
+  }
+}
+
+absl::StatusOr<bool> Elector::Attempt(const Context& ctx) {
   const std::string now = NowMicro();
-  const int duration = static_cast<int>(options_.lease_duration.count());
-  auto current = client_.Get(kube::kLeases, options_.lease_namespace, options_.lease_name);
+  const int duration = static_cast<int>(
+      std::chrono::ceil<std::chrono::seconds>(options_.lease_duration).count());
+  auto current = client_.Get(ctx, kube::kLeases, options_.lease_namespace, options_.lease_name);
   if (!current.ok()) {
     if (!kube::IsNotFound(current.status())) return current.status();
     json lease = {{"apiVersion", "coordination.k8s.io/v1"},
@@ -56,7 +64,7 @@ absl::StatusOr<bool> Elector::TryAcquireOrRenew() {
                             {"acquireTime", now},
                             {"renewTime", now},
                             {"leaseTransitions", 0}}}};
-    auto created = client_.Create(kube::kLeases, options_.lease_namespace, lease);
+    auto created = client_.Create(ctx, kube::kLeases, options_.lease_namespace, lease);
     if (!created.ok()) {
       if (kube::IsAlreadyExists(created.status())) return false;
       return created.status();
@@ -92,7 +100,7 @@ absl::StatusOr<bool> Elector::TryAcquireOrRenew() {
   spec["holderIdentity"] = options_.identity;
   spec["leaseDurationSeconds"] = duration;
   spec["renewTime"] = now;
-  auto updated = client_.Update(kube::kLeases, options_.lease_namespace, lease);
+  auto updated = client_.Update(ctx, kube::kLeases, options_.lease_namespace, lease);
   if (!updated.ok()) {
     leading_ = false;
     if (kube::IsConflict(updated.status())) return false;  // someone else was faster
@@ -102,64 +110,82 @@ absl::StatusOr<bool> Elector::TryAcquireOrRenew() {
   return true;
 }
 
-bool Elector::Acquire(const std::atomic<bool>& stop) {
+bool Elector::Acquire(const Context& ctx) {
   bool logged_wait = false;
-  while (!stop) {
-    auto got = TryAcquireOrRenew();
+  while (!ctx.cancelled()) {
+    auto got = TryAcquireOrRenew(ctx.WithTimeout(options_.renew_deadline));
     if (got.ok() && *got) {
       log::Info("became leader", {{"lease", options_.lease_namespace + "/" + options_.lease_name},
                                   {"identity", options_.identity}});
       return true;
     }
+    if (ctx.cancelled()) break;
     if (!got.ok()) {
       log::Warn("leader election failed", {{"error", std::string(got.status().message())}});
     } else if (!logged_wait) {
       log::Info("waiting for leadership", {{"lease", options_.lease_namespace + "/" + options_.lease_name}});
       logged_wait = true;
     }
-    WaitUnless(options_.retry_period, stop);
+    if (!sleep_(ctx, options_.retry_period)) break;
   }
   return false;
 }
 
 void Elector::KeepRenewing(std::function<void()> on_lost) {
-  renewer_ = std::thread([this, on_lost = std::move(on_lost)] {
-    auto last_renew = clock_.Now();
-    while (!stop_renewing_) {
-      WaitUnless(options_.retry_period, stop_renewing_);
-      if (stop_renewing_) return;
-      auto renewed = TryAcquireOrRenew();
-      if (renewed.ok() && *renewed) {
-        last_renew = clock_.Now();
-        continue;
-      }
-      if (clock_.Now() - last_renew >= options_.renew_deadline || (renewed.ok() && !*renewed)) {
-        leading_ = false;
-        log::Error("leadership lost", {{"error", renewed.ok() ? "another replica holds the lease"
-                                                              : std::string(renewed.status().message())}});
-        on_lost();
-        return;
-      }
+  renewer_ = std::thread([this, on_lost = std::move(on_lost)] { RenewLoop(on_lost); });
+}
+
+void Elector::RenewLoop(const std::function<void()>& on_lost) {
+  const Context stop = stop_renewing_.context();
+  SteadyTime last_renew = clock_.Now();
+  while (true) {
+    const auto left = [&] {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(
+          options_.renew_deadline - (clock_.Now() - last_renew));
+    };
+    if (!sleep_(stop, std::min<std::chrono::nanoseconds>(options_.retry_period, left()))) return;
+    absl::StatusOr<bool> renewed =
+        left() > std::chrono::nanoseconds::zero()
+            ? TryAcquireOrRenew(stop.WithTimeout(left()))
+            : absl::DeadlineExceededError("renew deadline passed");
+    if (stop.cancelled()) return;
+    if (renewed.ok() && *renewed) {
+      last_renew = clock_.Now();
+      continue;
     }
-  });
+    if (renewed.ok() || left() <= std::chrono::nanoseconds::zero()) {
+      leading_ = false;
+      log::Error("leadership lost",
+                 {{"error", renewed.ok() ? "another replica holds the lease"
+                                         : std::string(renewed.status().message())}});
+      on_lost();
+      return;
+    }
+    log::Warn("lease renewal failed", {{"error", std::string(renewed.status().message())}});
+  }
 }
 
 void Elector::Release() {
-  stop_renewing_ = true;
-  if (renewer_.joinable() && renewer_.get_id() != std::this_thread::get_id()) renewer_.join();
+  StopRenewing();
   if (!leading_.exchange(false)) return;
-  auto current = client_.Get(kube::kLeases, options_.lease_namespace, options_.lease_name);
-  if (!current.ok()) return;
-  json lease = std::move(*current);
-  if (lease["spec"].value("holderIdentity", "") != options_.identity) return;
-  lease["spec"]["holderIdentity"] = "";
-  lease["spec"]["leaseDurationSeconds"] = 1;
-  lease["spec"]["renewTime"] = NowMicro();
-  auto released = client_.Update(kube::kLeases, options_.lease_namespace, lease);
+  const Context ctx = Context().WithTimeout(options_.renew_deadline);
+  absl::Status released = [&]() -> absl::Status {
+    try {
+      ASSIGN_OR_RETURN(kube::json lease, client_.Get(ctx, kube::kLeases, options_.lease_namespace,
+                                                     options_.lease_name));
+      if (lease["spec"].value("holderIdentity", "") != options_.identity) return absl::OkStatus();
+      lease["spec"]["holderIdentity"] = "";
+      lease["spec"]["leaseDurationSeconds"] = 1;
+      lease["spec"]["renewTime"] = NowMicro();
+      return client_.Update(ctx, kube::kLeases, options_.lease_namespace, lease).status();
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat("malformed Lease: ", e.what()));
+    }
+  }();
   if (released.ok()) {
     log::Info("leadership released", {{"identity", options_.identity}});
   } else {
-    log::Warn("could not release the lease", {{"error", std::string(released.status().message())}});
+    log::Warn("could not release the lease", {{"error", std::string(released.message())}});
   }
 }
 

@@ -3,7 +3,17 @@
 //
 // Expiry is judged on the local clock: a candidate takes over only after it has seen the
 // same Lease record, unrenewed, for a whole lease duration, so clock skew between replicas
-// does not matter. Thread-safe.
+// does not matter.
+//
+// Bounded like client-go: every acquire or renew attempt carries a deadline (the renew
+// deadline, counted for a leader from its last successful renewal), so a hung apiserver
+// cannot hold an attempt past it. A leader that has not renewed for renew_deadline gives up
+// and calls on_lost, which must stop its workers; lease_duration - renew_deadline is the
+// time that leaves before a standby may take over. The elector should have a client of its
+// own (own rate limiter): workers saturating theirs must not delay a renewal.
+//
+// Total: a malformed Lease is an error value (logged, retried), never an exception.
+// Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -15,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/context.h"
 #include "kube/client.h"
 
 namespace coderun::leader {
@@ -23,42 +34,54 @@ struct ElectorOptions {
   std::string lease_namespace = "coderun-system";
   std::string lease_name = "coderun-controller";
   std::string identity;  // unique per replica
-  std::chrono::seconds lease_duration{15};
-  std::chrono::seconds renew_deadline{10};  // the leader gives up if it cannot renew this long
-  std::chrono::seconds retry_period{2};
+  std::chrono::milliseconds lease_duration{15000};
+  std::chrono::milliseconds renew_deadline{10000};  // must be < lease_duration
+  std::chrono::milliseconds retry_period{2000};
 };
 
 class Elector {
  public:
-  Elector(kube::Client& client, ElectorOptions options, Clock& clock);
-  ~Elector();
+  // Sleeps for the given time on `clock` unless `ctx` is cancelled first; true when the whole
+  // time passed. The default sleeps in real time (Context::SleepFor); tests advance a
+  // FakeClock instead.
+  using Sleeper = std::function<bool(const Context& ctx, std::chrono::nanoseconds)>;
 
-  // One attempt to acquire or renew. Returns whether we hold the Lease afterwards; API
-  // errors other than conflicts are returned.
-  absl::StatusOr<bool> TryAcquireOrRenew();
+  Elector(kube::Client& client, ElectorOptions options, Clock& clock, Sleeper sleep = nullptr);
+  ~Elector();  // stops renewing (without releasing)
 
-  // Blocks, retrying every retry_period, until the Lease is ours (true) or `stop` (false).
-  bool Acquire(const std::atomic<bool>& stop);
+  // One attempt to acquire or renew, bounded by `ctx`. Returns whether we hold the Lease
+  // afterwards; API errors other than conflicts, a malformed Lease and the deadline are
+  // returned.
+  absl::StatusOr<bool> TryAcquireOrRenew(const Context& ctx);
 
-  // Renews every retry_period in a thread; if renewal fails for renew_deadline, stops and
-  // calls `on_lost` once (from that thread).
+  // Tries every retry_period, each attempt bounded by renew_deadline, until the Lease is
+  // ours (true) or `ctx` is cancelled (false).
+  bool Acquire(const Context& ctx);
+
+  // Renews every retry_period in a thread, each attempt bounded by what is left of
+  // renew_deadline since the last renewal. When that runs out, or another replica holds the
+  // Lease, stops and calls `on_lost` once (from that thread).
   void KeepRenewing(std::function<void()> on_lost);
 
   // Stops renewing and, if we hold the Lease, hands it back (empty holder, 1 s duration) so
-  // another replica takes over at once. Idempotent.
+  // another replica takes over at once; bounded by renew_deadline. Idempotent.
   void Release();
 
   bool leading() const { return leading_.load(); }
   const std::string& identity() const { return options_.identity; }
 
  private:
+  absl::StatusOr<bool> Attempt(const Context& ctx);
+  void RenewLoop(const std::function<void()>& on_lost);
+  void StopRenewing();
   std::string NowMicro() const;
 
   kube::Client& client_;
   const ElectorOptions options_;
   Clock& clock_;
+  const Sleeper sleep_;
   std::atomic<bool> leading_{false};
-  std::atomic<bool> stop_renewing_{false};
+  CancelSource stop_renewing_;
   std::thread renewer_;
 
   std::mutex mu_;

@@ -19,13 +19,13 @@ ElectorOptions Named(const std::string& identity) {
 
 // The outcome of one attempt; an API error fails the test.
 bool Try(Elector& e) {
-  auto got = e.TryAcquireOrRenew();
+  auto got = e.TryAcquireOrRenew({});
   EXPECT_TRUE(got.ok()) << got.status();
   return got.ok() && *got;
 }
 
 std::string Holder(informer::FakeClient& api) {
-  return (*api.Get(kube::kLeases, "sys", "lock"))["spec"].value("holderIdentity", "");
+  return (*api.Get({}, kube::kLeases, "sys", "lock"))["spec"].value("holderIdentity", "");
 }
 
 TEST(ElectorTest, FirstCandidateCreatesTheLeaseAndRenewsIt) {
@@ -35,10 +35,10 @@ TEST(ElectorTest, FirstCandidateCreatesTheLeaseAndRenewsIt) {
   ASSERT_EQ(Try(a), true);
   EXPECT_TRUE(a.leading());
   EXPECT_EQ(Holder(api), "a");
-  std::string first = (*api.Get(kube::kLeases, "sys", "lock"))["spec"]["renewTime"];
+  std::string first = (*api.Get({}, kube::kLeases, "sys", "lock"))["spec"]["renewTime"];
   clock.Advance(std::chrono::seconds(2));
   ASSERT_EQ(Try(a), true);
-  EXPECT_NE((*api.Get(kube::kLeases, "sys", "lock"))["spec"]["renewTime"], first);
+  EXPECT_NE((*api.Get({}, kube::kLeases, "sys", "lock"))["spec"]["renewTime"], first);
 }
 
 TEST(ElectorTest, StandbyTakesOverOnlyAfterTheLeaseWentUnrenewedForItsDuration) {
@@ -56,7 +56,7 @@ TEST(ElectorTest, StandbyTakesOverOnlyAfterTheLeaseWentUnrenewedForItsDuration) 
   clock.Advance(std::chrono::seconds(6));   // a is gone: 16 s unrenewed
   EXPECT_EQ(Try(b), true);
   EXPECT_EQ(Holder(api), "b");
-  EXPECT_EQ((*api.Get(kube::kLeases, "sys", "lock"))["spec"]["leaseTransitions"], 1);
+  EXPECT_EQ((*api.Get({}, kube::kLeases, "sys", "lock"))["spec"]["leaseTransitions"], 1);
   EXPECT_EQ(Try(a), false) << "the old leader sees it lost";
   EXPECT_FALSE(a.leading());
 }

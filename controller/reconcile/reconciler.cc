@@ -55,8 +55,9 @@ absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry) {
 
 Reconciler::Reconciler(kube::Client& client, Caches caches, const Settings& settings,
                        UidAllocator& uids, events::EventSink& events, Clock& clock,
-                       ReconcilerMetrics metrics)
+                       ReconcilerMetrics metrics, Context ctx)
     : client_(client),
+      ctx_(std::move(ctx)),
       caches_(std::move(caches)),
       settings_(settings),
       uids_(uids),
@@ -166,7 +167,7 @@ Result Reconciler::Replaced(const CodeRun& run, const Pod& pod) {
 Result Reconciler::Unrecorded(const CodeRun& run, const Pod& pod) {
   // Ours only if the status records it. The cache may be a step behind a status write of an
   // earlier process: a quorum read decides.
-  auto live = client_.Get(kube::kCodeRuns, run.ns, run.name, CodeRunDropKeys());
+  auto live = client_.Get(ctx_, kube::kCodeRuns, run.ns, run.name, CodeRunDropKeys());
   if (!live.ok()) return kube::IsNotFound(live.status()) ? Done("noop") : Error(live.status());
   auto decoded = DecodeCodeRun(*live);
   if (!decoded.ok()) return Error(decoded.status());
@@ -181,7 +182,7 @@ Result Reconciler::Unrecorded(const CodeRun& run, const Pod& pod) {
   Event(run, "Warning", events::kForeignPod,
         absl::StrCat("Pod ", pod.name, " was not recorded as created by the controller for this ",
                      "run; it is deleted and never read, and the run starts in a new Pod"));
-  absl::Status st = client_.Delete(kube::kPods, run.ns, pod.name,
+  absl::Status st = client_.Delete(ctx_, kube::kPods, run.ns, pod.name,
                                    kube::DeleteOptions{pod.uid, "Background"});
   if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return Error(st);
   return After(seconds(1), "replacing");
@@ -196,7 +197,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   }
 
   // The cache holds no code or stdin: read them once, to build the Secret.
-  auto full = client_.Get(kube::kCodeRuns, run.ns, run.name);
+  auto full = client_.Get(ctx_, kube::kCodeRuns, run.ns, run.name);
   if (!full.ok()) return kube::IsNotFound(full.status()) ? Done("noop") : Error(full.status());
   if ((*full)["metadata"].value("uid", "") != run.uid) return Done("noop");
   if (std::optional<std::string> bad = InputProblem((*full)["spec"])) {
@@ -237,14 +238,14 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
                    absl::StrCat("all run UIDs ", settings_.uid_low, "-", settings_.uid_high,
                                 " are in use; waiting for runs to finish"));
   }
-  auto created = client_.Create(kube::kPods, run.ns,
+  auto created = client_.Create(ctx_, kube::kPods, run.ns,
                                 BuildPod(run, limits, settings_, *uid, input.digest));
   if (!created.ok()) {
     const absl::Status& st = created.status();
     uids_.Release(pod_key);  // an existing Pod holds its own UID
     if (kube::IsAlreadyExists(st)) {
       // Not created by this call: someone else's, or ours from a call whose answer was lost.
-      auto existing = client_.Get(kube::kPods, run.ns, pod_name, MetadataDropKeys());
+      auto existing = client_.Get(ctx_, kube::kPods, run.ns, pod_name, MetadataDropKeys());
       if (!existing.ok()) return Error(existing.status());
       auto decoded = DecodePod(*existing);
       if (!decoded.ok() || decoded->controller_uid != run.uid) return NameTaken(run, pod_name);
@@ -275,7 +276,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
 absl::Status Reconciler::CreateSecret(const CodeRun& run, const RunInput& input) {
   const kube::json secret = BuildSecret(run, input);
   const std::string name = PodName(run.name, run.uid);
-  auto created = client_.Create(kube::kSecrets, run.ns, secret);
+  auto created = client_.Create(ctx_, kube::kSecrets, run.ns, secret);
   if (created.ok() || !kube::IsAlreadyExists(created.status())) return created.status();
   // A Secret of this name exists: ours from an earlier attempt, or planted by someone who
   // may create Secrets here. The controller cannot read Secrets, so it replaces it; should
@@ -286,9 +287,9 @@ absl::Status Reconciler::CreateSecret(const CodeRun& run, const RunInput& input)
         absl::StrCat("Secret ", name, " existed before the controller ",
                      "created it (planted, or left by an earlier attempt); it is replaced and ",
                      "never used"));
-  absl::Status st = client_.Delete(kube::kSecrets, run.ns, name);
+  absl::Status st = client_.Delete(ctx_, kube::kSecrets, run.ns, name);
   if (!st.ok() && !kube::IsNotFound(st)) return st;
-  created = client_.Create(kube::kSecrets, run.ns, secret);
+  created = client_.Create(ctx_, kube::kSecrets, run.ns, secret);
   if (created.ok()) return absl::OkStatus();
   if (kube::IsAlreadyExists(created.status())) {
     // Still there (a finalizer holds it): the runner's digest check decides.
@@ -337,7 +338,7 @@ Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits
 
 absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& pod,
                                                  const ValidLimits& limits, RunStatus from_pod) {
-  auto log = client_.PodLog(run.ns, pod.name, api::kRunnerContainer,
+  auto log = client_.PodLog(ctx_, run.ns, pod.name, api::kRunnerContainer,
                             static_cast<long>(api::MaxFrameBytes(limits.output_bytes)));
   std::string problem;
   if (log.ok()) {
@@ -358,7 +359,7 @@ absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& 
 
 Result Reconciler::PodMissing(const CodeRun& run) {
   // The status names a Pod the cache does not hold: informer lag, or someone deleted it.
-  auto live = client_.Get(kube::kPods, run.ns, run.pod_name, MetadataDropKeys());
+  auto live = client_.Get(ctx_, kube::kPods, run.ns, run.pod_name, MetadataDropKeys());
   if (live.ok()) return After(seconds(2), "lag");
   if (!kube::IsNotFound(live.status())) return Error(live.status());
   return WriteStatus(run,
@@ -421,7 +422,7 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
 
 absl::StatusOr<kube::json> Reconciler::PatchStatus(const CodeRun& run, const RunStatus& desired,
                                                    const std::string& now) {
-  auto patched = client_.MergePatch(kube::kCodeRuns, run.ns, run.name,
+  auto patched = client_.MergePatch(ctx_, kube::kCodeRuns, run.ns, run.name,
                                     StatusPatch(run, desired, now), "status");
   if (patched.ok() || !desired.Terminal() || !kube::IsTooLarge(patched.status())) return patched;
   // Every CodeRun the apiserver accepted must end: smaller and smaller terminal statuses.
@@ -446,7 +447,7 @@ absl::StatusOr<kube::json> Reconciler::PatchStatus(const CodeRun& run, const Run
     log::Warn("status too large, writing a smaller one",
               {{"coderun", run.Key()}, {"attempt", std::to_string(attempt + 1)},
                {"error", first_error}});
-    patched = client_.MergePatch(kube::kCodeRuns, run.ns, run.name,
+    patched = client_.MergePatch(ctx_, kube::kCodeRuns, run.ns, run.name,
                                  StatusPatch(run, smaller, now), "status");
   }
   return patched;
@@ -493,7 +494,7 @@ Result Reconciler::Finished(const CodeRun& run) {
   const std::int64_t ttl = TtlSecondsAfterFinished(run, settings_);
   const std::int64_t now = NowUnix();
   if (now < done + ttl) return After(seconds(done + ttl - now), "ttl");
-  absl::Status st = client_.Delete(kube::kCodeRuns, run.ns, run.name,
+  absl::Status st = client_.Delete(ctx_, kube::kCodeRuns, run.ns, run.name,
                                    kube::DeleteOptions{run.uid, "Background"});
   if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return Error(st);
   log::Info("coderun expired", {{"coderun", run.Key()}});
@@ -502,12 +503,12 @@ Result Reconciler::Finished(const CodeRun& run) {
 
 absl::Status Reconciler::Cleanup(const CodeRun& run) {
   const std::string name = PodName(run.name, run.uid);
-  absl::Status st = client_.Delete(kube::kSecrets, run.ns, name);
+  absl::Status st = client_.Delete(ctx_, kube::kSecrets, run.ns, name);
   if (!st.ok() && !kube::IsNotFound(st)) return st;
   if (settings_.keep_pods) return absl::OkStatus();
   auto pod = caches_.pod(run.ns + "/" + name);
   if (!pod || pod->controller_uid != run.uid) return absl::OkStatus();
-  st = client_.Delete(kube::kPods, run.ns, name, kube::DeleteOptions{pod->uid, "Background"});
+  st = client_.Delete(ctx_, kube::kPods, run.ns, name, kube::DeleteOptions{pod->uid, "Background"});
   if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return st;
   return absl::OkStatus();
 }
@@ -521,13 +522,13 @@ absl::StatusOr<std::optional<std::string>> Reconciler::EnsureNetworkPolicy(const
     if (p->name == kNetworkPolicyName) ours = p.get();
   }
   if (!ours) {
-    auto created = client_.Create(kube::kNetworkPolicies, ns, BuildDenyAllPolicy(ns));
+    auto created = client_.Create(ctx_, kube::kNetworkPolicies, ns, BuildDenyAllPolicy(ns));
     if (!created.ok() && !kube::IsAlreadyExists(created.status())) return created.status();
     if (created.ok()) log::Info("network policy created", {{"namespace", ns}});
   } else if (!IsIntactDenyAll(*ours)) {
     kube::json desired = BuildDenyAllPolicy(ns);
     desired["metadata"]["resourceVersion"] = ours->resource_version;
-    auto updated = client_.Update(kube::kNetworkPolicies, ns, desired);
+    auto updated = client_.Update(ctx_, kube::kNetworkPolicies, ns, desired);
     if (!updated.ok()) return updated.status();
     log::Info("network policy restored", {{"namespace", ns}});
   }

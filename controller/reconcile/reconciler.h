@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "common/context.h"
 #include "events/recorder.h"
 #include "kube/client.h"
 #include "metrics/registry.h"
@@ -56,9 +57,12 @@ absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry);
 
 class Reconciler {
  public:
+  // Every API call is made under `ctx` (plus the client's per-request timeout): the
+  // controller cancels it when this replica stops leading, so no write of a former leader
+  // lands after its Lease could have lapsed.
   Reconciler(kube::Client& client, Caches caches, const Settings& settings,
              UidAllocator& uids, events::EventSink& events, Clock& clock,
-             ReconcilerMetrics metrics = {});
+             ReconcilerMetrics metrics = {}, Context ctx = {});
 
   Result Reconcile(const std::string& key);
 
@@ -116,6 +120,7 @@ class Reconciler {
   std::int64_t NowUnix() const;
 
   kube::Client& client_;
+  const Context ctx_;
   Caches caches_;
   const Settings settings_;
   UidAllocator& uids_;

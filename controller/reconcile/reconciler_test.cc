@@ -32,19 +32,19 @@ class ReconcilerTest : public ::testing::Test {
         [this](const std::string& key) -> std::shared_ptr<const CodeRun> {
           if (auto lag = lagging_.find(key); lag != lagging_.end()) return lag->second;
           auto [ns, name] = Split(key);
-          auto obj = api_.Get(kube::kCodeRuns, ns, name);
+          auto obj = api_.Get({}, kube::kCodeRuns, ns, name);
           if (!obj.ok()) return nullptr;
           return std::make_shared<CodeRun>(*DecodeCodeRun(*obj));
         },
         [this](const std::string& key) -> std::shared_ptr<const Pod> {
           auto [ns, name] = Split(key);
-          auto obj = api_.Get(kube::kPods, ns, name);
+          auto obj = api_.Get({}, kube::kPods, ns, name);
           if (!obj.ok()) return nullptr;
           return std::make_shared<Pod>(*DecodePod(*obj));
         },
         [this](const std::string& ns) {
           std::vector<std::shared_ptr<const NetworkPolicy>> out;
-          auto list = api_.List(kube::kNetworkPolicies, ns, {});
+          auto list = api_.List({}, kube::kNetworkPolicies, ns, {});
           for (const auto& item : (*list)["items"]) {
             out.push_back(std::make_shared<NetworkPolicy>(*DecodeNetworkPolicy(item)));
           }
@@ -52,7 +52,7 @@ class ReconcilerTest : public ::testing::Test {
         },
         [this](const std::string& run_uid) {
           std::vector<std::string> names;
-          auto list = api_.List(kube::kPods, "ns", {});  // keep it alive for the loop
+          auto list = api_.List({}, kube::kPods, "ns", {});  // keep it alive for the loop
           for (const auto& item : (*list)["items"]) {
             Pod pod = *DecodePod(item);
             if (pod.run_uid_label == run_uid && pod.controller_uid != run_uid) {
@@ -86,15 +86,15 @@ class ReconcilerTest : public ::testing::Test {
                      {"spec", {{"code", "print(1)"}, {"stdin", "in"}, {"limits", limits}}}});
   }
 
-  CodeRun Run(const std::string& name) { return *DecodeCodeRun(*api_.Get(kube::kCodeRuns, "ns", name)); }
+  CodeRun Run(const std::string& name) { return *DecodeCodeRun(*api_.Get({}, kube::kCodeRuns, "ns", name)); }
   Result Reconcile(const std::string& name) { return reconciler_->Reconcile("ns/" + name); }
-  int PodCount() { return static_cast<int>((*api_.List(kube::kPods, "ns", {}))["items"].size()); }
+  int PodCount() { return static_cast<int>((*api_.List({}, kube::kPods, "ns", {}))["items"].size()); }
 
   // Plays the kubelet: the runner container terminated with `exit_code`.
   void Terminate(const std::string& run, int exit_code, const std::string& reason = "",
                  const std::string& started_at = "") {
     CodeRun r = Run(run);
-    json pod = *api_.Get(kube::kPods, "ns", PodName(r.name, r.uid));
+    json pod = *api_.Get({}, kube::kPods, "ns", PodName(r.name, r.uid));
     json terminated = {{"exitCode", exit_code}, {"reason", reason}};
     if (!started_at.empty()) terminated["startedAt"] = started_at;
     pod["status"] = {{"phase", exit_code == 0 ? "Succeeded" : "Failed"},
@@ -117,7 +117,7 @@ class ReconcilerTest : public ::testing::Test {
     CodeRun run = Run(run_name);
     ValidLimits limits{10, 1000, 268435456, 50, 65536};
     json pod = BuildPod(run, limits, settings_, 300005, std::string(64, '0'));
-    auto created = api_.Create(kube::kPods, "ns", pod);
+    auto created = api_.Create({}, kube::kPods, "ns", pod);
     EXPECT_TRUE(created.ok()) << created.status();
     return *created;
   }
@@ -158,11 +158,11 @@ TEST_F(ReconcilerTest, NewRunGetsPolicyThenSecretThenOnePod) {
   EXPECT_EQ(run.phase, "Pending");
   EXPECT_EQ(run.reason, "PodPending");
   EXPECT_EQ(run.pod_name, PodName("hello", run.uid));
-  EXPECT_TRUE(api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName).ok());
-  auto secret = api_.Get(kube::kSecrets, "ns", run.pod_name);
+  EXPECT_TRUE(api_.Get({}, kube::kNetworkPolicies, "ns", kNetworkPolicyName).ok());
+  auto secret = api_.Get({}, kube::kSecrets, "ns", run.pod_name);
   ASSERT_TRUE(secret.ok());
   EXPECT_EQ((*secret)["stringData"]["code"], "print(1)");
-  auto pod = api_.Get(kube::kPods, "ns", run.pod_name);
+  auto pod = api_.Get({}, kube::kPods, "ns", run.pod_name);
   ASSERT_TRUE(pod.ok());
   EXPECT_EQ((*pod)["spec"]["securityContext"]["runAsUser"], 300000);
 
@@ -186,7 +186,7 @@ TEST_F(ReconcilerTest, PodOutcomeBecomesTerminalStatusThenChildrenGo) {
   EXPECT_EQ(run.finished_condition_status, "True");
   EXPECT_NE(run.completion_time, 0);
   EXPECT_EQ(PodCount(), 0);
-  EXPECT_FALSE(api_.Get(kube::kSecrets, "ns", run.pod_name).ok());
+  EXPECT_FALSE(api_.Get({}, kube::kSecrets, "ns", run.pod_name).ok());
   ASSERT_TRUE(r.requeue_after.has_value());
   EXPECT_EQ(*r.requeue_after, std::chrono::seconds(3600));
 }
@@ -204,7 +204,7 @@ TEST_F(ReconcilerTest, RunnerReportFillsOutputUsageAndTheRealOutcome) {
   api_.SetPodLog("ns", Run("hello").pod_name, api::FormatReport(report));
   Terminate("hello", 0);
   ASSERT_TRUE(Reconcile("hello").error.ok());
-  json status = (*api_.Get(kube::kCodeRuns, "ns", "hello"))["status"];
+  json status = (*api_.Get({}, kube::kCodeRuns, "ns", "hello"))["status"];
   EXPECT_EQ(status["phase"], "Succeeded");
   EXPECT_EQ(status["reason"], "Completed");
   EXPECT_EQ(status["stdout"], "HELLO\n");
@@ -226,7 +226,7 @@ TEST_F(ReconcilerTest, TimeLimitFromTheReportKeepsPartialOutput) {
   api_.SetPodLog("ns", Run("slow").pod_name, api::FormatReport(report));
   Terminate("slow", 137);
   ASSERT_TRUE(Reconcile("slow").error.ok());
-  json status = (*api_.Get(kube::kCodeRuns, "ns", "slow"))["status"];
+  json status = (*api_.Get({}, kube::kCodeRuns, "ns", "slow"))["status"];
   EXPECT_EQ(status["reason"], "TimeLimitExceeded");
   EXPECT_EQ(status["signal"], 9);
   EXPECT_EQ(status["stdout"], "<");
@@ -264,7 +264,7 @@ TEST_F(ReconcilerTest, MissingReportNeverReadsAsSuccess) {
   ASSERT_TRUE(Reconcile("unreadable").error.ok());
   api_.SetPodLogError("ns", Run("unreadable").pod_name, 503);
   Terminate("unreadable", 0);
-  json ended = *api_.Get(kube::kPods, "ns", Run("unreadable").pod_name);
+  json ended = *api_.Get({}, kube::kPods, "ns", Run("unreadable").pod_name);
   ended["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"] = Now();
   api_.Put(kube::kPods, ended);
   EXPECT_FALSE(Reconcile("unreadable").error.ok()) << "retried while the window lasts";
@@ -275,7 +275,7 @@ TEST_F(ReconcilerTest, MissingReportNeverReadsAsSuccess) {
   // The Pod says Succeeded but has no runner container state at all.
   CreateRun("bare");
   ASSERT_TRUE(Reconcile("bare").error.ok());
-  json pod = *api_.Get(kube::kPods, "ns", Run("bare").pod_name);
+  json pod = *api_.Get({}, kube::kPods, "ns", Run("bare").pod_name);
   pod["status"] = {{"phase", "Succeeded"}};
   api_.Put(kube::kPods, pod);
   ASSERT_TRUE(Reconcile("bare").error.ok());
@@ -388,8 +388,8 @@ TEST_F(ReconcilerTest, StrangerPodWithOurLabelsIsNotTaken) {
   ASSERT_TRUE(Reconcile("hello").error.ok());
   CodeRun run = Run("hello");
   EXPECT_NE(run.pod_name, "impostor");
-  EXPECT_TRUE(api_.Get(kube::kPods, "ns", run.pod_name).ok());
-  EXPECT_TRUE(api_.Get(kube::kPods, "ns", "impostor").ok()) << "left alone";
+  EXPECT_TRUE(api_.Get({}, kube::kPods, "ns", run.pod_name).ok());
+  EXPECT_TRUE(api_.Get({}, kube::kPods, "ns", "impostor").ok()) << "left alone";
   EXPECT_TRUE(events_.Has("hello Warning ForeignPod Pod impostor"))
       << testing::PrintToString(events_.recorded);
 }
@@ -410,14 +410,14 @@ TEST_F(ReconcilerTest, PlantedPodOwnedByTheRunIsNeverRead) {
   ASSERT_TRUE(r.error.ok()) << r.error;
   EXPECT_EQ(r.outcome, "replacing");
   EXPECT_EQ(api_.pod_log_reads(), 0);
-  EXPECT_FALSE(api_.Get(kube::kPods, "ns", PodName("victim", Run("victim").uid)).ok()) << "deleted";
+  EXPECT_FALSE(api_.Get({}, kube::kPods, "ns", PodName("victim", Run("victim").uid)).ok()) << "deleted";
   EXPECT_TRUE(events_.Has("victim Warning ForeignPod Pod " + PodName("victim", Run("victim").uid) +
                           " was not recorded"))
       << testing::PrintToString(events_.recorded);
 
   ASSERT_EQ(Reconcile("victim").outcome, "created");
   CodeRun run = Run("victim");
-  json ours = *api_.Get(kube::kPods, "ns", run.pod_name);
+  json ours = *api_.Get({}, kube::kPods, "ns", run.pod_name);
   EXPECT_NE(ours["metadata"]["uid"], impostor["metadata"]["uid"]);
   EXPECT_EQ(run.pod_uid, ours["metadata"]["uid"]);
   TerminateWithReport("victim", 3);
@@ -438,7 +438,7 @@ TEST_F(ReconcilerTest, PodWhoseCreationWasNotRecordedIsReplacedAfterARestart) {
   EXPECT_EQ(Reconcile("hello").outcome, "waiting");
   EXPECT_EQ(Run("hello").pod_uid, first_uid);
   // Lose the record: the status as the creating process left it before its write.
-  json run = *api_.Get(kube::kCodeRuns, "ns", "hello");
+  json run = *api_.Get({}, kube::kCodeRuns, "ns", "hello");
   run["status"].erase("podUID");
   run["status"].erase("podName");
   api_.Put(kube::kCodeRuns, run);
@@ -452,7 +452,7 @@ TEST_F(ReconcilerTest, PodWhoseCreationWasNotRecordedIsReplacedAfterARestart) {
 TEST_F(ReconcilerTest, OwnPodIsTrustedWhenItsStatusWriteFailed) {
   CreateRun("hello");
   ASSERT_EQ(Reconcile("hello").outcome, "created");
-  json run = *api_.Get(kube::kCodeRuns, "ns", "hello");
+  json run = *api_.Get({}, kube::kCodeRuns, "ns", "hello");
   const std::string pod_uid = run["status"]["podUID"];
   run["status"].erase("podUID");
   api_.Put(kube::kCodeRuns, run);
@@ -486,28 +486,28 @@ TEST_F(ReconcilerTest, PlantedSecretIsReplacedWithTheRunsInput) {
                   {"metadata", {{"name", PodName(run.name, run.uid)}, {"namespace", "ns"},
                                 {"ownerReferences", {OwnerReference(run)}}}},
                   {"stringData", {{"code", "print('PLANTED')"}}}};
-  ASSERT_TRUE(api_.Create(kube::kSecrets, "ns", planted).ok());
+  ASSERT_TRUE(api_.Create({}, kube::kSecrets, "ns", planted).ok());
   ASSERT_EQ(Reconcile("victim").outcome, "created");
-  json secret = *api_.Get(kube::kSecrets, "ns", PodName(run.name, run.uid));
+  json secret = *api_.Get({}, kube::kSecrets, "ns", PodName(run.name, run.uid));
   EXPECT_EQ(secret["stringData"]["code"], "print(1)");
   EXPECT_TRUE(events_.Has("victim Warning ForeignSecret Secret " + PodName(run.name, run.uid)))
       << testing::PrintToString(events_.recorded);
   const std::string nonce = secret["stringData"]["nonce"];
-  json pod = *api_.Get(kube::kPods, "ns", PodName(run.name, run.uid));
+  json pod = *api_.Get({}, kube::kPods, "ns", PodName(run.name, run.uid));
   EXPECT_EQ(pod["spec"]["containers"][0]["args"].back(),
             "--input-digest=" + api::InputDigest(nonce, "print(1)", "in", "[]"));
 }
 
 TEST_F(ReconcilerTest, ArgumentWithNulIsInvalidSpecWithoutPod) {
   CreateRun("nul");
-  json run = *api_.Get(kube::kCodeRuns, "ns", "nul");
+  json run = *api_.Get({}, kube::kCodeRuns, "ns", "nul");
   run["spec"]["args"] = {"ok", std::string("a\0b", 3)};
   api_.Put(kube::kCodeRuns, run);
   ASSERT_TRUE(Reconcile("nul").error.ok());
   EXPECT_EQ(Run("nul").reason, "InvalidSpec");
   EXPECT_NE(Run("nul").message.find("spec.args[1]"), std::string::npos);
   EXPECT_EQ(PodCount(), 0);
-  EXPECT_FALSE(api_.Get(kube::kSecrets, "ns", Run("nul").pod_name.empty()
+  EXPECT_FALSE(api_.Get({}, kube::kSecrets, "ns", Run("nul").pod_name.empty()
                                                   ? PodName("nul", Run("nul").uid)
                                                   : Run("nul").pod_name)
                    .ok());
@@ -517,7 +517,7 @@ TEST_F(ReconcilerTest, ArgumentWithNulIsInvalidSpecWithoutPod) {
 // accepts ends InvalidSpec before any Pod, instead of wedging at its last write.
 TEST_F(ReconcilerTest, ObjectThatCouldNotHoldItsStatusIsInvalidSpec) {
   CreateRun("huge", {{"outputBytes", 262144}});
-  json run = *api_.Get(kube::kCodeRuns, "ns", "huge");
+  json run = *api_.Get({}, kube::kCodeRuns, "ns", "huge");
   run["spec"]["stdin"] = std::string(180000, '\x01');  // 1,080,000 bytes as stored
   api_.Put(kube::kCodeRuns, run);
   ASSERT_TRUE(Reconcile("huge").error.ok());
@@ -540,7 +540,7 @@ TEST_F(ReconcilerTest, TerminalStatusTooLargeToStoreIsWrittenSmaller) {
   api_.SetMaxObjectBytes(300000);
   Result r = Reconcile("big");
   ASSERT_TRUE(r.error.ok()) << r.error;
-  json status = (*api_.Get(kube::kCodeRuns, "ns", "big"))["status"];
+  json status = (*api_.Get({}, kube::kCodeRuns, "ns", "big"))["status"];
   EXPECT_EQ(status["phase"], "Succeeded");
   EXPECT_EQ(status["stdout"].get<std::string>().size(), 50000u);
   EXPECT_EQ(status["stdoutTruncated"], true);
@@ -554,9 +554,9 @@ TEST_F(ReconcilerTest, TerminalStatusTooLargeToStoreIsWrittenSmaller) {
   ASSERT_EQ(Reconcile("bigger").outcome, "created");
   api_.SetPodLog("ns", Run("bigger").pod_name, api::FormatReport(report));
   Terminate("bigger", 0);
-  api_.SetMaxObjectBytes(api_.Get(kube::kCodeRuns, "ns", "bigger")->dump().size() + 600);
+  api_.SetMaxObjectBytes(api_.Get({}, kube::kCodeRuns, "ns", "bigger")->dump().size() + 600);
   ASSERT_TRUE(Reconcile("bigger").error.ok());
-  status = (*api_.Get(kube::kCodeRuns, "ns", "bigger"))["status"];
+  status = (*api_.Get({}, kube::kCodeRuns, "ns", "bigger"))["status"];
   EXPECT_EQ(status["phase"], "Succeeded");
   EXPECT_EQ(status["stdout"], "");
   EXPECT_EQ(status["stdoutTruncated"], true);
@@ -593,14 +593,14 @@ TEST_F(ReconcilerTest, ForeignAllowPolicyHoldsRunsUntilRemoved) {
 TEST_F(ReconcilerTest, AlteredOrDeletedPolicyIsRestored) {
   CreateRun("hello");
   ASSERT_TRUE(Reconcile("hello").error.ok());
-  json np = *api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName);
+  json np = *api_.Get({}, kube::kNetworkPolicies, "ns", kNetworkPolicyName);
   np["spec"]["ingress"] = json::array({json::object()});
   api_.Put(kube::kNetworkPolicies, np);
   ASSERT_TRUE(reconciler_->Reconcile(NetworkPolicyKey("ns")).error.ok());
-  EXPECT_EQ((*api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName))["spec"], DenyAllSpec());
+  EXPECT_EQ((*api_.Get({}, kube::kNetworkPolicies, "ns", kNetworkPolicyName))["spec"], DenyAllSpec());
   api_.Erase(kube::kNetworkPolicies, "ns", kNetworkPolicyName);
   ASSERT_TRUE(reconciler_->Reconcile(NetworkPolicyKey("ns")).error.ok());
-  EXPECT_TRUE(api_.Get(kube::kNetworkPolicies, "ns", kNetworkPolicyName).ok());
+  EXPECT_TRUE(api_.Get({}, kube::kNetworkPolicies, "ns", kNetworkPolicyName).ok());
 }
 
 TEST_F(ReconcilerTest, PolicyOfADeletedOrTerminatingNamespaceIsLeftAlone) {
@@ -617,7 +617,7 @@ TEST_F(ReconcilerTest, UnschedulablePodWaitsThenFailsAtThePendingDeadline) {
   CreateRun("hello");
   ASSERT_TRUE(Reconcile("hello").error.ok());
   CodeRun run = Run("hello");
-  json pod = *api_.Get(kube::kPods, "ns", run.pod_name);
+  json pod = *api_.Get({}, kube::kPods, "ns", run.pod_name);
   pod["status"] = {{"phase", "Pending"},
                    {"conditions", {{{"type", "PodScheduled"}, {"status", "False"},
                                     {"reason", "Unschedulable"}, {"message", "Insufficient cpu"}}}}};
@@ -636,7 +636,7 @@ TEST_F(ReconcilerTest, UnschedulablePodWaitsThenFailsAtThePendingDeadline) {
 
 TEST_F(ReconcilerTest, FinishedRunIsDeletedAfterItsTtl) {
   CreateRun("hello");
-  json run = *api_.Get(kube::kCodeRuns, "ns", "hello");
+  json run = *api_.Get({}, kube::kCodeRuns, "ns", "hello");
   run["spec"]["ttlSecondsAfterFinished"] = 5;
   api_.Put(kube::kCodeRuns, run);
   ASSERT_TRUE(Reconcile("hello").error.ok());
@@ -647,10 +647,10 @@ TEST_F(ReconcilerTest, FinishedRunIsDeletedAfterItsTtl) {
   clock_.Advance(std::chrono::seconds(3));
   r = Reconcile("hello");
   EXPECT_EQ(r.outcome, "ttl");
-  EXPECT_TRUE(api_.Get(kube::kCodeRuns, "ns", "hello").ok());
+  EXPECT_TRUE(api_.Get({}, kube::kCodeRuns, "ns", "hello").ok());
   clock_.Advance(std::chrono::seconds(3));
   EXPECT_EQ(Reconcile("hello").outcome, "expired");
-  EXPECT_FALSE(api_.Get(kube::kCodeRuns, "ns", "hello").ok());
+  EXPECT_FALSE(api_.Get({}, kube::kCodeRuns, "ns", "hello").ok());
 }
 
 TEST_F(ReconcilerTest, RunUidsAreUniqueAcrossLiveRuns) {
@@ -659,7 +659,7 @@ TEST_F(ReconcilerTest, RunUidsAreUniqueAcrossLiveRuns) {
     std::string name = "run" + std::to_string(i);
     CreateRun(name);
     ASSERT_TRUE(Reconcile(name).error.ok());
-    json pod = *api_.Get(kube::kPods, "ns", Run(name).pod_name);
+    json pod = *api_.Get({}, kube::kPods, "ns", Run(name).pod_name);
     uids.insert(pod["spec"]["securityContext"]["runAsUser"].get<std::int64_t>());
   }
   EXPECT_EQ(uids.size(), 5u);

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "kube/client.h"
 #include "kube/errors.h"
 
@@ -134,8 +135,9 @@ class FakeClient final : public kube::Client {
 
   // ---- kube::Client --------------------------------------------------------------------
 
-  absl::StatusOr<json> Get(const kube::Resource& r, const std::string& ns,
+  absl::StatusOr<json> Get(const Context& ctx, const kube::Resource& r, const std::string& ns,
                            const std::string& name, const kube::DropKeys& drop = {}) override {
+    RETURN_IF_ERROR(ctx.Err());
     if (name.empty()) return absl::InvalidArgumentError("Get: empty name");
     std::lock_guard lock(mu_);
     const json* obj = FindLocked(r, Key(r, ns, name));
@@ -143,9 +145,10 @@ class FakeClient final : public kube::Client {
     return Dropped(*obj, drop);
   }
 
-  absl::StatusOr<json> List(const kube::Resource& r, const std::string& ns,
+  absl::StatusOr<json> List(const Context& ctx, const kube::Resource& r, const std::string& ns,
                             const kube::ListOptions& opts,
                             const kube::DropKeys& drop = {}) override {
+    RETURN_IF_ERROR(ctx.Err());
     std::lock_guard lock(mu_);
     list_calls_.push_back({ns, opts});
     if (!list_failures_.empty()) {
@@ -174,8 +177,9 @@ class FakeClient final : public kube::Client {
     return json{{"kind", "List"}, {"metadata", meta}, {"items", items}};
   }
 
-  absl::StatusOr<json> Create(const kube::Resource& r, const std::string& ns,
+  absl::StatusOr<json> Create(const Context& ctx, const kube::Resource& r, const std::string& ns,
                               const json& object) override {
+    RETURN_IF_ERROR(ctx.Err());
     std::lock_guard lock(mu_);
     if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
       return gone->second ? NamespaceTerminating(ns)
@@ -194,14 +198,17 @@ class FakeClient final : public kube::Client {
     return StoreLocked(r, std::move(obj));
   }
 
-  absl::StatusOr<json> Update(const kube::Resource& r, const std::string& ns,
+  absl::StatusOr<json> Update(const Context& ctx, const kube::Resource& r, const std::string& ns,
                               const json& object) override {
+    RETURN_IF_ERROR(ctx.Err());
     return Replace(r, ns, object, /*status_only=*/false);
   }
 
-  absl::StatusOr<json> MergePatch(const kube::Resource& r, const std::string& ns,
-                                  const std::string& name, const json& patch,
+  absl::StatusOr<json> MergePatch(const Context& ctx, const kube::Resource& r,
+                                  const std::string& ns, const std::string& name,
+                                  const json& patch,
                                   const std::string& subresource = "") override {
+    RETURN_IF_ERROR(ctx.Err());
     if (name.empty()) return absl::InvalidArgumentError("MergePatch: empty name");
     json merged;
     {
@@ -226,8 +233,9 @@ class FakeClient final : public kube::Client {
     return Replace(r, ns, merged, subresource == "status");
   }
 
-  absl::Status Delete(const kube::Resource& r, const std::string& ns, const std::string& name,
-                      const kube::DeleteOptions& opts = {}) override {
+  absl::Status Delete(const Context& ctx, const kube::Resource& r, const std::string& ns,
+                      const std::string& name, const kube::DeleteOptions& opts = {}) override {
+    RETURN_IF_ERROR(ctx.Err());
     if (name.empty()) return absl::InvalidArgumentError("Delete: empty name");
     std::lock_guard lock(mu_);
     const json* obj = FindLocked(r, Key(r, ns, name));
@@ -239,10 +247,16 @@ class FakeClient final : public kube::Client {
     return absl::OkStatus();
   }
 
-  absl::Status Watch(const kube::Resource& r, const std::string& ns,
+  // Ends (OK) after the watch duration or when `ctx` is cancelled (Cancelled).
+  absl::Status Watch(const Context& ctx, const kube::Resource& r, const std::string& ns,
                      const kube::WatchOptions& opts,
                      const std::function<bool(kube::WatchEvent&&)>& on_event,
                      const kube::DropKeys& drop = {}) override {
+    RETURN_IF_ERROR(ctx.Err());
+    CancelRegistration wake = ctx.OnCancel([this] {
+      std::lock_guard lock(mu_);
+      cv_.notify_all();
+    });
     std::unique_lock lock(mu_);
     std::optional<WatchFault> fault;
     if (!faults_.empty()) {
@@ -272,14 +286,18 @@ class FakeClient final : public kube::Client {
       }
       if (fault) return Fail(*fault);
       lock.lock();
+      if (ctx.cancelled()) return absl::CancelledError("watch cancelled");
       if (history_[Id(r)].empty() || history_[Id(r)].back().rv <= pos) {
         if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) return absl::OkStatus();
       }
+      if (ctx.cancelled()) return absl::CancelledError("watch cancelled");
     }
   }
 
-  absl::StatusOr<std::string> PodLog(const std::string& ns, const std::string& pod,
-                                     const std::string&, long limit_bytes) override {
+  absl::StatusOr<std::string> PodLog(const Context& ctx, const std::string& ns,
+                                     const std::string& pod, const std::string&,
+                                     long limit_bytes) override {
+    RETURN_IF_ERROR(ctx.Err());
     std::lock_guard lock(mu_);
     ++pod_log_reads_;
     if (auto e = pod_log_errors_.find(ns + "/" + pod); e != pod_log_errors_.end()) {

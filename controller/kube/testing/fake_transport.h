@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,21 +54,27 @@ class FakeTransport : public Transport {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_.empty() ? HttpRequest{} : requests_.back();
   }
+  // The deadline of the last request's context.
+  std::optional<Deadline> last_deadline() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_deadline_;
+  }
+
   // How many streamed lines the last Stream() call handed to its callback.
   size_t lines_delivered() const {
     std::lock_guard<std::mutex> lock(mu_);
     return lines_delivered_;
   }
 
-  absl::StatusOr<HttpResponse> Do(const HttpRequest& request) override {
-    Reply reply = Next(request);
+  absl::StatusOr<HttpResponse> Do(const Context& ctx, const HttpRequest& request) override {
+    Reply reply = Next(ctx, request);
     return reply.response;
   }
 
   absl::StatusOr<HttpResponse> Stream(
-      const HttpRequest& request,
+      const Context& ctx, const HttpRequest& request,
       const std::function<bool(std::string_view line)>& on_line) override {
-    Reply reply = Next(request);
+    Reply reply = Next(ctx, request);
     if (!reply.response.ok()) return reply.response;
     if (reply.response->status < 200 || reply.response->status >= 300) return reply.response;
     size_t delivered = 0;
@@ -83,9 +90,10 @@ class FakeTransport : public Transport {
   }
 
  private:
-  Reply Next(const HttpRequest& request) {
+  Reply Next(const Context& ctx, const HttpRequest& request) {
     std::lock_guard<std::mutex> lock(mu_);
     requests_.push_back(request);
+    last_deadline_ = ctx.deadline();
     if (handler_) return handler_(request);
     if (replies_.empty()) {
       return Reply{absl::FailedPreconditionError("FakeTransport: no reply queued for " +
@@ -102,6 +110,7 @@ class FakeTransport : public Transport {
   Handler handler_;                   // guarded by mu_
   std::vector<HttpRequest> requests_;  // guarded by mu_
   size_t lines_delivered_ = 0;        // guarded by mu_
+  std::optional<Deadline> last_deadline_;  // guarded by mu_
 };
 
 }  // namespace coderun::kube
