@@ -1,9 +1,15 @@
-// The controller's metric families, without starting it (no informer or worker runs).
+// The controller's metric families (without starting it) and its shutdown.
 #include "app/controller.h"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
+#include "kube/config_client.h"
 #include "kube/testing/fake_client.h"
+#include "kube/testing/silent_server.h"
+#include "kube/testing/test_certs.h"
 
 namespace coderun::app {
 namespace {
@@ -59,6 +65,68 @@ TEST(CountApiRequestsTest, CountsByVerbAndCodeAndTimesByVerb) {
   EXPECT_TRUE(Has(metrics.Render(),
                   "coderun_api_request_duration_seconds_bucket{verb=\"log\",le=\"0.025\"} 1\n"));
   EXPECT_EQ(metrics.HistogramCountAndSum(latency, {{"verb", "watch"}}).first, 0);
+}
+
+// In-process Stop() against a hung apiserver (accepts, never answers): the informers' lists
+// and the prober's request are cancelled, so Stop returns at once. Before, the informers'
+// lists waited for the 30 s receive timeout and a silent watch for its timeout + 30 s (the
+// binary skipped those joins with _Exit).
+TEST(ControllerShutdownTest, StopReturnsPromptlyAgainstAHungApiserver) {
+  kube::testing::SilentServer apiserver;
+  kube::testing::KeyPair ca = kube::testing::MakeCert("ca", nullptr, /*is_ca=*/true);
+  kube::RestConfig config;
+  config.server = apiserver.url();
+  config.ca_pem = ca.cert_pem;
+  config.bearer_token = "tok";
+  auto transport = kube::NewTransportForConfig(config);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  std::unique_ptr<kube::Client> client = kube::NewClient(*std::move(transport));
+  metrics::Registry metrics;
+  Options options;
+  options.namespaces = {"a", "b"};
+  Controller controller(*client, options, metrics);
+  controller.Start();
+  // Every informer has a list in flight on the silent server.
+  for (int i = 0; i < 100 && apiserver.accepted() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(apiserver.accepted(), 4);
+  const auto start = std::chrono::steady_clock::now();
+  controller.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_FALSE(controller.Ready());
+}
+
+// Abandon (leadership lost) stops the workers; afterwards nothing more is written.
+TEST(ControllerShutdownTest, AbandonStopsWorkersAndNothingIsWrittenAfter) {
+  informer::FakeClient api;
+  metrics::Registry metrics;
+  Options options;
+  options.namespaces = {"a"};
+  Controller controller(api, options, metrics);
+  controller.Start();
+  ASSERT_TRUE(api.Create({}, kube::kCodeRuns, "a",
+                         {{"apiVersion", "coderun.dev/v1alpha1"},
+                          {"kind", "CodeRun"},
+                          {"metadata", {{"name", "r1"}, {"uid", "u1"}}},
+                          {"spec", {{"code", "print(1)"}}}})
+                  .ok());
+  for (int i = 0; i < 200 && !api.List({}, kube::kPods, "a", {})->at("items").size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(api.List({}, kube::kPods, "a", {})->at("items").size(), 1u) << "the leader works";
+  controller.Abandon();
+  const std::string rv = api.resource_version();
+  ASSERT_TRUE(api.Create({}, kube::kCodeRuns, "a",
+                         {{"apiVersion", "coderun.dev/v1alpha1"},
+                          {"kind", "CodeRun"},
+                          {"metadata", {{"name", "r2"}, {"uid", "u2"}}},
+                          {"spec", {{"code", "print(2)"}}}})
+                  .ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(api.List({}, kube::kPods, "a", {})->at("items").size(), 1u);
+  EXPECT_EQ(std::stoull(api.resource_version()), std::stoull(rv) + 1)  // r2's create only
+      << "a worker wrote after Abandon";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "app/controller.h"
 #include "app/http_server.h"
@@ -65,10 +66,16 @@ int Run(int argc, char** argv) {
   // Outlives the clients (counts their requests) and everything that reports to it.
   metrics::Registry metrics;
   const kube::RequestObserver count_requests = app::CountApiRequests(metrics);
+  // With leader election each replica writes under its own field manager, so managedFields
+  // say which replica wrote what.
+  const std::string identity = leader::DefaultIdentity();
+  const std::string field_manager =
+      options->leader_elect ? absl::StrCat(kube::kUserAgent, "@", identity) : kube::kUserAgent;
   std::unique_ptr<kube::Client> client = kube::NewClient(
-      std::move(*transport), kube::ClientOptions{options->qps, options->burst, count_requests});
-  std::unique_ptr<kube::Client> elector_client =
-      kube::NewClient(std::move(*elector_transport), kube::ClientOptions{5, 10, count_requests});
+      std::move(*transport),
+      kube::ClientOptions{options->qps, options->burst, count_requests, field_manager});
+  std::unique_ptr<kube::Client> elector_client = kube::NewClient(
+      std::move(*elector_transport), kube::ClientOptions{5, 10, count_requests, field_manager});
 
   // A peer closing a connection must be an error value, not the end of the process.
   signal(SIGPIPE, SIG_IGN);
@@ -107,7 +114,7 @@ int Run(int argc, char** argv) {
     leader::ElectorOptions eo;
     eo.lease_namespace = options->leader_election_namespace;
     eo.lease_name = options->leader_election_id;
-    eo.identity = leader::DefaultIdentity();
+    eo.identity = identity;
     eo.lease_duration = std::chrono::seconds(options->lease_duration_seconds);
     eo.renew_deadline = std::chrono::seconds(options->renew_deadline_seconds);
     eo.retry_period = std::chrono::seconds(options->retry_period_seconds);

@@ -39,10 +39,11 @@ bool IsBlank(std::string_view line) {
 class HttpClient final : public Client {
  public:
   HttpClient(std::unique_ptr<Transport> transport, std::shared_ptr<RateLimiter> limiter,
-             RequestObserver on_request)
+             RequestObserver on_request, std::string field_manager)
       : transport_(std::move(transport)),
         limiter_(std::move(limiter)),
-        on_request_(std::move(on_request)) {}
+        on_request_(std::move(on_request)),
+        write_query_(field_manager.empty() ? "" : "?fieldManager=" + UrlEscape(field_manager)) {}
 
   absl::StatusOr<json> Get(const Context& ctx, const Resource& r, const std::string& ns, const std::string& name,
                            const DropKeys& drop) override {
@@ -64,7 +65,7 @@ class HttpClient final : public Client {
   absl::StatusOr<json> Create(const Context& ctx, const Resource& r, const std::string& ns,
                               const json& object) override {
     ASSIGN_OR_RETURN(std::string body, Dump(object));
-    return Call(ctx, "create", "POST", r.Path(ns), body, kJson, {});
+    return Call(ctx, "create", "POST", r.Path(ns) + write_query_, body, kJson, {});
   }
 
   absl::StatusOr<json> Update(const Context& ctx, const Resource& r, const std::string& ns,
@@ -79,7 +80,7 @@ class HttpClient final : public Client {
     ASSIGN_OR_RETURN(std::string body, Dump(patch));
     std::string path = r.Path(ns, name);
     if (!subresource.empty()) absl::StrAppend(&path, "/", UrlEscape(subresource));
-    return Call(ctx, "patch", "PATCH", path, body, kMergePatch, {});
+    return Call(ctx, "patch", "PATCH", path + write_query_, body, kMergePatch, {});
   }
 
   absl::Status Delete(const Context& ctx, const Resource& r, const std::string& ns, const std::string& name,
@@ -214,12 +215,13 @@ class HttpClient final : public Client {
     }
     if (name.empty()) return absl::InvalidArgumentError("Update: object has no metadata.name");
     ASSIGN_OR_RETURN(std::string body, Dump(object));
-    return Call(ctx, "update", "PUT", r.Path(ns, name), body, kJson, {});
+    return Call(ctx, "update", "PUT", r.Path(ns, name) + write_query_, body, kJson, {});
   }
 
   const std::unique_ptr<Transport> transport_;
   const std::shared_ptr<RateLimiter> limiter_;
   const RequestObserver on_request_;  // may be empty
+  const std::string write_query_;     // "?fieldManager=..." or ""
 };
 
 }  // namespace
@@ -251,15 +253,16 @@ std::string Resource::Path(std::string_view ns, std::string_view name) const {
 
 std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
                                   std::shared_ptr<RateLimiter> limiter,
-                                  RequestObserver on_request) {
+                                  RequestObserver on_request, std::string field_manager) {
   return std::make_unique<HttpClient>(std::move(transport), std::move(limiter),
-                                      std::move(on_request));
+                                      std::move(on_request), std::move(field_manager));
 }
 
 std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
                                   const ClientOptions& options) {
   return NewClient(std::move(transport),
-                   std::make_shared<RateLimiter>(options.qps, options.burst), options.on_request);
+                   std::make_shared<RateLimiter>(options.qps, options.burst), options.on_request,
+                   options.field_manager);
 }
 
 }  // namespace coderun::kube

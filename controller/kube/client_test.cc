@@ -317,3 +317,27 @@ TEST(ClientObserverTest, EveryRequestIsReportedWithItsVerbAndCode) {
 
 }  // namespace
 }  // namespace coderun::kube
+
+namespace coderun::kube {
+namespace {
+
+TEST(ClientFieldManagerTest, EveryWriteNamesTheFieldManagerAndReadsDoNot) {
+  auto transport = std::make_unique<FakeTransport>();
+  FakeTransport* fake = transport.get();
+  std::unique_ptr<Client> client = NewClient(
+      std::move(transport), ClientOptions{.qps = 0, .burst = 1, .field_manager = "ctl@host_7"});
+  for (int i = 0; i < 4; ++i) fake->Respond(200, "{}");
+  const json pod = {{"metadata", {{"name", "p"}}}};
+  ASSERT_TRUE(client->Create({}, kPods, "ns", pod).ok());
+  EXPECT_EQ(fake->last_request().path_and_query, "/api/v1/namespaces/ns/pods?fieldManager=ctl%40host_7");
+  ASSERT_TRUE(client->Update({}, kPods, "ns", pod).ok());
+  EXPECT_EQ(fake->last_request().path_and_query, "/api/v1/namespaces/ns/pods/p?fieldManager=ctl%40host_7");
+  ASSERT_TRUE(client->MergePatch({}, kPods, "ns", "p", json::object(), "status").ok());
+  EXPECT_EQ(fake->last_request().path_and_query,
+            "/api/v1/namespaces/ns/pods/p/status?fieldManager=ctl%40host_7");
+  ASSERT_TRUE(client->Get({}, kPods, "ns", "p").ok());
+  EXPECT_EQ(fake->last_request().path_and_query, "/api/v1/namespaces/ns/pods/p");
+}
+
+}  // namespace
+}  // namespace coderun::kube

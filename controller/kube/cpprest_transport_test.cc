@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "kube/config_client.h"
 #include "kube/errors.h"
+#include "kube/testing/silent_server.h"
 #include "kube/testing/test_certs.h"
 #include "kube/testing/test_tls_server.h"
 
@@ -411,6 +412,75 @@ TEST_F(CpprestTransportTest, OpenStreamDoesNotBlockOtherRequests) {
   }
   release.set_value();
   watcher.join();
+}
+
+// A hung apiserver (accepts, never answers): each call ends at its deadline or when
+// cancelled. Before deadlines reached the transport, a call waited for cpprestsdk's 30 s
+// receive timeout, and a watch for its timeoutSeconds + 30 s.
+class HungApiserverTest : public CpprestTransportTest {
+ protected:
+  std::unique_ptr<Transport> ConnectToHung() {
+    RestConfig config;
+    config.server = hung_.url();
+    config.ca_pem = ca_.cert_pem;
+    config.bearer_token = "tok";
+    return Connect(config);
+  }
+  static std::chrono::steady_clock::duration Since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::steady_clock::now() - t;
+  }
+  testing::SilentServer hung_;
+};
+
+TEST_F(HungApiserverTest, RequestEndsAtItsDeadline) {
+  std::unique_ptr<Transport> t = ConnectToHung();
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<HttpResponse> r =
+      t->Do(Context().WithTimeout(std::chrono::milliseconds(300)), Get("/version"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_LT(Since(start), std::chrono::seconds(5));
+  EXPECT_GE(hung_.accepted(), 1);  // it did connect: the wait was on the silent server
+}
+
+TEST_F(HungApiserverTest, CancelEndsARequestAndAStream) {
+  std::unique_ptr<Transport> t = ConnectToHung();
+  for (bool stream : {false, true}) {
+    CancelSource stop;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      stop.Cancel();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<HttpResponse> r =
+        stream ? t->Stream(stop.context(), Get("/watch"), [](std::string_view) { return true; })
+               : t->Do(stop.context(), Get("/version"));
+    canceller.join();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << stream << " " << r.status();
+    EXPECT_LT(Since(start), std::chrono::seconds(5)) << stream;
+  }
+}
+
+TEST_F(CpprestTransportTest, CancelEndsAStreamWaitingForItsNextLine) {
+  std::promise<void> client_gone;
+  std::shared_future<void> gone = client_gone.get_future().share();
+  TlsTestServer server(server_cert_, "", [&](const ServedRequest&, ServerConn& c) {
+    c.StartChunked();
+    c.Chunk("{\"n\":1}\n");
+    gone.wait_for(std::chrono::seconds(60));  // then silence, as a quiet watch
+  });
+  CancelSource stop;
+  std::vector<std::string> lines;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<HttpResponse> r =
+      Connect(Config(server))->Stream(stop.context(), Get("/watch"), [&](std::string_view line) {
+        lines.emplace_back(line);
+        stop.Cancel();  // e.g. Reflector::RequestStop from another thread
+        return true;
+      });
+  client_gone.set_value();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_EQ(lines.size(), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 }  // namespace

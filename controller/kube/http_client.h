@@ -30,13 +30,18 @@ struct ClientOptions {
   double qps = 50;   // client-side limit on requests per second; <= 0 disables
   int burst = 100;
   RequestObserver on_request;  // may be empty
+  // Sent as ?fieldManager= with every create, update and patch: the name the apiserver
+  // records in managedFields for what this client wrote. Empty: the apiserver derives one
+  // from the User-Agent.
+  std::string field_manager;
 };
 
 // A Client whose every request (watch starts included) first waits on `limiter`.
 // The limiter may be shared between clients; it must not be null. `on_request` may be empty.
 std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
                                   std::shared_ptr<RateLimiter> limiter,
-                                  RequestObserver on_request = nullptr);
+                                  RequestObserver on_request = nullptr,
+                                  std::string field_manager = "");
 
 // A Client with its own RateLimiter(options.qps, options.burst).
 std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,

@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include "kube/testing/fake_client.h"
+#include <atomic>
+#include <future>
+
 #include "common/testing/fake_clock.h"
+#include "kube/config_client.h"
+#include "kube/testing/fake_client.h"
+#include "kube/testing/silent_server.h"
+#include "kube/testing/test_certs.h"
 
 namespace coderun::leader {
 namespace {
@@ -72,6 +78,144 @@ TEST(ElectorTest, ReleaseLetsTheStandbyTakeOverAtOnce) {
   EXPECT_EQ(Holder(api), "");
   EXPECT_EQ(Try(b), true);
   EXPECT_EQ(Holder(api), "b");
+}
+
+// Sends everything to `healthy` until Freeze(), then to `hung`.
+class FreezableClient final : public kube::Client {
+ public:
+  FreezableClient(kube::Client& healthy, kube::Client& hung) : healthy_(healthy), hung_(hung) {}
+  void Freeze() { frozen_ = true; }
+
+  absl::StatusOr<kube::json> Get(const Context& ctx, const kube::Resource& r,
+                                 const std::string& ns, const std::string& name,
+                                 const kube::DropKeys& drop) override {
+    return Target().Get(ctx, r, ns, name, drop);
+  }
+  absl::StatusOr<kube::json> List(const Context& ctx, const kube::Resource& r,
+                                  const std::string& ns, const kube::ListOptions& opts,
+                                  const kube::DropKeys& drop) override {
+    return Target().List(ctx, r, ns, opts, drop);
+  }
+  absl::StatusOr<kube::json> Create(const Context& ctx, const kube::Resource& r,
+                                    const std::string& ns, const kube::json& object) override {
+    return Target().Create(ctx, r, ns, object);
+  }
+  absl::StatusOr<kube::json> Update(const Context& ctx, const kube::Resource& r,
+                                    const std::string& ns, const kube::json& object) override {
+    return Target().Update(ctx, r, ns, object);
+  }
+  absl::StatusOr<kube::json> MergePatch(const Context& ctx, const kube::Resource& r,
+                                        const std::string& ns, const std::string& name,
+                                        const kube::json& patch,
+                                        const std::string& subresource) override {
+    return Target().MergePatch(ctx, r, ns, name, patch, subresource);
+  }
+  absl::Status Delete(const Context& ctx, const kube::Resource& r, const std::string& ns,
+                      const std::string& name, const kube::DeleteOptions& opts) override {
+    return Target().Delete(ctx, r, ns, name, opts);
+  }
+  absl::Status Watch(const Context& ctx, const kube::Resource& r, const std::string& ns,
+                     const kube::WatchOptions& opts,
+                     const std::function<bool(kube::WatchEvent&&)>& on_event,
+                     const kube::DropKeys& drop) override {
+    return Target().Watch(ctx, r, ns, opts, on_event, drop);
+  }
+  absl::StatusOr<std::string> PodLog(const Context& ctx, const std::string& ns,
+                                     const std::string& pod, const std::string& container,
+                                     long limit_bytes) override {
+    return Target().PodLog(ctx, ns, pod, container, limit_bytes);
+  }
+
+ private:
+  kube::Client& Target() { return frozen_ ? hung_ : healthy_; }
+  kube::Client& healthy_;
+  kube::Client& hung_;
+  std::atomic<bool> frozen_{false};
+};
+
+// The leader's apiserver hangs (accepts connections, never answers). Its renewals must end
+// at the renew deadline and on_lost must come before the lease can lapse, so that the
+// workers stop before a standby may take over. Before attempts were bounded, the renew GET
+// waited for the transport's 30 s receive timeout: on_lost came long after the 3 s lease had
+// lapsed. Real time here (the hang is real I/O); the margins are seconds wide.
+TEST(ElectorTest, LeaderWithAHungApiserverGivesUpBeforeItsLeaseLapses) {
+  kube::testing::SilentServer apiserver;
+  kube::testing::KeyPair ca = kube::testing::MakeCert("ca", nullptr, /*is_ca=*/true);
+  kube::RestConfig config;
+  config.server = apiserver.url();
+  config.ca_pem = ca.cert_pem;
+  config.bearer_token = "tok";
+  auto transport = kube::NewTransportForConfig(config);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  std::unique_ptr<kube::Client> hung = kube::NewClient(*std::move(transport));
+  informer::FakeClient healthy;
+  FreezableClient api(healthy, *hung);
+
+  ElectorOptions o = Named("a");
+  o.lease_duration = std::chrono::milliseconds(3000);
+  o.renew_deadline = std::chrono::milliseconds(1500);
+  o.retry_period = std::chrono::milliseconds(200);
+  Elector a(api, o, RealClock());
+  ASSERT_TRUE(a.Acquire(Context().WithTimeout(std::chrono::seconds(5))));
+  std::promise<std::chrono::steady_clock::time_point> lost;
+  a.KeepRenewing([&] { lost.set_value(std::chrono::steady_clock::now()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a few good renewals
+  const std::string last_renewal =
+      (*healthy.Get({}, kube::kLeases, "sys", "lock"))["spec"]["renewTime"];
+  const auto frozen_at = std::chrono::steady_clock::now();
+  api.Freeze();
+  auto lost_at = lost.get_future();
+  ASSERT_EQ(lost_at.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  // The last renewal was at most one retry period before the freeze: the lease runs until
+  // frozen_at + 3 s at the earliest. on_lost must come before that.
+  EXPECT_LT(lost_at.get() - frozen_at, o.lease_duration - o.retry_period);
+  EXPECT_FALSE(a.leading());
+  EXPECT_GE(apiserver.accepted(), 1);
+  EXPECT_EQ((*healthy.Get({}, kube::kLeases, "sys", "lock"))["spec"]["renewTime"], last_renewal);
+}
+
+// The renew loop through the clock seam: renewals every retry period; when they fail, on_lost
+// exactly when renew_deadline has passed since the last good one (not before, not later).
+TEST(ElectorTest, RenewLoopGivesUpAtTheRenewDeadlineOnTheClock) {
+  informer::FakeClient healthy, broken;
+  broken.FailAll(absl::UnavailableError("connection refused"));
+  FreezableClient api(healthy, broken);
+  FakeClock clock;
+  std::atomic<int> sleeps{0};
+  Elector::Sleeper advance = [&](const Context& ctx, std::chrono::nanoseconds d) {
+    if (ctx.cancelled()) return false;
+    ++sleeps;
+    clock.Advance(d);
+    return true;
+  };
+  ElectorOptions o = Named("a");
+  o.lease_duration = std::chrono::seconds(15);
+  o.renew_deadline = std::chrono::seconds(10);
+  o.retry_period = std::chrono::seconds(2);
+  Elector a(api, o, clock, advance);
+  ASSERT_TRUE(a.Acquire(Context()));
+  const SteadyTime acquired = clock.Now();
+  api.Freeze();  // every renewal fails from now on
+  std::promise<SteadyTime> lost;
+  a.KeepRenewing([&] { lost.set_value(clock.Now()); });
+  auto lost_at = lost.get_future();
+  ASSERT_EQ(lost_at.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(lost_at.get() - acquired, std::chrono::seconds(10));
+  EXPECT_EQ(sleeps.load(), 5);  // 2, 4, 6, 8, 10 s: four failed renewals, then the deadline
+  EXPECT_FALSE(a.leading());
+}
+
+TEST(ElectorTest, MalformedLeaseIsAnErrorValue) {
+  informer::FakeClient api;
+  FakeClock clock;
+  ASSERT_TRUE(api.Create({}, kube::kLeases, "sys",
+                         {{"metadata", {{"name", "lock"}}},
+                          {"spec", {{"holderIdentity", 42}, {"renewTime", true}}}})
+                  .ok());
+  Elector a(api, Named("a"), clock);
+  absl::StatusOr<bool> got = a.TryAcquireOrRenew({});
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << got.status();
+  EXPECT_FALSE(a.leading());
 }
 
 }  // namespace

@@ -113,13 +113,13 @@ def start_controller(controller_binary, controller_kubeconfig, namespace, tmp_pa
     test's namespace and returns its kube.Controller. Stopped (by PID) at teardown."""
     started = []
 
-    def start(*flags, namespaces=None):
+    def start(*flags, namespaces=None, kubeconfig=None):
         ns_flags = []
         for ns in namespaces or [namespace]:
             ns_flags += ["--namespace", ns]
         workdir = tmp_path / f"controller-{len(started)}"
         workdir.mkdir()
-        c = kube.Controller(controller_binary, controller_kubeconfig,
+        c = kube.Controller(controller_binary, kubeconfig or controller_kubeconfig,
                             [*ns_flags, *flags], str(workdir))
         started.append(c)
         kube.DIAG.controller = c

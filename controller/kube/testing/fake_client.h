@@ -83,6 +83,13 @@ class FakeClient final : public kube::Client {
     faults_.push_back(fault);
   }
   // The next List call returns `status`.
+  // Every call fails with `status` (e.g. Unavailable: the apiserver is unreachable) until
+  // FailAll(OkStatus()).
+  void FailAll(absl::Status status) {
+    std::lock_guard lock(mu_);
+    fail_all_ = std::move(status);
+  }
+
   void FailNextList(absl::Status status) {
     std::lock_guard lock(mu_);
     list_failures_.push_back(std::move(status));
@@ -137,7 +144,7 @@ class FakeClient final : public kube::Client {
 
   absl::StatusOr<json> Get(const Context& ctx, const kube::Resource& r, const std::string& ns,
                            const std::string& name, const kube::DropKeys& drop = {}) override {
-    RETURN_IF_ERROR(ctx.Err());
+    RETURN_IF_ERROR(Enter(ctx));
     if (name.empty()) return absl::InvalidArgumentError("Get: empty name");
     std::lock_guard lock(mu_);
     const json* obj = FindLocked(r, Key(r, ns, name));
@@ -148,7 +155,7 @@ class FakeClient final : public kube::Client {
   absl::StatusOr<json> List(const Context& ctx, const kube::Resource& r, const std::string& ns,
                             const kube::ListOptions& opts,
                             const kube::DropKeys& drop = {}) override {
-    RETURN_IF_ERROR(ctx.Err());
+    RETURN_IF_ERROR(Enter(ctx));
     std::lock_guard lock(mu_);
     list_calls_.push_back({ns, opts});
     if (!list_failures_.empty()) {
@@ -179,7 +186,7 @@ class FakeClient final : public kube::Client {
 
   absl::StatusOr<json> Create(const Context& ctx, const kube::Resource& r, const std::string& ns,
                               const json& object) override {
-    RETURN_IF_ERROR(ctx.Err());
+    RETURN_IF_ERROR(Enter(ctx));
     std::lock_guard lock(mu_);
     if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
       return gone->second ? NamespaceTerminating(ns)
@@ -200,7 +207,7 @@ class FakeClient final : public kube::Client {
 
   absl::StatusOr<json> Update(const Context& ctx, const kube::Resource& r, const std::string& ns,
                               const json& object) override {
-    RETURN_IF_ERROR(ctx.Err());
+    RETURN_IF_ERROR(Enter(ctx));
     return Replace(r, ns, object, /*status_only=*/false);
   }
 
@@ -208,7 +215,7 @@ class FakeClient final : public kube::Client {
                                   const std::string& ns, const std::string& name,
                                   const json& patch,
                                   const std::string& subresource = "") override {
-    RETURN_IF_ERROR(ctx.Err());
+    RETURN_IF_ERROR(Enter(ctx));
     if (name.empty()) return absl::InvalidArgumentError("MergePatch: empty name");
     json merged;
     {
@@ -235,7 +242,7 @@ class FakeClient final : public kube::Client {
 
   absl::Status Delete(const Context& ctx, const kube::Resource& r, const std::string& ns,
                       const std::string& name, const kube::DeleteOptions& opts = {}) override {
-    RETURN_IF_ERROR(ctx.Err());
+    RETURN_IF_ERROR(Enter(ctx));
     if (name.empty()) return absl::InvalidArgumentError("Delete: empty name");
     std::lock_guard lock(mu_);
     const json* obj = FindLocked(r, Key(r, ns, name));
@@ -252,7 +259,7 @@ class FakeClient final : public kube::Client {
                      const kube::WatchOptions& opts,
                      const std::function<bool(kube::WatchEvent&&)>& on_event,
                      const kube::DropKeys& drop = {}) override {
-    RETURN_IF_ERROR(ctx.Err());
+    RETURN_IF_ERROR(Enter(ctx));
     CancelRegistration wake = ctx.OnCancel([this] {
       std::lock_guard lock(mu_);
       cv_.notify_all();
@@ -297,7 +304,7 @@ class FakeClient final : public kube::Client {
   absl::StatusOr<std::string> PodLog(const Context& ctx, const std::string& ns,
                                      const std::string& pod, const std::string&,
                                      long limit_bytes) override {
-    RETURN_IF_ERROR(ctx.Err());
+    RETURN_IF_ERROR(Enter(ctx));
     std::lock_guard lock(mu_);
     ++pod_log_reads_;
     if (auto e = pod_log_errors_.find(ns + "/" + pod); e != pod_log_errors_.end()) {
@@ -310,6 +317,14 @@ class FakeClient final : public kube::Client {
   }
 
  private:
+  // Where every call starts: the context's end, then an injected failure.
+  absl::Status Enter(const Context& ctx) {
+    RETURN_IF_ERROR(ctx.Err());
+    std::lock_guard lock(mu_);
+    return fail_all_;
+  }
+
+  absl::Status fail_all_;                        // guarded by mu_
   std::map<std::string, bool> gone_namespaces_;  // guarded by mu_; value: terminating
   std::map<std::string, int> pod_log_errors_;    // guarded by mu_
   struct Logged {
