@@ -6,10 +6,8 @@
 #include <chrono>
 #include <thread>
 
-#include "kube/config_client.h"
 #include "kube/testing/fake_client.h"
 #include "kube/testing/silent_server.h"
-#include "kube/testing/test_certs.h"
 
 namespace coderun::app {
 namespace {
@@ -73,14 +71,7 @@ TEST(CountApiRequestsTest, CountsByVerbAndCodeAndTimesByVerb) {
 // binary skipped those joins with _Exit).
 TEST(ControllerShutdownTest, StopReturnsPromptlyAgainstAHungApiserver) {
   kube::testing::SilentServer apiserver;
-  kube::testing::KeyPair ca = kube::testing::MakeCert("ca", nullptr, /*is_ca=*/true);
-  kube::RestConfig config;
-  config.server = apiserver.url();
-  config.ca_pem = ca.cert_pem;
-  config.bearer_token = "tok";
-  auto transport = kube::NewTransportForConfig(config);
-  ASSERT_TRUE(transport.ok()) << transport.status();
-  std::unique_ptr<kube::Client> client = kube::NewClient(*std::move(transport));
+  std::unique_ptr<kube::Client> client = kube::testing::NewClientFor(apiserver);
   metrics::Registry metrics;
   Options options;
   options.namespaces = {"a", "b"};

@@ -6,10 +6,8 @@
 #include <future>
 
 #include "common/testing/fake_clock.h"
-#include "kube/config_client.h"
 #include "kube/testing/fake_client.h"
 #include "kube/testing/silent_server.h"
-#include "kube/testing/test_certs.h"
 
 namespace coderun::leader {
 namespace {
@@ -140,14 +138,7 @@ class FreezableClient final : public kube::Client {
 // lapsed. Real time here (the hang is real I/O); the margins are seconds wide.
 TEST(ElectorTest, LeaderWithAHungApiserverGivesUpBeforeItsLeaseLapses) {
   kube::testing::SilentServer apiserver;
-  kube::testing::KeyPair ca = kube::testing::MakeCert("ca", nullptr, /*is_ca=*/true);
-  kube::RestConfig config;
-  config.server = apiserver.url();
-  config.ca_pem = ca.cert_pem;
-  config.bearer_token = "tok";
-  auto transport = kube::NewTransportForConfig(config);
-  ASSERT_TRUE(transport.ok()) << transport.status();
-  std::unique_ptr<kube::Client> hung = kube::NewClient(*std::move(transport));
+  std::unique_ptr<kube::Client> hung = kube::testing::NewClientFor(apiserver);
   informer::FakeClient healthy;
   FreezableClient api(healthy, *hung);
 

@@ -290,24 +290,27 @@ absl::Status Registry::Insert(std::unique_ptr<internal::Family> family) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CounterFamily*> Registry::AddCounter(std::string name, std::string help,
-                                                    std::vector<std::string> label_names) {
-  if (auto s = Validate(name, label_names, Type::kCounter); !s.ok()) return s;
-  auto family = std::make_unique<CounterFamily>(std::move(name), std::move(help), Type::kCounter,
-                                                std::move(label_names));
-  CounterFamily* out = family.get();
+template <typename Family>
+absl::StatusOr<Family*> Registry::AddSimple(std::string name, std::string help, Type type,
+                                            std::vector<std::string> label_names) {
+  if (auto s = Validate(name, label_names, type); !s.ok()) return s;
+  auto family = std::make_unique<Family>(std::move(name), std::move(help), type,
+                                         std::move(label_names));
+  Family* out = family.get();
   if (auto s = Insert(std::move(family)); !s.ok()) return s;
   return out;
 }
 
+absl::StatusOr<CounterFamily*> Registry::AddCounter(std::string name, std::string help,
+                                                    std::vector<std::string> label_names) {
+  return AddSimple<CounterFamily>(std::move(name), std::move(help), Type::kCounter,
+                                  std::move(label_names));
+}
+
 absl::StatusOr<GaugeFamily*> Registry::AddGauge(std::string name, std::string help,
                                                 std::vector<std::string> label_names) {
-  if (auto s = Validate(name, label_names, Type::kGauge); !s.ok()) return s;
-  auto family = std::make_unique<GaugeFamily>(std::move(name), std::move(help), Type::kGauge,
-                                              std::move(label_names));
-  GaugeFamily* out = family.get();
-  if (auto s = Insert(std::move(family)); !s.ok()) return s;
-  return out;
+  return AddSimple<GaugeFamily>(std::move(name), std::move(help), Type::kGauge,
+                                std::move(label_names));
 }
 
 absl::StatusOr<HistogramFamily*> Registry::AddHistogram(std::string name, std::string help,

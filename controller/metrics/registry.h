@@ -241,6 +241,10 @@ class Registry {
                                                  const Labels& labels = {}) const;
 
  private:
+  // Registers a counter or gauge family after validating its name and labels.
+  template <typename Family>
+  absl::StatusOr<Family*> AddSimple(std::string name, std::string help, Type type,
+                                    std::vector<std::string> label_names);
   absl::Status Insert(std::unique_ptr<internal::Family> family);
   const internal::Family* Find(const std::string& name) const;
 

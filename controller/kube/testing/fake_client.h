@@ -188,10 +188,7 @@ class FakeClient final : public kube::Client {
                               const json& object) override {
     RETURN_IF_ERROR(Enter(ctx));
     std::lock_guard lock(mu_);
-    if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
-      return gone->second ? NamespaceTerminating(ns)
-                          : Error(404, "NotFound", "namespaces \"" + ns + "\" not found");
-    }
+    RETURN_IF_ERROR(NamespaceGoneLocked(r, ns));
     json obj = object;
     if (r.namespaced) obj["metadata"]["namespace"] = ns;
     std::string name = Meta(obj, "name");
@@ -324,6 +321,14 @@ class FakeClient final : public kube::Client {
     return fail_all_;
   }
 
+  // What a write into a deleted (404) or terminating (403) namespace gets. Requires mu_.
+  absl::Status NamespaceGoneLocked(const kube::Resource& r, const std::string& ns) const {
+    auto gone = gone_namespaces_.find(ns);
+    if (!r.namespaced || gone == gone_namespaces_.end()) return absl::OkStatus();
+    return gone->second ? NamespaceTerminating(ns)
+                        : Error(404, "NotFound", "namespaces \"" + ns + "\" not found");
+  }
+
   absl::Status fail_all_;                        // guarded by mu_
   std::map<std::string, bool> gone_namespaces_;  // guarded by mu_; value: terminating
   std::map<std::string, int> pod_log_errors_;    // guarded by mu_
@@ -418,10 +423,7 @@ class FakeClient final : public kube::Client {
       return absl::InvalidArgumentError("Update: object has no metadata.name");
     }
     std::lock_guard lock(mu_);
-    if (auto gone = gone_namespaces_.find(ns); r.namespaced && gone != gone_namespaces_.end()) {
-      return gone->second ? NamespaceTerminating(ns)
-                          : Error(404, "NotFound", "namespaces \"" + ns + "\" not found");
-    }
+    RETURN_IF_ERROR(NamespaceGoneLocked(r, ns));
     json obj = object;
     if (r.namespaced) obj["metadata"]["namespace"] = ns;
     const std::string name = Meta(obj, "name");

@@ -16,6 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include "kube/client.h"
+#include "kube/config_client.h"
+#include "kube/http_client.h"
+#include "kube/testing/test_certs.h"
+
 namespace coderun::kube::testing {
 
 class SilentServer {
@@ -69,5 +74,16 @@ class SilentServer {
   mutable std::mutex mu_;
   std::vector<int> accepted_;  // guarded by mu_
 };
+
+// The production client stack (HTTP client, token, cpprestsdk) pointed at `server`.
+inline std::unique_ptr<Client> NewClientFor(const SilentServer& server) {
+  RestConfig config;
+  config.server = server.url();
+  config.ca_pem = MakeCert("ca", nullptr, /*is_ca=*/true).cert_pem;
+  config.bearer_token = "tok";
+  absl::StatusOr<std::unique_ptr<Transport>> transport = NewTransportForConfig(config);
+  if (!transport.ok()) throw std::runtime_error(std::string(transport.status().message()));
+  return NewClient(*std::move(transport));
+}
 
 }  // namespace coderun::kube::testing
