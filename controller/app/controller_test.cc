@@ -88,6 +88,15 @@ TEST(ControllerShutdownTest, StopReturnsPromptlyAgainstAHungApiserver) {
   EXPECT_FALSE(controller.Ready());
 }
 
+bool CreateRun(informer::FakeClient& api, const std::string& name) {
+  return api.Create({}, kube::kCodeRuns, "a",
+                    {{"apiVersion", "coderun.dev/v1alpha1"},
+                     {"kind", "CodeRun"},
+                     {"metadata", {{"name", name}, {"uid", "uid-" + name}}},
+                     {"spec", {{"code", "print(1)"}}}})
+      .ok();
+}
+
 // Abandon (leadership lost) stops the workers; afterwards nothing more is written.
 TEST(ControllerShutdownTest, AbandonStopsWorkersAndNothingIsWrittenAfter) {
   informer::FakeClient api;
@@ -96,24 +105,14 @@ TEST(ControllerShutdownTest, AbandonStopsWorkersAndNothingIsWrittenAfter) {
   options.namespaces = {"a"};
   Controller controller(api, options, metrics);
   controller.Start();
-  ASSERT_TRUE(api.Create({}, kube::kCodeRuns, "a",
-                         {{"apiVersion", "coderun.dev/v1alpha1"},
-                          {"kind", "CodeRun"},
-                          {"metadata", {{"name", "r1"}, {"uid", "u1"}}},
-                          {"spec", {{"code", "print(1)"}}}})
-                  .ok());
+  ASSERT_TRUE(CreateRun(api, "r1"));
   for (int i = 0; i < 200 && !api.List({}, kube::kPods, "a", {})->at("items").size(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(api.List({}, kube::kPods, "a", {})->at("items").size(), 1u) << "the leader works";
   controller.Abandon();
   const std::string rv = api.resource_version();
-  ASSERT_TRUE(api.Create({}, kube::kCodeRuns, "a",
-                         {{"apiVersion", "coderun.dev/v1alpha1"},
-                          {"kind", "CodeRun"},
-                          {"metadata", {{"name", "r2"}, {"uid", "u2"}}},
-                          {"spec", {{"code", "print(2)"}}}})
-                  .ok());
+  ASSERT_TRUE(CreateRun(api, "r2"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(api.List({}, kube::kPods, "a", {})->at("items").size(), 1u);
   EXPECT_EQ(std::stoull(api.resource_version()), std::stoull(rv) + 1)  // r2's create only
