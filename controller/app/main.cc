@@ -54,15 +54,16 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "coderun-controller: %s\n", std::string(config.status().message()).c_str());
     return 2;
   }
-  // Two clients over two connection pools: the workers' and the elector's, each with its own
-  // rate limiter, so a busy controller never delays a Lease renewal.
-  auto transport = kube::NewTransportForConfig(*config);
-  auto elector_transport = kube::NewTransportForConfig(*config);
-  if (!transport.ok() || !elector_transport.ok()) {
-    const absl::Status& st = transport.ok() ? elector_transport.status() : transport.status();
-    std::fprintf(stderr, "coderun-controller: %s\n", std::string(st.message()).c_str());
+  auto configured = kube::NewTransportForConfig(*config);
+  if (!configured.ok()) {
+    std::fprintf(stderr, "coderun-controller: %s\n",
+                 std::string(configured.status().message()).c_str());
     return 2;
   }
+  // One transport (TLS material and token parsed once; cpprestsdk's pool opens a connection
+  // per concurrent request) shared by two clients, the workers' and the elector's, each with
+  // its own rate limiter, so a busy controller never delays a Lease renewal.
+  const std::shared_ptr<kube::Transport> transport = *std::move(configured);
   // Outlives the clients (counts their requests) and everything that reports to it.
   metrics::Registry metrics;
   const kube::RequestObserver count_requests = app::CountApiRequests(metrics);
@@ -72,10 +73,10 @@ int Run(int argc, char** argv) {
   const std::string field_manager =
       options->leader_elect ? absl::StrCat(kube::kUserAgent, "@", identity) : kube::kUserAgent;
   std::unique_ptr<kube::Client> client = kube::NewClient(
-      std::move(*transport),
+      transport,
       kube::ClientOptions{options->qps, options->burst, count_requests, field_manager});
   std::unique_ptr<kube::Client> elector_client = kube::NewClient(
-      std::move(*elector_transport), kube::ClientOptions{5, 10, count_requests, field_manager});
+      transport, kube::ClientOptions{5, 10, count_requests, field_manager});
 
   // A peer closing a connection must be an error value, not the end of the process.
   signal(SIGPIPE, SIG_IGN);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "api/coderun.h"
 #include "reconcile/network_policy.h"
 
 namespace coderun::app {
@@ -11,15 +12,12 @@ using reconcile::CodeRun;
 using reconcile::NetworkPolicy;
 using reconcile::Pod;
 
-// The reconciler's status reason for a run held back by a policy that lets traffic in.
-constexpr char kNetworkPolicyConflict[] = "NetworkPolicyConflict";
-
 }  // namespace
 
 std::vector<std::string> CodeRunNamespace(const CodeRun& run) { return {run.ns}; }
 
 std::vector<std::string> HeldForPolicy(const CodeRun& run) {
-  if (run.reason != kNetworkPolicyConflict) return {};
+  if (run.reason != api::kReasonNetworkPolicyConflict) return {};
   return {run.ns};
 }
 

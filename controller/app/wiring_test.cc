@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/testing/eventually.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/indexer.h"
@@ -16,6 +17,8 @@
 
 namespace coderun::app {
 namespace {
+
+using coderun::testing::Eventually;
 
 using reconcile::CodeRun;
 using reconcile::NetworkPolicy;
@@ -216,15 +219,6 @@ TEST(CodeRunIndexTest, HeldRunsMoveOutOfTheIndexWhenTheirReasonChanges) {
 }
 
 // ---- the whole wiring over informers ------------------------------------------------------
-
-bool Eventually(const std::function<bool()>& cond) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return cond();
-}
 
 kube::json CodeRunJson(const std::string& ns, const std::string& name, const std::string& reason) {
   kube::json j = {{"metadata", {{"namespace", ns}, {"name", name}, {"uid", "uid-" + name}}}};

@@ -118,6 +118,8 @@ bool Context::SleepFor(std::chrono::steady_clock::duration period) const {
   return !cancelled && until == wanted;
 }
 
+bool RealSleep(const Context& ctx, std::chrono::nanoseconds d) { return ctx.SleepFor(d); }
+
 CancelSource::CancelSource() : state_(std::make_shared<internal::CancelState>()) {}
 
 Context CancelSource::context() const {

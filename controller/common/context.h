@@ -69,6 +69,12 @@ class Context {
   std::optional<Deadline> deadline_;
 };
 
+// What waits between attempts (rate limiter, elector): sleeps for the given time unless `ctx`
+// ends first; true when the whole time passed. Tests pass one that advances a FakeClock.
+using Sleeper = std::function<bool(const Context& ctx, std::chrono::nanoseconds)>;
+// The real one: ctx.SleepFor(d).
+bool RealSleep(const Context& ctx, std::chrono::nanoseconds d);
+
 // Owns a cancellation token. Thread-safe; Cancel() is idempotent.
 class CancelSource {
  public:

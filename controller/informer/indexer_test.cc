@@ -4,6 +4,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/testing/eventually.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/informer.h"
@@ -11,6 +12,8 @@
 
 namespace coderun::informer {
 namespace {
+
+using coderun::testing::Eventually;
 
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
@@ -90,15 +93,6 @@ absl::StatusOr<Item> DecodeItem(const kube::json& j) {
 
 kube::json MakeItem(const std::string& ns, const std::string& name, const std::string& color) {
   return {{"metadata", {{"namespace", ns}, {"name", name}}}, {"color", color}};
-}
-
-bool Eventually(const std::function<bool()>& cond) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return cond();
 }
 
 class InformerIndexTest : public ::testing::Test {

@@ -4,12 +4,15 @@
 #include <mutex>
 #include <thread>
 
+#include "common/testing/eventually.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/testing/fake_client.h"
 
 namespace coderun::informer {
 namespace {
+
+using coderun::testing::Eventually;
 
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
@@ -33,16 +36,6 @@ absl::StatusOr<Obj> DecodeObj(const kube::json& j) {
 
 kube::json MakeObj(const std::string& ns, const std::string& name, const std::string& value) {
   return {{"metadata", {{"namespace", ns}, {"name", name}}}, {"value", value}, {"big", "xxx"}};
-}
-
-// Polls `cond` until it holds or 10 s pass.
-bool Eventually(const std::function<bool()>& cond) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return cond();
 }
 
 // Records handler calls as "add k v", "update k a->b", "delete k v".

@@ -38,7 +38,7 @@ bool IsBlank(std::string_view line) {
 
 class HttpClient final : public Client {
  public:
-  HttpClient(std::unique_ptr<Transport> transport, std::shared_ptr<RateLimiter> limiter,
+  HttpClient(std::shared_ptr<Transport> transport, std::shared_ptr<RateLimiter> limiter,
              RequestObserver on_request, std::string field_manager)
       : transport_(std::move(transport)),
         limiter_(std::move(limiter)),
@@ -218,7 +218,7 @@ class HttpClient final : public Client {
     return Call(ctx, "update", "PUT", r.Path(ns, name) + write_query_, body, kJson, {});
   }
 
-  const std::unique_ptr<Transport> transport_;
+  const std::shared_ptr<Transport> transport_;
   const std::shared_ptr<RateLimiter> limiter_;
   const RequestObserver on_request_;  // may be empty
   const std::string write_query_;     // "?fieldManager=..." or ""
@@ -251,14 +251,14 @@ std::string Resource::Path(std::string_view ns, std::string_view name) const {
   return path;
 }
 
-std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
+std::unique_ptr<Client> NewClient(std::shared_ptr<Transport> transport,
                                   std::shared_ptr<RateLimiter> limiter,
                                   RequestObserver on_request, std::string field_manager) {
   return std::make_unique<HttpClient>(std::move(transport), std::move(limiter),
                                       std::move(on_request), std::move(field_manager));
 }
 
-std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
+std::unique_ptr<Client> NewClient(std::shared_ptr<Transport> transport,
                                   const ClientOptions& options) {
   return NewClient(std::move(transport),
                    std::make_shared<RateLimiter>(options.qps, options.burst), options.on_request,

@@ -37,14 +37,15 @@ struct ClientOptions {
 };
 
 // A Client whose every request (watch starts included) first waits on `limiter`.
-// The limiter may be shared between clients; it must not be null. `on_request` may be empty.
-std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
+// The transport and the limiter may be shared between clients; the limiter must not be null.
+// `on_request` may be empty.
+std::unique_ptr<Client> NewClient(std::shared_ptr<Transport> transport,
                                   std::shared_ptr<RateLimiter> limiter,
                                   RequestObserver on_request = nullptr,
                                   std::string field_manager = "");
 
 // A Client with its own RateLimiter(options.qps, options.burst).
-std::unique_ptr<Client> NewClient(std::unique_ptr<Transport> transport,
+std::unique_ptr<Client> NewClient(std::shared_ptr<Transport> transport,
                                   const ClientOptions& options = {});
 
 // Percent-encodes everything but RFC 3986 unreserved characters (for query values and

@@ -6,9 +6,7 @@ namespace coderun::kube {
 
 RateLimiter::RateLimiter(double qps, int burst, const Clock& clock, Sleeper sleep)
     : clock_(clock),
-      sleep_(sleep ? std::move(sleep) : Sleeper([](const Context& ctx, std::chrono::nanoseconds d) {
-        return ctx.SleepFor(d);
-      })),
+      sleep_(sleep ? std::move(sleep) : Sleeper(RealSleep)),
       bucket_(qps, burst, clock.Now()) {}
 
 absl::Status RateLimiter::Wait(const Context& ctx) {

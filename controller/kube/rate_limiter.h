@@ -15,12 +15,11 @@ namespace coderun::kube {
 
 class RateLimiter {
  public:
-  // Sleeps for the given time or until `ctx` ends; true when the whole time passed.
-  using Sleeper = std::function<bool(const Context& ctx, std::chrono::nanoseconds)>;
+  using Sleeper = coderun::Sleeper;
 
   // qps <= 0 disables limiting (Wait never blocks). burst < 1 is treated as 1. The bucket
   // starts full. `clock` must outlive the limiter; `sleep` defaults to
-  // Context::SleepFor (tests pass one that advances a fake clock).
+  // RealSleep (tests pass one that advances a fake clock).
   RateLimiter(double qps, int burst, const Clock& clock = RealClock(), Sleeper sleep = nullptr);
 
   // Takes a token, blocking until one is available. Waiters are served in call order: each

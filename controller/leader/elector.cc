@@ -26,9 +26,7 @@ Elector::Elector(kube::Client& client, ElectorOptions options, Clock& clock, Sle
     : client_(client),
       options_(std::move(options)),
       clock_(clock),
-      sleep_(sleep ? std::move(sleep) : Sleeper([](const Context& ctx, std::chrono::nanoseconds d) {
-        return ctx.SleepFor(d);
-      })) {}
+      sleep_(sleep ? std::move(sleep) : Sleeper(RealSleep)) {}
 
 Elector::~Elector() { StopRenewing(); }
 
@@ -138,11 +136,12 @@ void Elector::KeepRenewing(std::function<void()> on_lost) {
 void Elector::RenewLoop(const std::function<void()>& on_lost) {
   const Context stop = stop_renewing_.context();
   SteadyTime last_renew = clock_.Now();
+  // What is left of the renew deadline since the last renewal.
+  const auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        options_.renew_deadline - (clock_.Now() - last_renew));
+  };
   while (true) {
-    const auto left = [&] {
-      return std::chrono::duration_cast<std::chrono::nanoseconds>(
-          options_.renew_deadline - (clock_.Now() - last_renew));
-    };
     if (!sleep_(stop, std::min<std::chrono::nanoseconds>(options_.retry_period, left()))) return;
     absl::StatusOr<bool> renewed =
         left() > std::chrono::nanoseconds::zero()

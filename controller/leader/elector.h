@@ -41,10 +41,8 @@ struct ElectorOptions {
 
 class Elector {
  public:
-  // Sleeps for the given time on `clock` unless `ctx` is cancelled first; true when the whole
-  // time passed. The default sleeps in real time (Context::SleepFor); tests advance a
-  // FakeClock instead.
-  using Sleeper = std::function<bool(const Context& ctx, std::chrono::nanoseconds)>;
+  // `sleep` waits between attempts (default RealSleep); tests advance a FakeClock instead.
+  using Sleeper = coderun::Sleeper;
 
   Elector(kube::Client& client, ElectorOptions options, Clock& clock, Sleeper sleep = nullptr);
   ~Elector();  // stops renewing (without releasing)

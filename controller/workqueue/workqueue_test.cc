@@ -5,26 +5,19 @@
 #include <thread>
 #include <vector>
 
+#include "common/testing/eventually.h"
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/testing/fake_clock.h"
 
 namespace coderun::workqueue {
 namespace {
 
+using coderun::testing::Eventually;
+
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
-
-// Polls `cond` until it holds or 5 s pass.
-bool Eventually(const std::function<bool()>& cond) {
-  auto deadline = std::chrono::steady_clock::now() + seconds(5);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::yield();
-  }
-  return cond();
-}
 
 QueueOptions FakeClockOptions() {
   QueueOptions o;
@@ -130,7 +123,7 @@ TEST(RateLimitingQueueTest, BlockedGetWakesWhenDelayedKeyBecomesDue) {
   clock.Advance(seconds(59));
   EXPECT_FALSE(got);
   clock.Advance(seconds(1));
-  EXPECT_TRUE(Eventually([&] { return got.load(); }));
+  EXPECT_TRUE(Eventually([&] { return got.load(); }, seconds(5)));
   worker.join();
 }
 
@@ -225,7 +218,7 @@ TEST(RateLimitingQueueTest, StressNoKeyIsProcessedByTwoWorkersAtOnce) {
     });
   }
   for (auto& p : producers) p.join();
-  EXPECT_TRUE(Eventually([&] { return q.Len() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return q.Len() == 0; }, seconds(5)));
   q.ShutDown();
   for (auto& w : workers) w.join();
   EXPECT_EQ(violations, 0);
