@@ -15,6 +15,7 @@ inline constexpr char kPhaseSucceeded[] = "Succeeded";
 inline constexpr char kPhaseFailed[] = "Failed";
 
 // status.reason: while Pending or Running.
+inline constexpr char kReasonQueued[] = "Queued";  // waiting for a start slot: no Pod yet
 inline constexpr char kReasonPodPending[] = "PodPending";  // created, waiting to start
 inline constexpr char kReasonUnschedulable[] = "Unschedulable";
 inline constexpr char kReasonQuotaExceeded[] = "QuotaExceeded";
@@ -29,6 +30,8 @@ inline constexpr char kReasonTimeLimitExceeded[] = "TimeLimitExceeded";
 inline constexpr char kReasonMemoryLimitExceeded[] = "MemoryLimitExceeded";
 inline constexpr char kReasonPodFailed[] = "PodFailed";
 inline constexpr char kReasonInvalidSpec[] = "InvalidSpec";
+// Waited longer than the controller's --max-queued-seconds for a start slot.
+inline constexpr char kReasonQueueTimeout[] = "QueueTimeout";
 
 // status.conditions[].type: True once the run is terminal.
 inline constexpr char kConditionFinished[] = "Finished";

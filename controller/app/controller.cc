@@ -80,7 +80,13 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
       uids_(options.settings.uid_low, options.settings.uid_high),
       events_(client, RealClock(), "coderun-controller",
               metrics::MustRegister(events::RegisterMetrics(metrics))),
-      router_([this](const std::string& key) { queue_.Add(key); }, uids_, RunsOf(coderuns_)),
+      admission_(
+          reconcile::AdmissionLimits{options.settings.max_starting_runs,
+                                     options.settings.max_running_runs,
+                                     options.settings.max_running_runs_per_namespace},
+          [this](const std::string& key) { queue_.Add(key); }, RealClock()),
+      router_([this](const std::string& key) { queue_.Add(key); }, uids_, RunsOf(coderuns_),
+              &admission_),
       coderuns_(client, CodeRunInformer(options), reconcile::DecodeCodeRun, RealClock()),
       pods_(client, InformerFor(kube::kPods, options, ManagedSelector(), reconcile::MetadataDropKeys()),
             reconcile::DecodePod, RealClock()),
@@ -90,7 +96,7 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
   reconciler_ = std::make_unique<reconcile::Reconciler>(
       client_, CachesOf(coderuns_, pods_, policies_), options_.settings, uids_, events_,
       RealClock(), metrics::MustRegister(reconcile::RegisterMetrics(metrics_)),
-      work_cancel_.context());
+      work_cancel_.context(), &admission_);
   Wire(router_, coderuns_, pods_, policies_);
   RegisterMetrics();
 }
@@ -129,6 +135,16 @@ void Controller::RegisterMetrics() {
       Type::kGauge, "coderun_leader", "1 if this replica reconciles (leader or no election).", {},
       [this] { return std::vector<Sample>{{{}, leading_ ? 1.0 : 0.0}}; }));
   metrics::MustRegister(metrics_.AddCallback(
+      Type::kGauge, "coderun_admission_runs",
+      "Runs by admission state: queued (no Pod yet), starting (admitted, Pod not running), "
+      "running.",
+      {"state"}, [this] {
+        const reconcile::AdmissionCounts c = admission_.Counts();
+        return std::vector<Sample>{{{"queued"}, double(c.queued)},
+                                   {{"starting"}, double(c.starting)},
+                                   {{"running"}, double(c.running)}};
+      }));
+  metrics::MustRegister(metrics_.AddCallback(
       Type::kGauge, "coderun_run_uids_in_use", "Run UIDs held by live Pods or reservations.", {},
       [this] { return std::vector<Sample>{{{}, double(uids_.InUse())}}; }));
 }
@@ -156,6 +172,7 @@ void Controller::RunWorkers() {
                               {"pods", std::to_string(pods_.List().size())},
                               {"workers", std::to_string(options_.workers)}});
   malloc_trim(0);  // hand back what the initial lists' pages used
+  admission_.Open();  // the counts are complete: grants may begin
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { Worker(); });
 }
 

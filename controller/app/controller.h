@@ -73,6 +73,8 @@ class Controller {
   reconcile::UidAllocator uids_;
   events::Recorder events_;
   workqueue::RateLimitingQueue queue_;
+  // Which waiting runs may create their Pod (admission.h); opened once workers start.
+  reconcile::Admission admission_;
   // Informer events -> queue_ keys and uids_ (wiring.h). Declared before the informers so
   // that it outlives their threads.
   EventRouter router_;

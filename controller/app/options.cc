@@ -40,8 +40,22 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
   app.add_option("--max-output-bytes", s.max_output_bytes, "largest spec.limits.outputBytes")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--max-pending-seconds", s.max_pending_seconds,
-                 "a run that cannot start (no room, quota, refused namespace) fails after this")
+                 "a run whose Pod cannot start (no node, image, quota) fails this long after its "
+                 "Pod's creation (its admission while no Pod can be created)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-starting-runs", s.max_starting_runs,
+                 "runs whose Pod exists but has not started, at most; more wait as Queued")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-running-runs", s.max_running_runs,
+                 "runs admitted and not finished, at most; 0 = no bound")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-running-runs-per-namespace", s.max_running_runs_per_namespace,
+                 "the same, in each namespace; 0 = no bound")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-queued-seconds", s.max_queued_seconds,
+                 "a run still queued this long after its creation fails with QueueTimeout; "
+                 "0 = wait as long as it takes")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--default-ttl", s.default_ttl_seconds,
                  "seconds a finished CodeRun without ttlSecondsAfterFinished is kept")
       ->check(CLI::NonNegativeNumber);

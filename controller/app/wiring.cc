@@ -28,10 +28,12 @@ std::vector<std::string> StrangerOf(const Pod& pod) {
   return {pod.run_uid_label};
 }
 
-EventRouter::EventRouter(Enqueue enqueue, reconcile::UidAllocator& uids, Runs runs)
-    : enqueue_(std::move(enqueue)), uids_(uids), runs_(std::move(runs)) {}
+EventRouter::EventRouter(Enqueue enqueue, reconcile::UidAllocator& uids, Runs runs,
+                         reconcile::Admission* admission)
+    : enqueue_(std::move(enqueue)), uids_(uids), runs_(std::move(runs)), admission_(admission) {}
 
-void EventRouter::OnCodeRun(const std::string& key, const CodeRun*, const CodeRun*) {
+void EventRouter::OnCodeRun(const std::string& key, const CodeRun* old_run, const CodeRun* run) {
+  if (admission_) admission_->OnRun(old_run, run);
   enqueue_(key);
 }
 
@@ -42,6 +44,7 @@ void EventRouter::OnPod(const std::string& key, const Pod* old_pod, const Pod* p
   } else if (!pod) {
     uids_.PodGone(key);
   }
+  if (admission_) admission_->OnPod(old_pod, pod);
   if (p->controller_kind == "CodeRun" && !p->controller_name.empty()) {
     enqueue_(p->ns + "/" + p->controller_name);
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "informer/informer.h"
+#include "reconcile/admission.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/types.h"
 #include "reconcile/uid_allocator.h"
@@ -42,14 +43,16 @@ class EventRouter {
     std::function<std::vector<std::string>(const std::string& ns)> held_for_policy;
   };
 
-  // `uids` must outlive the router.
-  EventRouter(Enqueue enqueue, reconcile::UidAllocator& uids, Runs runs);
+  // `uids` and `admission` (null: none) must outlive the router.
+  EventRouter(Enqueue enqueue, reconcile::UidAllocator& uids, Runs runs,
+              reconcile::Admission* admission = nullptr);
 
-  // Any CodeRun change enqueues its key.
+  // Any CodeRun change enqueues its key and feeds the admission queue.
   void OnCodeRun(const std::string& key, const reconcile::CodeRun* old_run,
                  const reconcile::CodeRun* run);
   // A Pod seen with a runAsUser holds that UID under its key; a deleted Pod releases it.
-  // Every Pod event enqueues the CodeRun its controller ownerReference names.
+  // Every Pod event enqueues the CodeRun its controller ownerReference names and feeds the
+  // admission counts.
   void OnPod(const std::string& key, const reconcile::Pod* old_pod, const reconcile::Pod* pod);
   // Any policy change enqueues the namespace's runs held with reason NetworkPolicyConflict;
   // the managed deny-all deleted or altered also enqueues NetworkPolicyKey(ns), only in a
@@ -61,6 +64,7 @@ class EventRouter {
   const Enqueue enqueue_;
   reconcile::UidAllocator& uids_;
   const Runs runs_;
+  reconcile::Admission* const admission_;
 };
 
 // EventRouter::Runs served by `coderuns`' kByNamespace and kHeldForPolicy indices.

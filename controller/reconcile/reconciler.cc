@@ -1,5 +1,7 @@
 #include "reconcile/reconciler.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/coderun.h"
@@ -24,6 +26,11 @@ constexpr char kNetpolPrefix[] = "netpol:";
 constexpr std::int64_t kLogRetrySeconds = 60;
 // How often a run waiting for room (quota, UIDs) tries again.
 constexpr seconds kRetryWaiting{5};
+// A queued run's status is refreshed (when its position has halved) after half its
+// estimated wait, within these bounds.
+constexpr seconds kQueueRecheckMin{15};
+constexpr seconds kQueueRecheckMax{300};
+constexpr seconds kQueueRecheckUnknown{60};  // no run admitted lately: no estimate
 // A reconcile skipped because the cache has not shown the controller's own last write
 // looks again after this, should that write's watch event be slow or lost.
 constexpr seconds kStaleRecheck{1};
@@ -55,7 +62,7 @@ absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry) {
 
 Reconciler::Reconciler(kube::Client& client, Caches caches, const Settings& settings,
                        UidAllocator& uids, events::EventSink& events, Clock& clock,
-                       ReconcilerMetrics metrics, Context ctx)
+                       ReconcilerMetrics metrics, Context ctx, Admission* admission)
     : client_(client),
       ctx_(std::move(ctx)),
       caches_(std::move(caches)),
@@ -63,7 +70,8 @@ Reconciler::Reconciler(kube::Client& client, Caches caches, const Settings& sett
       uids_(uids),
       events_(events),
       clock_(clock),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      admission_(admission) {}
 
 void Reconciler::Event(const CodeRun& run, const char* type, const char* reason,
                        const std::string& message) {
@@ -193,8 +201,21 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   if (!conflict.ok()) return Error(conflict.status());
   if (conflict->has_value()) {
     Event(run, "Warning", events::kNamespaceRefused, **conflict);
-    return Waiting(run, api::kReasonNetworkPolicyConflict, **conflict);
+    return Waiting(run, api::kReasonNetworkPolicyConflict, **conflict, run.creation_time);
   }
+  // Only now, with the namespace known to be safe, does the run take a start slot.
+  std::int64_t admitted_at = run.creation_time;
+  if (admission_) {
+    Admission::Decision decision = admission_->Admit(run);
+    if (!decision.admitted) return Queued(run, decision.place);
+    if (decision.admitted_at != 0) admitted_at = decision.admitted_at;
+  }
+  // Waits for room before a Pod exists (quota): the namespace's slot goes to others
+  // meanwhile.
+  auto quota_wait = [&](const absl::Status& s) {
+    if (admission_) admission_->Defer(run, kRetryWaiting);
+    return Waiting(run, api::kReasonQuotaExceeded, std::string(s.message()), admitted_at);
+  };
 
   // The cache holds no code or stdin: read them once, to build the Secret.
   auto full = client_.Get(ctx_, kube::kCodeRuns, run.ns, run.name);
@@ -221,7 +242,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   }
   RunInput input = MakeRunInput((*full)["spec"]);
   if (auto s = CreateSecret(run, input); !s.ok()) {
-    if (kube::IsQuotaExceeded(s)) return Waiting(run, api::kReasonQuotaExceeded, std::string(s.message()));
+    if (kube::IsQuotaExceeded(s)) return quota_wait(s);
     if (kube::IsForbidden(s) || kube::IsInvalid(s)) {
       return WriteStatus(run, FailedStatus(api::kReasonPodFailed, absl::StrCat("the run's Secret was refused: ",
                                                                     s.message())),
@@ -236,7 +257,8 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   if (!uid) {
     return Waiting(run, api::kReasonNoUidAvailable,
                    absl::StrCat("all run UIDs ", settings_.uid_low, "-", settings_.uid_high,
-                                " are in use; waiting for runs to finish"));
+                                " are in use; waiting for runs to finish"),
+                   admitted_at);
   }
   auto created = client_.Create(ctx_, kube::kPods, run.ns,
                                 BuildPod(run, limits, settings_, *uid, input.digest));
@@ -251,7 +273,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
       if (!decoded.ok() || decoded->controller_uid != run.uid) return NameTaken(run, pod_name);
       return Unrecorded(run, *decoded);
     }
-    if (kube::IsQuotaExceeded(st)) return Waiting(run, api::kReasonQuotaExceeded, std::string(st.message()));
+    if (kube::IsQuotaExceeded(st)) return quota_wait(st);
     if (kube::IsForbidden(st) || kube::IsInvalid(st)) {
       return WriteStatus(
           run, FailedStatus(api::kReasonPodFailed, absl::StrCat("the Pod was refused: ", st.message())),
@@ -316,7 +338,9 @@ Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits
   RunStatus desired = ObservePod(pod, limits.timeout_seconds + settings_.deadline_margin_seconds);
   desired.pod_uid = pod.uid;  // recorded if a restart kept the creating process from it
   if (desired.phase == api::kPhasePending) {
-    return Waiting(run, desired.reason, desired.message, pod.name, pod.uid);
+    return Waiting(run, desired.reason, desired.message,
+                   ParseTime(pod.creation_timestamp).value_or(run.creation_time), pod.name,
+                   pod.uid);
   }
   // The runner container ended by itself: its report has the output and the real outcome.
   const bool platform_failure =
@@ -369,10 +393,10 @@ Result Reconciler::PodMissing(const CodeRun& run) {
 }
 
 Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string message,
-                           const std::string& pod_name, const std::string& pod_uid) {
-  const std::int64_t created = run.creation_time != 0 ? run.creation_time : NowUnix();
-  const std::int64_t deadline = created + settings_.max_pending_seconds;
+                           std::int64_t since, const std::string& pod_name,
+                           const std::string& pod_uid) {
   const std::int64_t now = NowUnix();
+  const std::int64_t deadline = (since != 0 ? since : now) + settings_.max_pending_seconds;
   if (now >= deadline) {
     return WriteStatus(run,
                        FailedStatus(api::kReasonPodFailed,
@@ -389,6 +413,42 @@ Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string m
   if (!StatusDiffers(run, desired)) return After(wait, "waiting");
   Result r = WriteStatus(run, desired, "waiting");
   if (r.error.ok()) r.requeue_after = wait;
+  return r;
+}
+
+Result Reconciler::Queued(const CodeRun& run, const QueuePlace& place) {
+  // Admitted before, and its namespace's quota full: it keeps saying so while its namespace
+  // yields its turn (the pending deadline, not the queue's, applies).
+  if (run.reason == api::kReasonQuotaExceeded) return After(kRetryWaiting, "waiting");
+  const std::int64_t now = NowUnix();
+  milliseconds next = kQueueRecheckUnknown;
+  if (place.eta) next = std::clamp<milliseconds>(*place.eta / 2, kQueueRecheckMin, kQueueRecheckMax);
+  if (settings_.max_queued_seconds > 0) {
+    const std::int64_t deadline =
+        (run.creation_time != 0 ? run.creation_time : now) + settings_.max_queued_seconds;
+    if (now >= deadline) {
+      return WriteStatus(
+          run,
+          FailedStatus(api::kReasonQueueTimeout,
+                       absl::StrCat("waited ", settings_.max_queued_seconds,
+                                    " s for a start slot (the controller's --max-queued-seconds); ",
+                                    place.position - 1, " runs were still ahead")),
+          "queue timeout");
+    }
+    next = std::min<milliseconds>(next, seconds(deadline - now));
+  }
+  const bool fresh = run.reason == api::kReasonQueued && run.queue_position &&
+                     place.position * 2 > *run.queue_position;
+  if (fresh) return After(next, "queued");
+  RunStatus desired = PendingStatus(
+      api::kReasonQueued,
+      absl::StrCat("waiting for a start slot: position ", place.position, " (", place.in_namespace,
+                   " ahead in this namespace); ",
+                   place.eta ? absl::StrCat("about ", place.eta->count(), " s at the current rate")
+                             : std::string("no run was admitted in the last minute")));
+  desired.queue_position = place.position;
+  Result r = WriteStatus(run, desired, "queued");
+  if (r.error.ok()) r.requeue_after = next;
   return r;
 }
 

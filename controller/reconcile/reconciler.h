@@ -19,6 +19,7 @@
 #include "events/recorder.h"
 #include "kube/client.h"
 #include "metrics/registry.h"
+#include "reconcile/admission.h"
 #include "reconcile/settings.h"
 #include "reconcile/types.h"
 #include "reconcile/uid_allocator.h"
@@ -57,12 +58,14 @@ absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry);
 
 class Reconciler {
  public:
+  // A run starts (Secret, then Pod) only once `admission` admits it; null admits every run
+  // at once.
   // Every API call is made under `ctx` (plus the client's per-request timeout): the
   // controller cancels it when this replica stops leading, so no write of a former leader
   // lands after its Lease could have lapsed.
   Reconciler(kube::Client& client, Caches caches, const Settings& settings,
              UidAllocator& uids, events::EventSink& events, Clock& clock,
-             ReconcilerMetrics metrics = {}, Context ctx = {});
+             ReconcilerMetrics metrics = {}, Context ctx = {}, Admission* admission = nullptr);
 
   Result Reconcile(const std::string& key);
 
@@ -93,9 +96,13 @@ class Reconciler {
   // Ensures the deny-all policy of `ns` is in place. Returns a conflict message if another
   // policy lets run Pods talk.
   absl::StatusOr<std::optional<std::string>> EnsureNetworkPolicy(const std::string& ns);
-  // Pending while waiting for room; Failed once the pending deadline has passed.
-  Result Waiting(const CodeRun& run, std::string reason, std::string message,
+  // Pending while waiting for room; Failed once max_pending_seconds have passed `since`
+  // (Unix seconds; 0 = now).
+  Result Waiting(const CodeRun& run, std::string reason, std::string message, std::int64_t since,
                  const std::string& pod_name = "", const std::string& pod_uid = "");
+  // Pending/Queued with the run's place, written again when the place has halved; Failed
+  // with QueueTimeout once max_queued_seconds have passed since the run's creation.
+  Result Queued(const CodeRun& run, const QueuePlace& place);
   Result WriteStatus(const CodeRun& run, const struct RunStatus& desired, std::string outcome);
   // A status the store refuses even at its smallest: the run's Pod and Secret are deleted and
   // the run is left alone (remembered by this process).
@@ -127,6 +134,7 @@ class Reconciler {
   events::EventSink& events_;
   Clock& clock_;
   const ReconcilerMetrics metrics_;
+  Admission* const admission_;
 
   std::mutex writes_mu_;
   // CodeRun key -> the resourceVersion its last status write replaced; dropped once the

@@ -618,6 +618,7 @@ TEST_F(ReconcilerTest, UnschedulablePodWaitsThenFailsAtThePendingDeadline) {
   ASSERT_TRUE(Reconcile("hello").error.ok());
   CodeRun run = Run("hello");
   json pod = *api_.Get({}, kube::kPods, "ns", run.pod_name);
+  pod["metadata"]["creationTimestamp"] = Now();
   pod["status"] = {{"phase", "Pending"},
                    {"conditions", {{{"type", "PodScheduled"}, {"status", "False"},
                                     {"reason", "Unschedulable"}, {"message", "Insufficient cpu"}}}}};
@@ -632,6 +633,120 @@ TEST_F(ReconcilerTest, UnschedulablePodWaitsThenFailsAtThePendingDeadline) {
   EXPECT_EQ(Run("hello").reason, "PodFailed");
   EXPECT_NE(Run("hello").message.find("Insufficient cpu"), std::string::npos);
   EXPECT_EQ(PodCount(), 0);
+}
+
+TEST_F(ReconcilerTest, ThePendingDeadlineCountsFromThePodsCreation) {
+  CreateRun("hello");
+  clock_.Advance(std::chrono::seconds(100));  // queued longer than max_pending_seconds
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  json pod = *api_.Get({}, kube::kPods, "ns", Run("hello").pod_name);
+  pod["metadata"]["creationTimestamp"] = Now();  // as the apiserver sets it
+  pod["status"] = {{"phase", "Pending"}};
+  api_.Put(kube::kPods, pod);
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(Run("hello").phase, "Pending");
+  clock_.Advance(std::chrono::seconds(59));
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(Run("hello").phase, "Pending");
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(Run("hello").reason, "PodFailed");
+  EXPECT_NE(Run("hello").message.find("did not start within 60 s"), std::string::npos);
+}
+
+class AdmittedReconcilerTest : public ReconcilerTest {
+ protected:
+  void Admit(std::int64_t max_starting, std::int64_t max_queued_seconds = 0) {
+    settings_.max_queued_seconds = max_queued_seconds;
+    admission_ = std::make_unique<Admission>(
+        AdmissionLimits{max_starting, 0, 0},
+        [this](const std::string& key) { woken_.push_back(key); }, clock_);
+    admission_->Open();
+    reconciler_ = std::make_unique<Reconciler>(api_, caches_, settings_, uids_, events_, clock_,
+                                               run_metrics_, Context{}, admission_.get());
+  }
+  // What the Pod informer would tell the queue.
+  void PodEvent(const std::string& run) {
+    Pod pod = *DecodePod(*api_.Get({}, kube::kPods, "ns", Run(run).pod_name));
+    admission_->OnPod(nullptr, &pod);
+  }
+  int SecretCount() {
+    return static_cast<int>((*api_.List({}, kube::kSecrets, "ns", {}))["items"].size());
+  }
+
+  std::unique_ptr<Admission> admission_;
+  std::vector<std::string> woken_;
+};
+
+TEST_F(AdmittedReconcilerTest, AQueuedRunHasNoPodNorSecretAndShowsItsPlace) {
+  Admit(1);
+  CreateRun("one");
+  clock_.Advance(std::chrono::seconds(1));
+  CreateRun("two");
+  ASSERT_EQ(Reconcile("one").outcome, "created");
+  Result r = Reconcile("two");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.outcome, "queued");
+  CodeRun two = Run("two");
+  EXPECT_EQ(two.phase, "Pending");
+  EXPECT_EQ(two.reason, "Queued");
+  EXPECT_EQ(two.queue_position, 1);
+  EXPECT_NE(two.message.find("position 1"), std::string::npos) << two.message;
+  EXPECT_TRUE(two.pod_name.empty());
+  EXPECT_EQ(PodCount(), 1);
+  EXPECT_EQ(SecretCount(), 1);
+  ASSERT_TRUE(r.requeue_after.has_value());  // to refresh its place
+  EXPECT_EQ(Reconcile("two").outcome, "queued");  // unchanged place: no write
+
+  // one's Pod runs: the slot passes to two, which is woken and starts.
+  json pod = *api_.Get({}, kube::kPods, "ns", Run("one").pod_name);
+  pod["status"] = {{"phase", "Running"}};
+  api_.Put(kube::kPods, pod);
+  PodEvent("one");
+  EXPECT_EQ(woken_, std::vector<std::string>({"ns/one", "ns/two"}));
+  EXPECT_EQ(Reconcile("two").outcome, "created");
+  two = Run("two");
+  EXPECT_EQ(two.reason, "PodPending");
+  EXPECT_FALSE(two.queue_position.has_value());
+  EXPECT_EQ(PodCount(), 2);
+}
+
+TEST_F(AdmittedReconcilerTest, ARunQueuedPastMaxQueuedSecondsEndsAsQueueTimeout) {
+  Admit(1, /*max_queued_seconds=*/100);
+  CreateRun("one");
+  CreateRun("two");
+  ASSERT_EQ(Reconcile("one").outcome, "created");
+  Result r = Reconcile("two");
+  ASSERT_EQ(r.outcome, "queued");
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_LE(*r.requeue_after, std::chrono::seconds(100));
+  clock_.Advance(std::chrono::seconds(100));
+  ASSERT_TRUE(Reconcile("two").error.ok());
+  CodeRun two = Run("two");
+  EXPECT_EQ(two.phase, "Failed");
+  EXPECT_EQ(two.reason, "QueueTimeout");
+  EXPECT_NE(two.message.find("--max-queued-seconds"), std::string::npos) << two.message;
+  EXPECT_FALSE(two.queue_position.has_value());
+  EXPECT_EQ(PodCount(), 1);
+}
+
+TEST_F(AdmittedReconcilerTest, AFullQuotaHandsTheSlotOnAndWaitsFromTheAdmission) {
+  Admit(1);
+  CreateRun("one");
+  clock_.Advance(std::chrono::seconds(200));  // queued long before it was admitted
+  api_.ExceedQuotaOnNextCreate(kube::kSecrets);
+  Result r = Reconcile("one");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(Run("one").reason, "QuotaExceeded");  // not failed: the wait counts from now
+  EXPECT_EQ(admission_->Counts().starting, 0);    // its slot went back
+  EXPECT_EQ(admission_->Counts().queued, 1);
+  // While its namespace yields its turn the status keeps the cause.
+  r = Reconcile("one");
+  EXPECT_EQ(r.outcome, "waiting");
+  EXPECT_EQ(Run("one").reason, "QuotaExceeded");
+  // Once the pause is over it is admitted again, and its quota has room now.
+  clock_.Advance(std::chrono::seconds(6));
+  EXPECT_EQ(Reconcile("one").outcome, "created");
 }
 
 TEST_F(ReconcilerTest, FinishedRunIsDeletedAfterItsTtl) {

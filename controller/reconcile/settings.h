@@ -19,8 +19,18 @@ struct Settings {
   Quantity max_memory{std::int64_t{4} * 1024 * 1024 * 1024 * 1000};  // 4Gi
   std::int64_t max_pids = 1024;
   std::int64_t max_output_bytes = 262144;  // the CRD's own bound
-  // A run that cannot start (unschedulable, quota, refused namespace) fails after this.
+  // A run that cannot start fails (PodFailed) after this, counted from its Pod's creation
+  // (unschedulable, image pull), from its admission (quota, no UID), or from its creation
+  // (a namespace refused for a NetworkPolicy conflict).
   std::int64_t max_pending_seconds = 300;
+  // Admission (admission.h): Pods are created only while fewer than max_starting_runs of the
+  // controller's Pods have not started, and fewer than max_running_runs (and, per namespace,
+  // max_running_runs_per_namespace) runs are live; 0 = no bound for the last two.
+  std::int64_t max_starting_runs = 100;
+  std::int64_t max_running_runs = 0;
+  std::int64_t max_running_runs_per_namespace = 0;
+  // A run still queued this long after its creation fails with QueueTimeout; 0 = never.
+  std::int64_t max_queued_seconds = 0;
   // TTL of finished CodeRuns without spec.ttlSecondsAfterFinished.
   std::int64_t default_ttl_seconds = 86400;
   // Largest spec.ttlSecondsAfterFinished (7 days); at least default_ttl_seconds.

@@ -180,6 +180,7 @@ RunStatus WithoutReport(RunStatus from_pod, const std::string& problem) {
 bool StatusDiffers(const CodeRun& run, const RunStatus& d) {
   return run.phase != d.phase || run.reason != d.reason || run.message != d.message ||
          (!d.pod_name.empty() && run.pod_name != d.pod_name) ||
+         run.queue_position != d.queue_position ||
          (!d.pod_uid.empty() && run.pod_uid != d.pod_uid) ||
          (!d.start_time.empty() && run.start_time != ParseTime(d.start_time).value_or(-1)) ||
          run.observed_generation != run.generation ||
@@ -191,6 +192,11 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
                  {"reason", d.reason},
                  {"message", d.message},
                  {"observedGeneration", run.generation}};
+  if (d.queue_position) {
+    status["queuePosition"] = *d.queue_position;
+  } else if (run.queue_position) {
+    status["queuePosition"] = nullptr;  // merge patch: remove
+  }
   if (!d.pod_name.empty()) status["podName"] = d.pod_name;
   if (!d.pod_uid.empty()) status["podUID"] = d.pod_uid;
   if (!d.start_time.empty()) status["startTime"] = d.start_time;

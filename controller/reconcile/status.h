@@ -28,6 +28,7 @@ struct RunStatus {
   std::optional<std::int32_t> exit_code;
   std::optional<std::int32_t> signal;
   std::optional<RunOutput> output;
+  std::optional<std::int64_t> queue_position;  // only while Queued; absent removes it
 
   bool Terminal() const { return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed; }
 };

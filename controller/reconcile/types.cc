@@ -92,6 +92,7 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.message = Str(status, "message");
   run.pod_name = Str(status, "podName");
   run.pod_uid = Str(status, "podUID");
+  run.queue_position = Int(status, "queuePosition");
   run.start_time = Time(status, "startTime");
   run.completion_time = Time(status, "completionTime");
   run.exit_code = Int(status, "exitCode");

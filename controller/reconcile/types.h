@@ -52,6 +52,7 @@ struct CodeRun {
   // metadata.uid of the Pod the controller created for this run (status.podUID): only that
   // Pod may produce the run's result.
   std::string pod_uid;
+  std::optional<std::int64_t> queue_position;  // status.queuePosition, while Queued
   std::int64_t start_time = 0, completion_time = 0;
   std::optional<std::int64_t> exit_code;
   std::int64_t observed_generation = 0;

@@ -440,6 +440,9 @@ subjects:
 EOF2
 }
 
+# Flags added to the controller's (tests/cluster/restart-controller sets them).
+CONTROLLER_EXTRA_ARGS=()
+
 # The controller as a host process, with the ServiceAccount token (and so exactly the
 # RBAC) of manifests/, reaching the apiserver through the veth.
 start_controller() {
@@ -464,7 +467,8 @@ start_controller() {
     --kubeconfig "$STATE/controller.kubeconfig"
     --runner-image "$RUNNER_IMAGE"
     --cpu-request-ratio "$CONTROLLER_CPU_REQUEST_RATIO"
-    --http-address "$CONTROLLER_HTTP")
+    --http-address "$CONTROLLER_HTTP"
+    "${CONTROLLER_EXTRA_ARGS[@]}")
   local saved=("${LAUNCH[@]}")
   LAUNCH=()   # a host process: it reaches the apiserver like any client would
   ensure_daemon coderun-controller controller_ready 60 "${argv[@]}"

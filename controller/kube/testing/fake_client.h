@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,12 @@ class FakeClient final : public kube::Client {
   void FailNextList(absl::Status status) {
     std::lock_guard lock(mu_);
     list_failures_.push_back(std::move(status));
+  }
+  // The next Create of resource `r` fails as the ResourceQuota admission plugin refuses one:
+  // 403 Forbidden, "exceeded quota: ...".
+  void ExceedQuotaOnNextCreate(const kube::Resource& r) {
+    std::lock_guard lock(mu_);
+    quota_exceeded_.insert(Id(r));
   }
   // The next List call that carries a continue token gets 410 Expired.
   void ExpireNextContinue() {
@@ -189,6 +196,11 @@ class FakeClient final : public kube::Client {
     RETURN_IF_ERROR(Enter(ctx));
     std::lock_guard lock(mu_);
     RETURN_IF_ERROR(NamespaceGoneLocked(r, ns));
+    if (quota_exceeded_.erase(Id(r))) {
+      return Error(403, "Forbidden",
+                   r.plural + " is forbidden: exceeded quota: q, requested: count/" + r.plural +
+                       "=1, used: 1, limited: 1");
+    }
     json obj = object;
     if (r.namespaced) obj["metadata"]["namespace"] = ns;
     std::string name = Meta(obj, "name");
@@ -466,6 +478,7 @@ class FakeClient final : public kube::Client {
   uint64_t compacted_ = 0;
   uint64_t uids_ = 0;
   std::map<std::string, std::map<std::string, json>> store_;  // resource id -> "ns/name" -> obj
+  std::set<std::string> quota_exceeded_;  // resource ids: the next Create is refused
   std::map<std::string, std::vector<Logged>> history_;        // resource id -> events
   std::deque<WatchFault> faults_;
   std::deque<absl::Status> list_failures_;

@@ -1,0 +1,278 @@
+#include "reconcile/admission.h"
+
+#include <algorithm>
+
+namespace coderun::reconcile {
+namespace {
+
+// Admissions counted for the rate behind a queued run's estimated wait.
+constexpr std::chrono::seconds kRateWindow{60};
+
+std::int64_t UnixNow(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock.WallNow().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Admission::Admission(AdmissionLimits limits, Wake wake, Clock& clock)
+    : limits_(limits), wake_(std::move(wake)), clock_(clock) {}
+
+Admission::Class Admission::Classify(const Rec& r) {
+  switch (r.pod) {
+    case PodState::kStarting:
+      return Class::kStarting;
+    case PodState::kRunning:
+      return Class::kRunning;
+    case PodState::kFinished:
+      return Class::kNone;
+    case PodState::kNone:
+      break;
+  }
+  if (r.granted && r.run_live) return Class::kStarting;
+  if (r.run_waiting) return Class::kQueued;
+  return Class::kNone;
+}
+
+void Admission::Enter(const std::string& uid, const Rec& r, Class c) {
+  if (c == Class::kNone) return;
+  Namespace& n = namespaces_[r.ns];
+  switch (c) {
+    case Class::kQueued:
+      n.queue.insert(QKey{r.created, r.name, uid});
+      ++queued_;
+      break;
+    case Class::kStarting:
+      ++n.active;
+      ++starting_;
+      break;
+    case Class::kRunning:
+      ++n.active;
+      ++running_;
+      break;
+    case Class::kNone:
+      break;
+  }
+}
+
+void Admission::Leave(const std::string& uid, const Rec& r, Class c) {
+  if (c == Class::kNone) return;
+  auto it = namespaces_.find(r.ns);
+  if (it == namespaces_.end()) return;
+  Namespace& n = it->second;
+  switch (c) {
+    case Class::kQueued:
+      n.queue.erase(QKey{r.created, r.name, uid});
+      --queued_;
+      break;
+    case Class::kStarting:
+      --n.active;
+      --starting_;
+      break;
+    case Class::kRunning:
+      --n.active;
+      --running_;
+      break;
+    case Class::kNone:
+      break;
+  }
+  if (n.queue.empty() && n.active == 0 && n.paused_until <= clock_.Now()) namespaces_.erase(it);
+}
+
+template <typename F>
+void Admission::Update(const std::string& uid, F change) {
+  auto [it, created] = recs_.try_emplace(uid);
+  Rec& r = it->second;
+  const Class before = created ? Class::kNone : Classify(r);
+  Leave(uid, r, before);
+  change(r);
+  if (!r.run_live) r.granted = false;
+  const Class after = Classify(r);
+  Enter(uid, r, after);
+  if (!r.run_live && (r.pod == PodState::kNone || r.pod == PodState::kFinished)) {
+    recs_.erase(it);
+  }
+}
+
+void Admission::OnRun(const CodeRun* old_run, const CodeRun* run) {
+  const CodeRun* any = run ? run : old_run;
+  if (!any) return;
+  std::vector<std::string> wake;
+  {
+    std::lock_guard lock(mu_);
+    if (!run && !recs_.count(any->uid)) return;
+    Update(any->uid, [&](Rec& r) {
+      r.ns = any->ns;
+      r.name = any->name;
+      r.created = any->creation_time;
+      r.run_live = run && !run->Terminal() && !run->deleting;
+      r.run_waiting = r.run_live && run->pod_name.empty();
+    });
+    wake = Pump();
+  }
+  WakeAll(wake);
+}
+
+void Admission::OnPod(const Pod* old_pod, const Pod* pod) {
+  const Pod* any = pod ? pod : old_pod;
+  if (!any || any->controller_kind != "CodeRun" || any->controller_uid.empty()) return;
+  PodState state = PodState::kNone;
+  if (pod) {
+    if (pod->deleting || pod->terminated || pod->phase == "Succeeded" || pod->phase == "Failed") {
+      state = PodState::kFinished;
+    } else if (pod->running || pod->phase == "Running") {
+      state = PodState::kRunning;
+    } else {
+      state = PodState::kStarting;
+    }
+  }
+  std::vector<std::string> wake;
+  {
+    std::lock_guard lock(mu_);
+    if (state == PodState::kNone && !recs_.count(any->controller_uid)) return;
+    Update(any->controller_uid, [&](Rec& r) {
+      if (r.ns.empty()) r.ns = any->ns;
+      if (r.name.empty()) r.name = any->controller_name;
+      r.pod = state;
+      // The Pod now holds the slot the grant held.
+      if (state != PodState::kNone) r.granted = false;
+    });
+    wake = Pump();
+  }
+  WakeAll(wake);
+}
+
+void Admission::Open() {
+  std::vector<std::string> wake;
+  {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    wake = Pump();
+  }
+  WakeAll(wake);
+}
+
+bool Admission::Eligible(const Namespace& n, SteadyTime now) const {
+  if (n.queue.empty() || n.paused_until > now) return false;
+  return limits_.max_running_per_namespace <= 0 || n.active < limits_.max_running_per_namespace;
+}
+
+std::vector<std::string> Admission::Pump() {
+  std::vector<std::string> wake;
+  if (!open_) return wake;
+  const SteadyTime now = clock_.Now();
+  const std::int64_t unix_now = UnixNow(clock_);
+  while (starting_ < std::max<std::int64_t>(1, limits_.max_starting) &&
+         (limits_.max_running <= 0 || starting_ + running_ < limits_.max_running)) {
+    // The next namespace after the cursor (wrapping) that may be given a run.
+    auto it = namespaces_.upper_bound(cursor_);
+    Namespace* chosen = nullptr;
+    std::string chosen_ns;
+    for (std::size_t seen = 0; seen < namespaces_.size(); ++seen, ++it) {
+      if (it == namespaces_.end()) it = namespaces_.begin();
+      if (Eligible(it->second, now)) {
+        chosen = &it->second;
+        chosen_ns = it->first;
+        break;
+      }
+    }
+    if (!chosen) break;
+    const std::string uid = chosen->queue.begin()->uid;
+    cursor_ = chosen_ns;
+    std::string key;
+    Update(uid, [&](Rec& r) {
+      r.granted = true;
+      if (r.first_admitted == 0) r.first_admitted = unix_now;
+      key = r.ns + "/" + r.name;
+    });
+    wake.push_back(std::move(key));
+    recent_grants_.push_back(now);
+  }
+  while (!recent_grants_.empty() && recent_grants_.front() < now - kRateWindow) {
+    recent_grants_.pop_front();
+  }
+  return wake;
+}
+
+void Admission::WakeAll(const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) wake_(key);
+}
+
+QueuePlace Admission::PlaceOf(const Rec& r, const std::string& uid) const {
+  QueuePlace place;
+  auto own = namespaces_.find(r.ns);
+  if (own == namespaces_.end()) return place;
+  const std::int64_t ahead_here =
+      static_cast<std::int64_t>(own->second.queue.order_of_key(QKey{r.created, r.name, uid}));
+  // Round-robin: each other namespace gives at most as many runs before this one as this
+  // namespace has ahead of it, plus the one of its turn.
+  std::int64_t ahead = ahead_here;
+  for (const auto& [ns, n] : namespaces_) {
+    if (ns == r.ns) continue;
+    ahead += std::min<std::int64_t>(static_cast<std::int64_t>(n.queue.size()), ahead_here + 1);
+  }
+  place.position = ahead + 1;
+  place.in_namespace = ahead_here;
+  const SteadyTime now = clock_.Now();
+  std::int64_t recent = 0;
+  for (auto t = recent_grants_.rbegin(); t != recent_grants_.rend() && *t >= now - kRateWindow;
+       ++t) {
+    ++recent;
+  }
+  if (recent > 0) {
+    const double per_second = static_cast<double>(recent) / kRateWindow.count();
+    place.eta = std::chrono::seconds(static_cast<std::int64_t>((ahead + 1) / per_second));
+  }
+  return place;
+}
+
+Admission::Decision Admission::Admit(const CodeRun& run) {
+  Decision d;
+  std::vector<std::string> wake;
+  {
+    std::lock_guard lock(mu_);
+    // The reconciler may see the run before its informer event reached us: record it.
+    if (!recs_.count(run.uid)) {
+      Update(run.uid, [&](Rec& r) {
+        r.ns = run.ns;
+        r.name = run.name;
+        r.created = run.creation_time;
+        r.run_live = !run.Terminal() && !run.deleting;
+        r.run_waiting = r.run_live && run.pod_name.empty();
+      });
+    }
+    wake = Pump();
+    if (auto it = recs_.find(run.uid); it != recs_.end()) {
+      if (Classify(it->second) == Class::kQueued) {
+        d.place = PlaceOf(it->second, run.uid);
+      } else {
+        d.admitted = true;
+        d.admitted_at = it->second.first_admitted;
+      }
+    }
+  }
+  // The grants Pump gave may include this very run: its own reconcile is under way, so a
+  // second one just finds it admitted and its Pod created.
+  WakeAll(wake);
+  return d;
+}
+
+void Admission::Defer(const CodeRun& run, std::chrono::seconds pause) {
+  std::vector<std::string> wake;
+  {
+    std::lock_guard lock(mu_);
+    auto it = recs_.find(run.uid);
+    if (it == recs_.end() || !it->second.granted) return;
+    namespaces_[it->second.ns].paused_until = clock_.Now() + pause;
+    Update(run.uid, [](Rec& r) { r.granted = false; });
+    wake = Pump();
+  }
+  WakeAll(wake);
+}
+
+AdmissionCounts Admission::Counts() const {
+  std::lock_guard lock(mu_);
+  return {queued_, starting_, running_};
+}
+
+}  // namespace coderun::reconcile
