@@ -58,6 +58,31 @@ TEST(OptionsTest, BadPlacementFlagsAreInvalidArgumentWithOneLine) {
   }
 }
 
+TEST(OptionsTest, AdmissionBoundsHaveDefaultsAndAreSettable) {
+  auto o = Parse({});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->settings.max_starting_runs, 20);
+  EXPECT_EQ(o->settings.max_running_runs, 0);
+  EXPECT_EQ(o->settings.max_running_runs_per_namespace, 0);
+  EXPECT_EQ(o->settings.max_queued_seconds, 0);
+  o = Parse({"--max-starting-runs", "7", "--max-running-runs", "50",
+             "--max-running-runs-per-namespace", "5", "--max-queued-seconds", "600"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->settings.max_starting_runs, 7);
+  EXPECT_EQ(o->settings.max_running_runs, 50);
+  EXPECT_EQ(o->settings.max_running_runs_per_namespace, 5);
+  EXPECT_EQ(o->settings.max_queued_seconds, 600);
+  for (std::vector<const char*> bad : {std::vector<const char*>{"--max-starting-runs", "0"},
+                                       {"--max-running-runs", "-1"},
+                                       {"--max-queued-seconds", "soon"}}) {
+    auto refused = Parse(bad);
+    ASSERT_FALSE(refused.ok()) << bad[0];
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(refused.status().message()).find(bad[0]), std::string::npos)
+        << refused.status();
+  }
+}
+
 TEST(OptionsTest, TtlMaximumDefaultsToSevenDaysAndIsSettable) {
   auto o = Parse({});
   ASSERT_TRUE(o.ok()) << o.status();

@@ -201,9 +201,10 @@ void Admission::WakeAll(const std::vector<std::string>& keys) {
 QueuePlace Admission::PlaceOf(const Rec& r, const std::string& uid) const {
   QueuePlace place;
   auto own = namespaces_.find(r.ns);
-  if (own == namespaces_.end()) return place;
   const std::int64_t ahead_here =
-      static_cast<std::int64_t>(own->second.queue.order_of_key(QKey{r.created, r.name, uid}));
+      own == namespaces_.end()
+          ? 0
+          : static_cast<std::int64_t>(own->second.queue.order_of_key(QKey{r.created, r.name, uid}));
   // Round-robin: each other namespace gives at most as many runs before this one as this
   // namespace has ahead of it, plus the one of its turn.
   std::int64_t ahead = ahead_here;
@@ -243,11 +244,14 @@ Admission::Decision Admission::Admit(const CodeRun& run) {
     }
     wake = Pump();
     if (auto it = recs_.find(run.uid); it != recs_.end()) {
-      if (Classify(it->second) == Class::kQueued) {
-        d.place = PlaceOf(it->second, run.uid);
-      } else {
-        d.admitted = true;
+      const Class c = Classify(it->second);
+      // A slot held (a grant, or a Pod of its own waiting or running): admitted. Queued, or
+      // a finished Pod of an earlier attempt still going: not yet.
+      d.admitted = c == Class::kStarting || c == Class::kRunning;
+      if (d.admitted) {
         d.admitted_at = it->second.first_admitted;
+      } else {
+        d.place = PlaceOf(it->second, run.uid);
       }
     }
   }

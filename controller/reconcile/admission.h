@@ -36,7 +36,7 @@ namespace coderun::reconcile {
 struct AdmissionLimits {
   // Runs admitted whose Pod has not started running (being created, scheduled, pulled,
   // sandboxed). At least 1.
-  std::int64_t max_starting = 100;
+  std::int64_t max_starting = 20;
   // Runs admitted and not finished (starting or running); 0 = no bound.
   std::int64_t max_running = 0;
   // The same, per namespace; 0 = no bound.

@@ -223,6 +223,28 @@ TEST_F(AdmissionTest, DeletedOrTerminalRunsLeaveTheQueue) {
   EXPECT_EQ(a->Admit(runs_.at("a/r3")).place.in_namespace, 1);
 }
 
+TEST_F(AdmissionTest, ARunWhosePodIsStillGoingWaitsForItBeforeItsTurn) {
+  // After a restart: the run's earlier Pod (unrecorded, so deleted unread) is on its way out.
+  auto a = Make({5, 0, 0});
+  CodeRun& run = AddRun(*a, "a", "r0", 0);
+  Pod old;
+  old.ns = "a";
+  old.name = "r0-pod";
+  old.controller_kind = "CodeRun";
+  old.controller_name = "r0";
+  old.controller_uid = run.uid;
+  old.deleting = true;
+  a->OnPod(nullptr, &old);
+  a->Open();
+  EXPECT_THAT(TakeWoken(), IsEmpty());
+  Admission::Decision d = a->Admit(run);
+  EXPECT_FALSE(d.admitted);
+  EXPECT_EQ(d.place.position, 1);  // never 0: the status schema wants 1 or more
+  a->OnPod(&old, nullptr);  // gone: now the run waits in the queue, and its turn comes
+  EXPECT_THAT(TakeWoken(), ElementsAre("a/r0"));
+  EXPECT_TRUE(a->Admit(run).admitted);
+}
+
 TEST_F(AdmissionTest, TheEstimateFollowsTheRecentAdmissionRate) {
   auto a = Make({1, 0, 0});
   for (int i = 0; i < 12; ++i) AddRun(*a, "a", "r" + std::to_string(i), i);

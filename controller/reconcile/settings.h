@@ -26,7 +26,7 @@ struct Settings {
   // Admission (admission.h): Pods are created only while fewer than max_starting_runs of the
   // controller's Pods have not started, and fewer than max_running_runs (and, per namespace,
   // max_running_runs_per_namespace) runs are live; 0 = no bound for the last two.
-  std::int64_t max_starting_runs = 100;
+  std::int64_t max_starting_runs = 20;
   std::int64_t max_running_runs = 0;
   std::int64_t max_running_runs_per_namespace = 0;
   // A run still queued this long after its creation fails with QueueTimeout; 0 = never.
