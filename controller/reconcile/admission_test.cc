@@ -66,6 +66,19 @@ class AdmissionTest : public ::testing::Test {
       pods_.erase(key);
     }
   }
+  // With one start slot: starts each admitted run's Pod in turn until `count` runs were
+  // admitted; returns their keys in the order of admission.
+  std::vector<std::string> AdmitInTurn(Admission& a, std::size_t count) {
+    std::vector<std::string> order = TakeWoken();
+    while (!order.empty() && order.size() < count) {
+      CreatePod(a, order.back());
+      PodRunning(a, order.back());
+      std::vector<std::string> next = TakeWoken();
+      if (next.empty()) break;
+      order.insert(order.end(), next.begin(), next.end());
+    }
+    return order;
+  }
   std::vector<std::string> TakeWoken() {
     std::vector<std::string> out;
     out.swap(woken_);
@@ -115,13 +128,7 @@ TEST_F(AdmissionTest, FifoByCreationTimeWithinANamespace) {
   AddRun(*a, "a", "early", 10);
   AddRun(*a, "a", "middle", 20);
   a->Open();
-  std::vector<std::string> order = TakeWoken();
-  for (int i = 0; i < 2; ++i) {
-    CreatePod(*a, order.back());
-    PodRunning(*a, order.back());
-    for (const std::string& k : TakeWoken()) order.push_back(k);
-  }
-  EXPECT_THAT(order, ElementsAre("a/early", "a/middle", "a/late"));
+  EXPECT_THAT(AdmitInTurn(*a, 3), ElementsAre("a/early", "a/middle", "a/late"));
 }
 
 TEST_F(AdmissionTest, RoundRobinAcrossNamespacesLetsTheSmallOneThrough) {
@@ -132,12 +139,8 @@ TEST_F(AdmissionTest, RoundRobinAcrossNamespacesLetsTheSmallOneThrough) {
   EXPECT_EQ(a->Admit(runs_.at("small/r0")).place.position, 2);  // one of big's turn before it
   EXPECT_EQ(a->Admit(runs_.at("small/r3")).place.position, 8);
   a->Open();
-  std::vector<std::string> order = TakeWoken();
-  while (order.size() < 40) {
-    CreatePod(*a, order.back());
-    PodRunning(*a, order.back());
-    for (const std::string& k : TakeWoken()) order.push_back(k);
-  }
+  std::vector<std::string> order = AdmitInTurn(*a, 40);
+  ASSERT_EQ(order.size(), 40u);
   // Alternating turns: all 20 small runs are among the first 40 admitted.
   EXPECT_EQ(std::count_if(order.begin(), order.end(),
                           [](const std::string& k) { return k.rfind("small/", 0) == 0; }),
