@@ -26,10 +26,11 @@ constexpr char kNetpolPrefix[] = "netpol:";
 constexpr std::int64_t kLogRetrySeconds = 60;
 // How often a run waiting for room (quota, UIDs) tries again.
 constexpr seconds kRetryWaiting{5};
-// A queued run's status is refreshed (when its position has halved) after half its
-// estimated wait, within these bounds.
+// A queued run's status is written again once its position has fallen to a quarter of the
+// one it shows (status writes are the dearest part of a queued run); it looks after three
+// quarters of its estimated wait, within these bounds.
 constexpr seconds kQueueRecheckMin{15};
-constexpr seconds kQueueRecheckMax{300};
+constexpr seconds kQueueRecheckMax{600};
 constexpr seconds kQueueRecheckUnknown{60};  // no run admitted lately: no estimate
 // A reconcile skipped because the cache has not shown the controller's own last write
 // looks again after this, should that write's watch event be slow or lost.
@@ -422,7 +423,9 @@ Result Reconciler::Queued(const CodeRun& run, const QueuePlace& place) {
   if (run.reason == api::kReasonQuotaExceeded) return After(kRetryWaiting, "waiting");
   const std::int64_t now = NowUnix();
   milliseconds next = kQueueRecheckUnknown;
-  if (place.eta) next = std::clamp<milliseconds>(*place.eta / 2, kQueueRecheckMin, kQueueRecheckMax);
+  if (place.eta) {
+    next = std::clamp<milliseconds>(*place.eta * 3 / 4, kQueueRecheckMin, kQueueRecheckMax);
+  }
   if (settings_.max_queued_seconds > 0) {
     const std::int64_t deadline =
         (run.creation_time != 0 ? run.creation_time : now) + settings_.max_queued_seconds;
@@ -438,7 +441,7 @@ Result Reconciler::Queued(const CodeRun& run, const QueuePlace& place) {
     next = std::min<milliseconds>(next, seconds(deadline - now));
   }
   const bool fresh = run.reason == api::kReasonQueued && run.queue_position &&
-                     place.position * 2 > *run.queue_position;
+                     place.position * 4 > *run.queue_position;
   if (fresh) return After(next, "queued");
   RunStatus desired = PendingStatus(
       api::kReasonQueued,

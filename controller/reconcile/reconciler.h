@@ -100,7 +100,7 @@ class Reconciler {
   // (Unix seconds; 0 = now).
   Result Waiting(const CodeRun& run, std::string reason, std::string message, std::int64_t since,
                  const std::string& pod_name = "", const std::string& pod_uid = "");
-  // Pending/Queued with the run's place, written again when the place has halved; Failed
+  // Pending/Queued with the run's place, written again when the place has fallen to a quarter; Failed
   // with QueueTimeout once max_queued_seconds have passed since the run's creation.
   Result Queued(const CodeRun& run, const QueuePlace& place);
   Result WriteStatus(const CodeRun& run, const struct RunStatus& desired, std::string outcome);

@@ -711,6 +711,25 @@ TEST_F(AdmittedReconcilerTest, AQueuedRunHasNoPodNorSecretAndShowsItsPlace) {
   EXPECT_EQ(PodCount(), 2);
 }
 
+TEST_F(AdmittedReconcilerTest, TheShownPlaceIsWrittenAgainOnlyOnceItHasQuartered) {
+  Admit(1);
+  CreateRun("one");
+  CreateRun("two");
+  ASSERT_EQ(Reconcile("one").outcome, "created");
+  auto shown = [&](std::int64_t position) {  // as if written when more runs were ahead
+    json run = *api_.Get({}, kube::kCodeRuns, "ns", "two");
+    run["status"]["queuePosition"] = position;
+    api_.Put(kube::kCodeRuns, run);
+  };
+  ASSERT_EQ(Reconcile("two").outcome, "queued");
+  shown(3);  // now 1: not yet a quarter of 3
+  EXPECT_EQ(Reconcile("two").outcome, "queued");
+  EXPECT_EQ(Run("two").queue_position, 3);
+  shown(4);  // now 1: a quarter of 4
+  EXPECT_EQ(Reconcile("two").outcome, "queued");
+  EXPECT_EQ(Run("two").queue_position, 1);
+}
+
 TEST_F(AdmittedReconcilerTest, ARunQueuedPastMaxQueuedSecondsEndsAsQueueTimeout) {
   Admit(1, /*max_queued_seconds=*/100);
   CreateRun("one");
