@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "reconcile/pod.h"
+
 namespace coderun::reconcile {
 namespace {
 
@@ -19,7 +21,7 @@ Admission::Admission(AdmissionLimits limits, Wake wake, Clock& clock)
     : limits_(limits), wake_(std::move(wake)), clock_(clock) {}
 
 Admission::Class Admission::Classify(const Rec& r) {
-  switch (r.pod) {
+  switch (PodCounts(r) ? r.pod : PodState::kNone) {
     case PodState::kStarting:
       return Class::kStarting;
     case PodState::kRunning:
@@ -89,9 +91,10 @@ void Admission::Update(const std::string& uid, F change) {
   if (!r.run_live) r.granted = false;
   const Class after = Classify(r);
   Enter(uid, r, after);
-  if (!r.run_live && (r.pod == PodState::kNone || r.pod == PodState::kFinished)) {
-    recs_.erase(it);
-  }
+  // Kept while the run is live or a Pod owned by its UID is going (that Pod may be seen
+  // before its run: it counts once the run is known to be live).
+  const bool pod_going = r.pod == PodState::kStarting || r.pod == PodState::kRunning;
+  if (!r.run_live && !pod_going) recs_.erase(it);
 }
 
 void Admission::OnRun(const CodeRun* old_run, const CodeRun* run) {
@@ -100,13 +103,16 @@ void Admission::OnRun(const CodeRun* old_run, const CodeRun* run) {
   std::vector<std::string> wake;
   {
     std::lock_guard lock(mu_);
-    if (!run && !recs_.count(any->uid)) return;
+    const bool live = run && !run->Terminal() && !run->deleting;
+    // Finished runs without a record (most events of a big cache) change nothing.
+    if (!live && !recs_.count(any->uid)) return;
     Update(any->uid, [&](Rec& r) {
       r.ns = any->ns;
       r.name = any->name;
       r.created = any->creation_time;
-      r.run_live = run && !run->Terminal() && !run->deleting;
-      r.run_waiting = r.run_live && run->pod_name.empty();
+      r.own_pod = PodName(any->name, any->uid);
+      r.run_live = live;
+      r.run_waiting = live && run->pod_name.empty();
     });
     wake = Pump();
   }
@@ -134,8 +140,9 @@ void Admission::OnPod(const Pod* old_pod, const Pod* pod) {
       if (r.ns.empty()) r.ns = any->ns;
       if (r.name.empty()) r.name = any->controller_name;
       r.pod = state;
-      // The Pod now holds the slot the grant held.
-      if (state != PodState::kNone) r.granted = false;
+      r.pod_name = any->name;
+      // The run's own Pod now holds the slot the grant held.
+      if (state != PodState::kNone && PodCounts(r)) r.granted = false;
     });
     wake = Pump();
   }
@@ -238,6 +245,7 @@ Admission::Decision Admission::Admit(const CodeRun& run) {
         r.ns = run.ns;
         r.name = run.name;
         r.created = run.creation_time;
+        r.own_pod = PodName(run.name, run.uid);
         r.run_live = !run.Terminal() && !run.deleting;
         r.run_waiting = r.run_live && run.pod_name.empty();
       });

@@ -64,7 +64,10 @@ class Admission {
 
   // Informer handlers (any thread). A run waits in the queue while it is not terminal, not
   // being deleted, records no Pod in its status, and no Pod it owns is cached. A Pod counts
-  // as starting until its container runs, as running until it ends.
+  // as starting until its container runs, as running until it ends, and only while it has
+  // the name the controller gives its run's Pod and that run is live: Pods someone else
+  // labels as run Pods and owns to a finished CodeRun, or names otherwise, never take a
+  // slot (the garbage collector deletes those owned by a CodeRun that does not exist).
   void OnRun(const CodeRun* old_run, const CodeRun* run);
   void OnPod(const Pod* old_pod, const Pod* pod);
 
@@ -105,6 +108,8 @@ class Admission {
   struct Rec {
     std::string ns, name;
     std::int64_t created = 0;
+    std::string own_pod;     // PodName(name, uid), once the run is known
+    std::string pod_name;    // the name of the Pod owned by this UID that was seen last
     bool run_waiting = false;  // the run object is live and records no Pod
     bool run_live = false;     // the run object exists, not terminal, not deleting
     PodState pod = PodState::kNone;
@@ -119,6 +124,8 @@ class Admission {
   };
 
   static Class Classify(const Rec& r);
+  // The Pod seen counts: its run is live and the Pod has that run's Pod name.
+  static bool PodCounts(const Rec& r) { return r.run_live && r.pod_name == r.own_pod; }
   // Applies `change` to the record of `uid`, moving it between queue and counts.
   template <typename F>
   void Update(const std::string& uid, F change);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "common/testing/fake_clock.h"
+#include "reconcile/pod.h"
 
 namespace coderun::reconcile {
 namespace {
@@ -39,7 +40,7 @@ class AdmissionTest : public ::testing::Test {
     CodeRun& run = runs_.at(key);
     Pod& pod = pods_[key];
     pod.ns = run.ns;
-    pod.name = run.name + "-pod";
+    pod.name = PodName(run.name, run.uid);
     pod.controller_kind = "CodeRun";
     pod.controller_name = run.name;
     pod.controller_uid = run.uid;
@@ -120,6 +121,53 @@ TEST_F(AdmissionTest, StartingRunsAreBoundedAndAStartedPodFreesItsSlot) {
   Finish(*a, "a/r2");
   EXPECT_THAT(TakeWoken(), ElementsAre("a/r4"));
   EXPECT_EQ(a->Counts().queued, 1);
+}
+
+TEST_F(AdmissionTest, PlantedPodsTakeNoSlot) {
+  // An `edit` user labels Pods as the controller's and keeps them Pending: owned to a
+  // made-up CodeRun, to a live run under another name, or to a finished run under that
+  // run's own Pod name. None takes a slot.
+  auto a = Make({2, 0, 0});
+  CodeRun& victim = AddRun(*a, "a", "r0", 0);
+  AddRun(*a, "b", "r0", 1);
+  CodeRun& done = AddRun(*a, "a", "done", 2);
+  Finish(*a, "a/done");
+  std::vector<Pod> planted(3);
+  for (int i = 0; i < 3; ++i) {
+    Pod& p = planted[i];
+    p.ns = "a";
+    p.name = i == 2 ? PodName(done.name, done.uid) : "planted-" + std::to_string(i);
+    p.controller_kind = "CodeRun";
+    p.controller_name = i == 0 ? "r0" : i == 1 ? "ghost" : "done";
+    p.controller_uid = i == 0 ? victim.uid : i == 1 ? "made-up-uid" : done.uid;
+    p.phase = "Pending";
+    a->OnPod(nullptr, &p);
+  }
+  a->Open();
+  EXPECT_THAT(TakeWoken(), ElementsAre("a/r0", "b/r0"));
+  EXPECT_EQ(a->Counts().starting, 2);
+}
+
+TEST_F(AdmissionTest, APodSeenBeforeItsRunCountsOnceTheRunIsKnown) {
+  auto a = Make({1, 0, 0});
+  CodeRun early;
+  early.ns = "a";
+  early.name = "r0";
+  early.uid = "uid-a-r0";
+  early.pod_name = PodName("r0", "uid-a-r0");
+  Pod pod;
+  pod.ns = "a";
+  pod.name = early.pod_name;
+  pod.controller_kind = "CodeRun";
+  pod.controller_name = "r0";
+  pod.controller_uid = early.uid;
+  pod.phase = "Pending";
+  a->OnPod(nullptr, &pod);  // the Pod informer's list came first
+  a->OnRun(nullptr, &early);
+  AddRun(*a, "a", "r1", 1);
+  a->Open();
+  EXPECT_THAT(TakeWoken(), IsEmpty());  // r0's Pod holds the one slot
+  EXPECT_EQ(a->Counts().starting, 1);
 }
 
 TEST_F(AdmissionTest, FifoByCreationTimeWithinANamespace) {
@@ -232,7 +280,7 @@ TEST_F(AdmissionTest, ARunWhosePodIsStillGoingWaitsForItBeforeItsTurn) {
   CodeRun& run = AddRun(*a, "a", "r0", 0);
   Pod old;
   old.ns = "a";
-  old.name = "r0-pod";
+  old.name = PodName(run.name, run.uid);
   old.controller_kind = "CodeRun";
   old.controller_name = "r0";
   old.controller_uid = run.uid;

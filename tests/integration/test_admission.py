@@ -171,3 +171,40 @@ def test_max_queued_seconds_ends_a_waiting_run_as_queue_timeout(start_controller
     # The admitted run is not affected by the queue's deadline.
     assert kube.status_of("first", namespace)["reason"] == "PodPending"
     assert len(items("pods", namespace, selector=MANAGED_SELECTOR)) == 1
+
+
+def test_pods_planted_under_the_controllers_label_take_no_slot(start_controller, namespace):
+    # An `edit` user ends two runs at once (InvalidSpec) and then makes, for each, a Pod
+    # labelled and owned as that run's (under another name: one under the run's own Pod name
+    # the controller deletes as it cleans up) that never starts. Counted as starting, they
+    # would fill the start slots of every namespace for good.
+    ctl = start_controller(*FLAGS, "--max-starting-runs", "2", "--max-timeout-seconds", "60")
+    victim = kube.create(coderun("victim"), namespace)
+    victim_pod = kube.pod_name_for(victim)
+    kube.wait_for(lambda: kube.get("pod", victim_pod, namespace), 30, "the victim run's Pod")
+    for i in range(2):
+        bad = kube.create(coderun(f"bad-{i}", limits={"timeoutSeconds": 3600}), namespace)
+        kube.wait_phase(f"bad-{i}", namespace, "Failed", reason="InvalidSpec")
+        uid = bad["metadata"]["uid"]
+        kube.create({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"planted-{i}",
+                         "labels": {kube.MANAGED_BY: kube.CONTROLLER_NAME, kube.UID_LABEL: uid},
+                         "ownerReferences": [{"apiVersion": "coderun.dev/v1alpha1",
+                                              "kind": "CodeRun", "name": f"bad-{i}", "uid": uid,
+                                              "controller": True}]},
+            "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                                         "seccompProfile": {"type": "RuntimeDefault"}},
+                     "containers": [{"name": "c", "image": "planted.test/never:1",
+                                     "securityContext": {"allowPrivilegeEscalation": False,
+                                                         "capabilities": {"drop": ["ALL"]}}}]}},
+            namespace)
+    # The victim's own Pod starts. Its event follows the planted Pods' on the controller's one
+    # Pod watch, so once the controller counts it running it has seen them all.
+    kube.play_running(victim_pod, namespace)
+    wait_for(lambda: ctl.metric("coderun_admission_runs", state="running") == 1, 30,
+             "the controller to count the victim's Pod running")
+    assert ctl.metric("coderun_admission_runs", state="starting") == 0
+    # Both slots are free, planted Pods or not: the next run gets its Pod at once.
+    create_runs(namespace, ["next"])
+    kube.wait_phase("next", namespace, "Pending", reason="PodPending", timeout=30)
