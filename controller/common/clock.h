@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 namespace coderun {
 
@@ -18,5 +19,11 @@ class Clock {
 
 // The process-wide real clock.
 Clock& RealClock();
+
+// clock.WallNow() as whole Unix seconds (the unit of timestamps the controller writes).
+inline std::int64_t UnixSeconds(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock.WallNow().time_since_epoch())
+      .count();
+}
 
 }  // namespace coderun

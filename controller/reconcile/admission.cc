@@ -10,11 +10,6 @@ namespace {
 // Admissions counted for the rate behind a queued run's estimated wait.
 constexpr std::chrono::seconds kRateWindow{60};
 
-std::int64_t UnixNow(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::seconds>(clock.WallNow().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Admission::Admission(AdmissionLimits limits, Wake wake, Clock& clock)
@@ -168,7 +163,7 @@ std::vector<std::string> Admission::Pump() {
   std::vector<std::string> wake;
   if (!open_) return wake;
   const SteadyTime now = clock_.Now();
-  const std::int64_t unix_now = UnixNow(clock_);
+  const std::int64_t unix_now = UnixSeconds(clock_);
   while (starting_ < std::max<std::int64_t>(1, limits_.max_starting) &&
          (limits_.max_running <= 0 || starting_ + running_ < limits_.max_running)) {
     // The next namespace after the cursor (wrapping) that may be given a run.

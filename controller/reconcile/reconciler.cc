@@ -81,7 +81,7 @@ void Reconciler::Event(const CodeRun& run, const char* type, const char* reason,
 }
 
 std::int64_t Reconciler::NowUnix() const {
-  return std::chrono::duration_cast<seconds>(clock_.WallNow().time_since_epoch()).count();
+  return UnixSeconds(clock_);
 }
 
 Result Reconciler::Reconcile(const std::string& key) {
