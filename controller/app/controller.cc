@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "kube/errors.h"
+#include "reconcile/kueue.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/status.h"
 
@@ -86,18 +87,26 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
                                      options.settings.max_running_runs_per_namespace},
           [this](const std::string& key) { queue_.Add(key); }, RealClock()),
       router_([this](const std::string& key) { queue_.Add(key); }, uids_, RunsOf(coderuns_),
-              &admission_),
+              &admission_, options.settings.kueue),
       coderuns_(client, CodeRunInformer(options), reconcile::DecodeCodeRun, RealClock()),
       pods_(client, InformerFor(kube::kPods, options, ManagedSelector(), reconcile::MetadataDropKeys()),
             reconcile::DecodePod, RealClock()),
       policies_(client, NetworkPolicyInformer(options), reconcile::DecodeNetworkPolicy,
                 RealClock()),
+      workloads_(options.settings.kueue
+                     ? std::make_unique<informer::Informer<reconcile::Workload>>(
+                           client,
+                           InformerFor(reconcile::kWorkloads, options, ManagedSelector(),
+                                       reconcile::MetadataDropKeys()),
+                           reconcile::DecodeWorkload, RealClock())
+                     : nullptr),
       leading_(!options.leader_elect) {
   reconciler_ = std::make_unique<reconcile::Reconciler>(
-      client_, CachesOf(coderuns_, pods_, policies_), options_.settings, uids_, events_,
+      client_, CachesOf(coderuns_, pods_, policies_, workloads_.get()), options_.settings, uids_,
+      events_,
       RealClock(), metrics::MustRegister(reconcile::RegisterMetrics(metrics_)),
       work_cancel_.context(), &admission_);
-  Wire(router_, coderuns_, pods_, policies_);
+  Wire(router_, coderuns_, pods_, policies_, workloads_.get());
   RegisterMetrics();
 }
 
@@ -119,6 +128,7 @@ void Controller::RegisterMetrics() {
     add("coderuns", coderuns_.stats());
     add("pods", pods_.stats());
     add("networkpolicies", policies_.stats());
+    if (workloads_) add("workloads", workloads_->stats());
     return out;
   };
   metrics::MustRegister(metrics_.AddCallback(Type::kCounter, "coderun_informer_relists_total",
@@ -153,12 +163,14 @@ void Controller::Start() {
   coderuns_.Start();
   pods_.Start();
   policies_.Start();
+  if (workloads_) workloads_->Start();
   starter_ = std::thread([this] { RunWorkers(); });
   prober_ = std::thread([this] { Probe(); });
 }
 
 bool Controller::Synced() const {
-  return coderuns_.HasSynced() && pods_.HasSynced() && policies_.HasSynced();
+  return coderuns_.HasSynced() && pods_.HasSynced() && policies_.HasSynced() &&
+         (!workloads_ || workloads_->HasSynced());
 }
 
 bool Controller::Ready() const { return Synced() && api_ok_.load(); }
@@ -254,6 +266,7 @@ void Controller::Stop() {
   coderuns_.Stop();
   pods_.Stop();
   policies_.Stop();
+  if (workloads_) workloads_->Stop();
 }
 
 }  // namespace coderun::app

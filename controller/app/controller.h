@@ -81,6 +81,8 @@ class Controller {
   informer::Informer<reconcile::CodeRun> coderuns_;
   informer::Informer<reconcile::Pod> pods_;
   informer::Informer<reconcile::NetworkPolicy> policies_;
+  // Kueue Workloads of runs (only with --kueue).
+  std::unique_ptr<informer::Informer<reconcile::Workload>> workloads_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;   // serialises Stop()

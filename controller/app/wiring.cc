@@ -11,6 +11,7 @@ namespace {
 using reconcile::CodeRun;
 using reconcile::NetworkPolicy;
 using reconcile::Pod;
+using reconcile::Workload;
 
 }  // namespace
 
@@ -29,12 +30,28 @@ std::vector<std::string> StrangerOf(const Pod& pod) {
 }
 
 EventRouter::EventRouter(Enqueue enqueue, reconcile::UidAllocator& uids, Runs runs,
-                         reconcile::Admission* admission)
-    : enqueue_(std::move(enqueue)), uids_(uids), runs_(std::move(runs)), admission_(admission) {}
+                         reconcile::Admission* admission, bool kueue)
+    : enqueue_(std::move(enqueue)),
+      uids_(uids),
+      runs_(std::move(runs)),
+      admission_(admission),
+      kueue_(kueue) {}
 
 void EventRouter::OnCodeRun(const std::string& key, const CodeRun* old_run, const CodeRun* run) {
-  if (admission_) admission_->OnRun(old_run, run);
+  if (admission_) {
+    // A run Kueue admits is, to the controller's own admission, a run that is not there.
+    auto own = [this](const CodeRun* r) { return r && kueue_ && !r->queue_name.empty() ? nullptr : r; };
+    if (own(old_run) || own(run)) admission_->OnRun(own(old_run), own(run));
+  }
   enqueue_(key);
+}
+
+void EventRouter::OnWorkload(const std::string&, const Workload* old_workload,
+                             const Workload* workload) {
+  const Workload* w = workload ? workload : old_workload;
+  if (w->controller_kind == "CodeRun" && !w->controller_name.empty()) {
+    enqueue_(w->ns + "/" + w->controller_name);
+  }
 }
 
 void EventRouter::OnPod(const std::string& key, const Pod* old_pod, const Pod* pod) {
@@ -69,7 +86,8 @@ EventRouter::Runs RunsOf(const informer::Informer<CodeRun>& coderuns) {
 }
 
 void Wire(EventRouter& router, informer::Informer<CodeRun>& coderuns,
-          informer::Informer<Pod>& pods, informer::Informer<NetworkPolicy>& policies) {
+          informer::Informer<Pod>& pods, informer::Informer<NetworkPolicy>& policies,
+          informer::Informer<Workload>* workloads) {
   coderuns.AddIndexer(kByNamespace, CodeRunNamespace);
   coderuns.AddIndexer(kHeldForPolicy, HeldForPolicy);
   pods.AddIndexer(kStrangers, StrangerOf);
@@ -83,12 +101,19 @@ void Wire(EventRouter& router, informer::Informer<CodeRun>& coderuns,
                                 const NetworkPolicy* policy) {
     router.OnNetworkPolicy(key, old_policy, policy);
   });
+  if (workloads) {
+    workloads->AddHandler([&router](const std::string& key, const Workload* old_workload,
+                                    const Workload* workload) {
+      router.OnWorkload(key, old_workload, workload);
+    });
+  }
 }
 
 reconcile::Caches CachesOf(const informer::Informer<CodeRun>& coderuns,
                            const informer::Informer<Pod>& pods,
-                           const informer::Informer<NetworkPolicy>& policies) {
-  return reconcile::Caches{
+                           const informer::Informer<NetworkPolicy>& policies,
+                           const informer::Informer<Workload>* workloads) {
+  reconcile::Caches caches{
       [&coderuns](const std::string& key) { return coderuns.Get(key); },
       [&pods](const std::string& key) { return pods.Get(key); },
       [&policies](const std::string& ns) { return policies.ByIndex(kByNamespace, ns); },
@@ -98,7 +123,12 @@ reconcile::Caches CachesOf(const informer::Informer<CodeRun>& coderuns,
           names.push_back(informer::SplitKey(key).second);
         }
         return names;
-      }};
+      },
+      nullptr};
+  if (workloads) {
+    caches.workload = [workloads](const std::string& key) { return workloads->Get(key); };
+  }
+  return caches;
 }
 
 }  // namespace coderun::app

@@ -43,9 +43,10 @@ class EventRouter {
     std::function<std::vector<std::string>(const std::string& ns)> held_for_policy;
   };
 
-  // `uids` and `admission` (null: none) must outlive the router.
+  // `uids` and `admission` (null: none) must outlive the router. With `kueue`, runs
+  // labelled with a Kueue queue stay out of `admission` (Kueue admits them).
   EventRouter(Enqueue enqueue, reconcile::UidAllocator& uids, Runs runs,
-              reconcile::Admission* admission = nullptr);
+              reconcile::Admission* admission = nullptr, bool kueue = false);
 
   // Any CodeRun change enqueues its key and feeds the admission queue.
   void OnCodeRun(const std::string& key, const reconcile::CodeRun* old_run,
@@ -59,12 +60,16 @@ class EventRouter {
   // namespace that has CodeRuns.
   void OnNetworkPolicy(const std::string& key, const reconcile::NetworkPolicy* old_policy,
                        const reconcile::NetworkPolicy* policy);
+  // Every Workload event enqueues the CodeRun its controller ownerReference names.
+  void OnWorkload(const std::string& key, const reconcile::Workload* old_workload,
+                  const reconcile::Workload* workload);
 
  private:
   const Enqueue enqueue_;
   reconcile::UidAllocator& uids_;
   const Runs runs_;
   reconcile::Admission* const admission_;
+  const bool kueue_;
 };
 
 // EventRouter::Runs served by `coderuns`' kByNamespace and kHeldForPolicy indices.
@@ -73,12 +78,14 @@ EventRouter::Runs RunsOf(const informer::Informer<reconcile::CodeRun>& coderuns)
 // Registers the indices above and `router`'s handlers on the informers. Before they start.
 void Wire(EventRouter& router, informer::Informer<reconcile::CodeRun>& coderuns,
           informer::Informer<reconcile::Pod>& pods,
-          informer::Informer<reconcile::NetworkPolicy>& policies);
+          informer::Informer<reconcile::NetworkPolicy>& policies,
+          informer::Informer<reconcile::Workload>* workloads = nullptr);
 
 // The reconciler's view of the caches, read from the informers and the indices Wire()
 // registered. The informers must outlive the returned functions.
 reconcile::Caches CachesOf(const informer::Informer<reconcile::CodeRun>& coderuns,
                            const informer::Informer<reconcile::Pod>& pods,
-                           const informer::Informer<reconcile::NetworkPolicy>& policies);
+                           const informer::Informer<reconcile::NetworkPolicy>& policies,
+                           const informer::Informer<reconcile::Workload>* workloads = nullptr);
 
 }  // namespace coderun::app

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/testing/eventually.h"
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/indexer.h"
@@ -112,6 +113,54 @@ TEST_F(EventRouterTest, PodOwnedByAnythingElseEnqueuesNothing) {
   router_.OnPod("a/lone", nullptr, &orphan);
   router_.OnPod("a/odd", nullptr, &nameless);
   EXPECT_THAT(TakeQueued(), IsEmpty());
+}
+
+TEST_F(EventRouterTest, WorkloadEventEnqueuesItsOwnerCodeRunOnly) {
+  reconcile::Workload w;
+  w.ns = "a";
+  w.name = "r1-0123456789";
+  w.controller_kind = "CodeRun";
+  w.controller_name = "r1";
+  reconcile::Workload job = w;
+  job.controller_kind = "Job";
+  router_.OnWorkload("a/r1-0123456789", nullptr, &w);
+  router_.OnWorkload("a/r1-0123456789", &w, nullptr);
+  router_.OnWorkload("a/j", nullptr, &job);
+  EXPECT_THAT(TakeQueued(), ElementsAre("a/r1", "a/r1"));
+}
+
+TEST(EventRouterKueueTest, RunsKueueAdmitsStayOutOfTheControllersQueue) {
+  FakeClock clock;
+  reconcile::Admission admission({1, 0, 0}, [](const std::string&) {}, clock);
+  reconcile::UidAllocator uids{1000, 1001};
+  auto router_for = [&](bool kueue) {
+    return std::make_unique<EventRouter>([](const std::string&) {}, uids,
+                                         EventRouter::Runs{[](const std::string&) { return 0; },
+                                                           [](const std::string&) {
+                                                             return std::vector<std::string>{};
+                                                           }},
+                                         &admission, kueue);
+  };
+  CodeRun plain = MakeRun("a", "plain");
+  CodeRun labelled = MakeRun("a", "labelled");
+  labelled.queue_name = "lq";
+  auto with_kueue = router_for(true);
+  with_kueue->OnCodeRun("a/plain", nullptr, &plain);
+  with_kueue->OnCodeRun("a/labelled", nullptr, &labelled);
+  EXPECT_EQ(admission.Counts().queued, 2 - 1);
+  // The label taken off: the run joins the controller's queue; put back: it leaves it.
+  CodeRun unlabelled = labelled;
+  unlabelled.queue_name.clear();
+  with_kueue->OnCodeRun("a/labelled", &labelled, &unlabelled);
+  EXPECT_EQ(admission.Counts().queued, 2);
+  with_kueue->OnCodeRun("a/labelled", &unlabelled, &labelled);
+  EXPECT_EQ(admission.Counts().queued, 1);
+  // Without --kueue the label means nothing.
+  CodeRun other = labelled;
+  other.name = "other";
+  other.uid = "uid-other";
+  router_for(false)->OnCodeRun("a/other", nullptr, &other);
+  EXPECT_EQ(admission.Counts().queued, 2);
 }
 
 TEST_F(EventRouterTest, PodsFeedTheUidAllocatorUntilDeleted) {

@@ -27,6 +27,9 @@ inline constexpr char kInvalidSpec[] = "InvalidSpec";
 inline constexpr char kNamespaceRefused[] = "NamespaceRefused";
 inline constexpr char kForeignPod[] = "ForeignPod";
 inline constexpr char kForeignSecret[] = "ForeignSecret";
+inline constexpr char kWorkloadCreated[] = "WorkloadCreated";  // queued in Kueue
+inline constexpr char kForeignWorkload[] = "ForeignWorkload";
+inline constexpr char kEvicted[] = "Evicted";  // by Kueue, while the run's Pod lived
 
 struct ObjectRef {
   std::string api_version, kind, ns, name, uid;

@@ -108,7 +108,7 @@ std::string RuntimeClassFor(const std::string& language, const Settings& setting
 }
 
 // Adds the platform's placement settings to a Pod spec; unset ones stay absent.
-static void AddPlacement(const CodeRun& run, const Settings& s, json& spec) {
+void AddPlacement(const CodeRun& run, const Settings& s, json& spec) {
   if (std::string rc = RuntimeClassFor(run.language, s); !rc.empty()) {
     spec["runtimeClassName"] = std::move(rc);
   }
@@ -122,17 +122,19 @@ static void AddPlacement(const CodeRun& run, const Settings& s, json& spec) {
   }
 }
 
-json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
-              std::int64_t run_uid, const std::string& input_digest) {
-  const std::string name = PodName(run.name, run.uid);
+json RunnerResources(const ValidLimits& limits, const Settings& s) {
   auto cpu_request = static_cast<std::int64_t>(
       std::ceil(static_cast<double>(limits.cpu_milli) * s.cpu_request_ratio));
   if (cpu_request < 1) cpu_request = 1;
-  json resources = {
-      {"limits", {{"cpu", FormatMilli(limits.cpu_milli)},
-                  {"memory", absl::StrCat(limits.memory_bytes)}}},
-      {"requests", {{"cpu", FormatMilli(cpu_request)},
-                    {"memory", absl::StrCat(limits.memory_bytes)}}}};
+  return {{"limits", {{"cpu", FormatMilli(limits.cpu_milli)},
+                      {"memory", absl::StrCat(limits.memory_bytes)}}},
+          {"requests", {{"cpu", FormatMilli(cpu_request)},
+                        {"memory", absl::StrCat(limits.memory_bytes)}}}};
+}
+
+json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
+              std::int64_t run_uid, const std::string& input_digest) {
+  const std::string name = PodName(run.name, run.uid);
   json container = {
       {"name", api::kRunnerContainer},
       {"image", s.runner_image},
@@ -143,7 +145,7 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
         absl::StrCat("--timeout-seconds=", limits.timeout_seconds),
         absl::StrCat("--pids=", limits.pids), absl::StrCat("--output-bytes=", limits.output_bytes),
         absl::StrCat("--input-digest=", input_digest)}},
-      {"resources", resources},
+      {"resources", RunnerResources(limits, s)},
       {"securityContext",
        {{"allowPrivilegeEscalation", false},
         {"privileged", false},

@@ -47,6 +47,14 @@ kube::json BuildSecret(const CodeRun& run, const RunInput& input);
 // The runtimeClassName for runs of `language` ("" = none).
 std::string RuntimeClassFor(const std::string& language, const Settings& settings);
 
+// The runner container's resources: limits from the run, cpu request = limit x
+// cpu_request_ratio (at least 1m), memory request = limit.
+kube::json RunnerResources(const ValidLimits& limits, const Settings& settings);
+
+// Adds the platform's placement settings (runtime class, priority class, node selector,
+// tolerations, image pull secrets) to a Pod spec; unset ones stay absent.
+void AddPlacement(const CodeRun& run, const Settings& settings, kube::json& pod_spec);
+
 // The run's Pod. `run_uid` is the Linux UID allocated for this run; `input_digest` is
 // RunInput::digest, passed to the runner as --input-digest. Placement (runtime class, node
 // selector, tolerations, priority class, image pull secrets) comes from `settings` only.

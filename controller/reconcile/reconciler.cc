@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "kube/errors.h"
 #include "kube/object.h"
+#include "reconcile/kueue.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/output.h"
 #include "reconcile/pod.h"
@@ -143,6 +144,11 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
     if (pod->controller_uid != run.uid) return NameTaken(run, pod_name);
     if (!run.pod_uid.empty() && pod->uid != run.pod_uid) return Replaced(run, *pod);
     if (run.pod_uid.empty() && CreatedHere(run) != pod->uid) return Unrecorded(run, *pod);
+    if (KueueManaged(run, settings_) && !pod->terminated) {
+      if (auto w = WorkloadOf(run); w && w->controller_uid == run.uid && w->evicted) {
+        return KueueEvicted(run, *w);
+      }
+    }
     return Observe(run, *pod, limits);
   }
   if (!run.pod_name.empty()) return PodMissing(run);
@@ -204,9 +210,18 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
     Event(run, "Warning", events::kNamespaceRefused, **conflict);
     return Waiting(run, api::kReasonNetworkPolicyConflict, **conflict, run.creation_time);
   }
-  // Only now, with the namespace known to be safe, does the run take a start slot.
+  // Only now, with the namespace known to be safe, does the run take a start slot (or
+  // queue its Workload in Kueue).
   std::int64_t admitted_at = run.creation_time;
-  if (admission_) {
+  const bool kueue = KueueManaged(run, settings_);
+  std::vector<kube::json> flavors;
+  if (kueue) {
+    auto gate = AwaitKueue(run, limits);
+    if (auto* wait = std::get_if<Result>(&gate)) return std::move(*wait);
+    auto& admitted = std::get<KueueAdmitted>(gate);
+    if (admitted.at != 0) admitted_at = admitted.at;
+    flavors = std::move(admitted.flavors);
+  } else if (admission_) {
     Admission::Decision decision = admission_->Admit(run);
     if (!decision.admitted) return Queued(run, decision.place);
     if (decision.admitted_at != 0) admitted_at = decision.admitted_at;
@@ -214,7 +229,7 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   // Waits for room before a Pod exists (quota): the namespace's slot goes to others
   // meanwhile.
   auto quota_wait = [&](const absl::Status& s) {
-    if (admission_) admission_->Defer(run, kRetryWaiting);
+    if (admission_ && !kueue) admission_->Defer(run, kRetryWaiting);
     return Waiting(run, api::kReasonQuotaExceeded, std::string(s.message()), admitted_at);
   };
 
@@ -261,8 +276,9 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
                                 " are in use; waiting for runs to finish"),
                    admitted_at);
   }
-  auto created = client_.Create(ctx_, kube::kPods, run.ns,
-                                BuildPod(run, limits, settings_, *uid, input.digest));
+  kube::json pod = BuildPod(run, limits, settings_, *uid, input.digest);
+  for (const kube::json& flavor : flavors) AddFlavorPlacement(flavor, pod["spec"]);
+  auto created = client_.Create(ctx_, kube::kPods, run.ns, pod);
   if (!created.ok()) {
     const absl::Status& st = created.status();
     uids_.Release(pod_key);  // an existing Pod holds its own UID
@@ -421,24 +437,13 @@ Result Reconciler::Queued(const CodeRun& run, const QueuePlace& place) {
   // Admitted before, and its namespace's quota full: it keeps saying so while its namespace
   // yields its turn (the pending deadline, not the queue's, applies).
   if (run.reason == api::kReasonQuotaExceeded) return After(kRetryWaiting, "waiting");
-  const std::int64_t now = NowUnix();
   milliseconds next = kQueueRecheckUnknown;
   if (place.eta) {
     next = std::clamp<milliseconds>(*place.eta * 3 / 4, kQueueRecheckMin, kQueueRecheckMax);
   }
-  if (settings_.max_queued_seconds > 0) {
-    const std::int64_t deadline =
-        (run.creation_time != 0 ? run.creation_time : now) + settings_.max_queued_seconds;
-    if (now >= deadline) {
-      return WriteStatus(
-          run,
-          FailedStatus(api::kReasonQueueTimeout,
-                       absl::StrCat("waited ", settings_.max_queued_seconds,
-                                    " s for a start slot (the controller's --max-queued-seconds); ",
-                                    place.position - 1, " runs were still ahead")),
-          "queue timeout");
-    }
-    next = std::min<milliseconds>(next, seconds(deadline - now));
+  if (auto timed_out = QueueTimedOut(
+          run, absl::StrCat(place.position - 1, " runs were still ahead"), next)) {
+    return std::move(*timed_out);
   }
   const bool fresh = run.reason == api::kReasonQueued && run.queue_position &&
                      place.position * 4 > *run.queue_position;
@@ -453,6 +458,144 @@ Result Reconciler::Queued(const CodeRun& run, const QueuePlace& place) {
   Result r = WriteStatus(run, desired, "queued");
   if (r.error.ok()) r.requeue_after = next;
   return r;
+}
+
+std::optional<Result> Reconciler::QueueTimedOut(const CodeRun& run, const std::string& still,
+                                                milliseconds& next) {
+  if (settings_.max_queued_seconds <= 0) return std::nullopt;
+  const std::int64_t now = NowUnix();
+  const std::int64_t deadline =
+      (run.creation_time != 0 ? run.creation_time : now) + settings_.max_queued_seconds;
+  if (now < deadline) {
+    next = std::min<milliseconds>(next, seconds(deadline - now));
+    return std::nullopt;
+  }
+  return WriteStatus(run,
+                     FailedStatus(api::kReasonQueueTimeout,
+                                  absl::StrCat("waited ", settings_.max_queued_seconds,
+                                               " s for a start slot (the controller's "
+                                               "--max-queued-seconds); ",
+                                               still)),
+                     "queue timeout");
+}
+
+std::shared_ptr<const Workload> Reconciler::WorkloadOf(const CodeRun& run) const {
+  if (!caches_.workload) return nullptr;
+  return caches_.workload(run.ns + "/" + PodName(run.name, run.uid));
+}
+
+std::variant<Result, Reconciler::KueueAdmitted> Reconciler::AwaitKueue(const CodeRun& run,
+                                                                       const ValidLimits& limits) {
+  const std::string name = PodName(run.name, run.uid);
+  const kube::json pod_sets = WorkloadPodSets(run, limits, settings_);
+  std::shared_ptr<const Workload> w = WorkloadOf(run);
+  if (!w) {
+    auto created = client_.Create(ctx_, kWorkloads, run.ns, BuildWorkload(run, pod_sets));
+    if (!created.ok()) {
+      const absl::Status& st = created.status();
+      if (kube::IsAlreadyExists(st)) return After(seconds(1), "lag");  // the cache will show it
+      if (kube::IsForbidden(st) || kube::IsInvalid(st)) {
+        return WriteStatus(run,
+                           FailedStatus(api::kReasonPodFailed,
+                                        absl::StrCat("the run's Kueue Workload was refused: ",
+                                                     st.message())),
+                           "refused");
+      }
+      return Error(st);
+    }
+    log::Info("workload created", {{"coderun", run.Key()}, {"queue", run.queue_name}});
+    Event(run, "Normal", events::kWorkloadCreated,
+          absl::StrCat("Created Workload ", name, " in Kueue LocalQueue ", run.queue_name));
+    return KueueQueued(run, name);
+  }
+  if (w->controller_uid != run.uid) {
+    Event(run, "Warning", events::kForeignWorkload,
+          absl::StrCat("Workload ", name, " has this run's name but another owner; left alone"));
+    return WriteStatus(run,
+                       FailedStatus(api::kReasonPodFailed,
+                                    absl::StrCat("Workload ", name,
+                                                 " exists but is not owned by this CodeRun")),
+                       "stranger");
+  }
+  if (w->deleting) return After(seconds(1), "replacing");
+  std::optional<std::string> mismatch = WorkloadMismatch(*w, run, pod_sets);
+  if (mismatch || w->evicted || w->finished) {
+    // Not the Workload the controller builds for this run, or one Kueue took back before
+    // the Pod existed (preempted, queue stopped): it goes, and the run queues again in a
+    // new one.
+    if (mismatch) {
+      log::Warn("workload replaced", {{"coderun", run.Key()}, {"why", *mismatch}});
+      Event(run, "Warning", events::kForeignWorkload,
+            absl::StrCat("Workload ", name, " is not the one the controller builds for this run (",
+                         *mismatch, "); it is deleted and the run queued again"));
+    } else {
+      log::Info("workload requeued", {{"coderun", run.Key()},
+                                      {"evicted", w->evicted ? w->evicted_reason : "finished"}});
+    }
+    absl::Status st = client_.Delete(ctx_, kWorkloads, run.ns, name,
+                                     kube::DeleteOptions{w->uid, "Background"});
+    if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return Error(st);
+    return After(seconds(1), "replacing");
+  }
+  if (!w->admitted) return KueueQueued(run, name);
+  KueueAdmitted admitted;
+  admitted.at = w->admitted_time;
+  for (const std::string& flavor : w->flavors) {
+    auto got = client_.Get(ctx_, kResourceFlavors, "", flavor, MetadataDropKeys());
+    if (!got.ok()) return Error(got.status());
+    admitted.flavors.push_back(std::move(*got));
+  }
+  return admitted;
+}
+
+Result Reconciler::KueueQueued(const CodeRun& run, const std::string& workload_name) {
+  // Workload events wake the run; only the queue deadline needs a timer.
+  milliseconds next = kQueueRecheckMax;
+  if (auto timed_out = QueueTimedOut(
+          run, absl::StrCat("Kueue had not admitted Workload ", workload_name), next)) {
+    return std::move(*timed_out);
+  }
+  RunStatus desired = PendingStatus(
+      api::kReasonQueued, absl::StrCat("waiting for Kueue to admit Workload ", workload_name,
+                                       " (LocalQueue ", run.queue_name, ")"));
+  if (!StatusDiffers(run, desired)) return After(next, "queued");
+  Result r = WriteStatus(run, desired, "queued");
+  if (r.error.ok()) r.requeue_after = next;
+  return r;
+}
+
+Result Reconciler::KueueEvicted(const CodeRun& run, const Workload& workload) {
+  const std::string why = absl::StrCat("Kueue evicted the run's Workload ", workload.name, " (",
+                                       workload.evicted_reason, "): ", workload.evicted_message);
+  log::Warn("workload evicted", {{"coderun", run.Key()}, {"reason", workload.evicted_reason}});
+  Event(run, "Warning", events::kEvicted, why);
+  return WriteStatus(run,
+                     FailedStatus(api::kReasonPodFailed,
+                                  absl::StrCat(why, "; the run was stopped before it finished"),
+                                  run.pod_name),
+                     "evicted");
+}
+
+absl::Status Reconciler::FinishWorkload(const CodeRun& run, bool succeeded,
+                                        const std::string& message) {
+  std::shared_ptr<const Workload> w = WorkloadOf(run);
+  if (!w || w->controller_uid != run.uid || w->finished) return absl::OkStatus();
+  const std::string key = w->ns + "/" + w->name;
+  {
+    std::lock_guard lock(writes_mu_);
+    auto it = finished_over_.find(key);
+    if (it != finished_over_.end()) {
+      if (it->second == w->resource_version) return absl::OkStatus();  // the cache is behind
+      finished_over_.erase(it);
+    }
+  }
+  auto patched = client_.MergePatch(ctx_, kWorkloads, w->ns, w->name,
+                                    FinishedPatch(*w, succeeded, message, FormatTime(NowUnix())),
+                                    "status");
+  if (!patched.ok()) return kube::IsNotFound(patched.status()) ? absl::OkStatus() : patched.status();
+  std::lock_guard lock(writes_mu_);
+  finished_over_[key] = w->resource_version;
+  return absl::OkStatus();
 }
 
 Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std::string outcome) {
@@ -479,6 +622,9 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
           desired.reason == api::kReasonInvalidSpec ? events::kInvalidSpec : events::kRunFailed, summary);
   }
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
+  if (auto s = FinishWorkload(run, desired.phase == api::kPhaseSucceeded, summary); !s.ok()) {
+    return Error(s);
+  }
   const std::int64_t ttl = TtlSecondsAfterFinished(run, settings_);
   return After(seconds(ttl), std::move(outcome));
 }
@@ -530,6 +676,9 @@ Result Reconciler::Unwritable(const CodeRun& run, const absl::Status& error) {
   }
   Forget(run);
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
+  if (auto s = FinishWorkload(run, false, "the CodeRun's status cannot be stored"); !s.ok()) {
+    return Error(s);
+  }
   return Done("unwritable");
 }
 
@@ -550,6 +699,11 @@ Result Reconciler::Finished(const CodeRun& run) {
   if (auto pod = caches_.pod(run.ns + "/" + PodName(run.name, run.uid));
       pod && pod->controller_uid == run.uid && !pod->deleting && !settings_.keep_pods) {
     if (auto s = Cleanup(run); !s.ok()) return Error(s);
+  }
+  if (auto s = FinishWorkload(run, run.phase == api::kPhaseSucceeded,
+                              absl::StrCat(run.phase, "/", run.reason));
+      !s.ok()) {
+    return Error(s);
   }
   const std::int64_t done = run.completion_time != 0   ? run.completion_time
                            : run.creation_time != 0 ? run.creation_time

@@ -11,6 +11,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -35,6 +36,8 @@ struct Caches {
       policies;
   // Names of Pods labelled with this run's UID that the run does not own (reported, ignored).
   std::function<std::vector<std::string>(const std::string& run_uid)> strangers;
+  // Kueue Workloads by "ns/name" (--kueue only; null without).
+  std::function<std::shared_ptr<const Workload>(const std::string& key)> workload;
 };
 
 struct Result {
@@ -73,6 +76,24 @@ class Reconciler {
   Result ReconcileRun(const CodeRun& run);
   Result Finished(const CodeRun& run);
   Result Start(const CodeRun& run, const ValidLimits& limits);
+  // A Kueue-managed run before its Pod (kueue.h): its Workload created, checked, replaced
+  // when evicted or not the controller's; a Result while Kueue has not admitted it.
+  struct KueueAdmitted {
+    std::int64_t at = 0;                  // Admitted's lastTransitionTime
+    std::vector<kube::json> flavors;      // the assigned ResourceFlavors
+  };
+  std::variant<Result, KueueAdmitted> AwaitKueue(const CodeRun& run, const ValidLimits& limits);
+  // Pending/Queued while Kueue has not admitted the run's Workload.
+  Result KueueQueued(const CodeRun& run, const std::string& workload_name);
+  // Kueue evicted the Workload of a run whose Pod exists: the run fails, its Pod goes.
+  Result KueueEvicted(const CodeRun& run, const Workload& workload);
+  // Marks the run's Workload Finished (its quota goes back); nothing without one.
+  absl::Status FinishWorkload(const CodeRun& run, bool succeeded, const std::string& message);
+  std::shared_ptr<const Workload> WorkloadOf(const CodeRun& run) const;
+  // Failed/QueueTimeout once max_queued_seconds have passed since the run's creation;
+  // otherwise nullopt, with `next` cut to the time left.
+  std::optional<Result> QueueTimedOut(const CodeRun& run, const std::string& still,
+                                      std::chrono::milliseconds& next);
   Result Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits);
   // Completes a terminal status from the runner's report in the Pod log. A transient read
   // error is returned (retry) for a while after the Pod ended; after that, or when the report
@@ -145,6 +166,10 @@ class Reconciler {
   // it just created; after a restart only the status record counts.
   std::unordered_map<std::string, std::string> created_;
   std::unordered_set<std::string> unwritable_;  // guarded by writes_mu_: CodeRun UIDs
+  // Guarded by writes_mu_. Workload key -> the resourceVersion this process's Finished
+  // patch replaced, until the cache shows another version: no second patch from a stale
+  // cache (it would only be refused).
+  std::unordered_map<std::string, std::string> finished_over_;
 };
 
 }  // namespace coderun::reconcile

@@ -9,6 +9,7 @@
 
 #include "kube/testing/fake_client.h"
 #include "kube/errors.h"
+#include "reconcile/kueue.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/pod.h"
 #include "reconcile/status.h"
@@ -60,6 +61,12 @@ class ReconcilerTest : public ::testing::Test {
             }
           }
           return names;
+        },
+        [this](const std::string& key) -> std::shared_ptr<const Workload> {
+          auto [ns, name] = Split(key);
+          auto obj = api_.Get({}, kWorkloads, ns, name);
+          if (!obj.ok()) return nullptr;
+          return std::make_shared<Workload>(*DecodeWorkload(*obj));
         }};
     caches_ = caches;
     reconciler_ =
@@ -766,6 +773,226 @@ TEST_F(AdmittedReconcilerTest, AFullQuotaHandsTheSlotOnAndWaitsFromTheAdmission)
   // Once the pause is over it is admitted again, and its quota has room now.
   clock_.Advance(std::chrono::seconds(6));
   EXPECT_EQ(Reconcile("one").outcome, "created");
+}
+
+// Runs labelled with a Kueue queue, with --kueue: the tests play Kueue by writing the
+// Workload's status as Kueue's scheduler does.
+class KueueReconcilerTest : public AdmittedReconcilerTest {
+ protected:
+  KueueReconcilerTest() { settings_.kueue = true; }
+
+  json CreateQueuedRun(const std::string& name, const std::string& queue = "lq") {
+    json run = CreateRun(name);
+    run["metadata"]["labels"] = {{kQueueNameLabel, queue}};
+    return api_.Put(kube::kCodeRuns, run);
+  }
+  json WorkloadOfRun(const std::string& run) {
+    CodeRun r = Run(run);
+    auto w = api_.Get({}, kWorkloads, "ns", PodName(r.name, r.uid));
+    EXPECT_TRUE(w.ok()) << w.status();
+    return w.ok() ? *w : json();
+  }
+  int WorkloadCount() {
+    return static_cast<int>((*api_.List({}, kWorkloads, "ns", {}))["items"].size());
+  }
+  // Kueue's scheduler admits the Workload, assigning `flavor` to cpu and memory.
+  void KueueAdmits(const std::string& run, const std::string& flavor = "default-flavor") {
+    if (!api_.Get({}, kResourceFlavors, "", flavor).ok()) {
+      api_.Put(kResourceFlavors, {{"apiVersion", "kueue.x-k8s.io/v1beta2"},
+                                  {"kind", "ResourceFlavor"},
+                                  {"metadata", {{"name", flavor}}},
+                                  {"spec", json::object()}});
+    }
+    json w = WorkloadOfRun(run);
+    w["status"] = {
+        {"conditions",
+         {{{"type", "QuotaReserved"}, {"status", "True"}, {"reason", "QuotaReserved"},
+           {"message", "Quota reserved in ClusterQueue cq"}, {"lastTransitionTime", Now()}},
+          {{"type", "Admitted"}, {"status", "True"}, {"reason", "Admitted"},
+           {"message", "The workload is admitted"}, {"lastTransitionTime", Now()}}}},
+        {"admission",
+         {{"clusterQueue", "cq"},
+          {"podSetAssignments",
+           {{{"name", "main"}, {"flavors", {{"cpu", flavor}, {"memory", flavor}}}}}}}}};
+    api_.Put(kWorkloads, w);
+  }
+  void KueueEvicts(const std::string& run) {
+    json w = WorkloadOfRun(run);
+    w["status"]["conditions"].push_back({{"type", "Evicted"}, {"status", "True"},
+                                         {"reason", "Preempted"},
+                                         {"message", "Preempted to accommodate a workload"},
+                                         {"lastTransitionTime", Now()}});
+    api_.Put(kWorkloads, w);
+  }
+  static const json* Condition(const json& w, const std::string& type) {
+    for (const json& c : w["status"]["conditions"]) {
+      if (c["type"] == type) return &c;
+    }
+    return nullptr;
+  }
+};
+
+TEST_F(KueueReconcilerTest, ALabelledRunWaitsForKueueThenStartsInTheFlavorsPlaceAndFinishesItsWorkload) {
+  Admit(1);
+  api_.Put(kResourceFlavors,
+           {{"apiVersion", "kueue.x-k8s.io/v1beta2"},
+            {"kind", "ResourceFlavor"},
+            {"metadata", {{"name", "spot"}}},
+            {"spec",
+             {{"nodeLabels", {{"pool", "runs"}}},
+              {"tolerations",
+               {{{"key", "spot"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}}}}});
+  CreateRun("first");  // unlabelled: takes the controller's only start slot
+  ASSERT_EQ(Reconcile("first").outcome, "created");
+  CreateQueuedRun("hello");
+  Result r = Reconcile("hello");
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.outcome, "queued");
+  CodeRun run = Run("hello");
+  EXPECT_EQ(run.phase, "Pending");
+  EXPECT_EQ(run.reason, "Queued");
+  EXPECT_NE(run.message.find("waiting for Kueue"), std::string::npos) << run.message;
+  EXPECT_EQ(PodCount(), 1);    // only first's
+  EXPECT_EQ(SecretCount(), 1);
+  json w = WorkloadOfRun("hello");
+  EXPECT_EQ(w["spec"]["queueName"], "lq");
+  EXPECT_EQ(w["metadata"]["ownerReferences"][0]["uid"], run.uid);
+  EXPECT_EQ(w["metadata"]["ownerReferences"][0]["controller"], true);
+  EXPECT_EQ(w["metadata"]["labels"][kManagedByLabel], kManagedByValue);
+  const json& requests = w["spec"]["podSets"][0]["template"]["spec"]["containers"][0]["resources"]["requests"];
+  EXPECT_EQ(requests["cpu"], "1");
+  EXPECT_EQ(requests["memory"], "268435456");
+  EXPECT_TRUE(events_.Has("hello Normal WorkloadCreated"));
+
+  // Idempotent while Kueue has not admitted it: one Workload, no write.
+  EXPECT_EQ(Reconcile("hello").outcome, "queued");
+  EXPECT_EQ(WorkloadCount(), 1);
+
+  // Kueue admits it: it starts although the controller's own slot is taken, placed as the
+  // assigned flavor says.
+  KueueAdmits("hello", "spot");
+  ASSERT_EQ(Reconcile("hello").outcome, "created");
+  json pod = *api_.Get({}, kube::kPods, "ns", Run("hello").pod_name);
+  EXPECT_EQ(pod["spec"]["nodeSelector"]["pool"], "runs");
+  EXPECT_EQ(pod["spec"]["tolerations"][0]["key"], "spot");
+  // What Kueue counted is what the Pod asks for.
+  EXPECT_EQ(pod["spec"]["containers"][0]["resources"],
+            w["spec"]["podSets"][0]["template"]["spec"]["containers"][0]["resources"]);
+
+  // The run ends: its Workload is Finished (quota back to Kueue), Kueue's conditions kept.
+  TerminateWithReport("hello", 0);
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(Run("hello").phase, "Succeeded");
+  w = WorkloadOfRun("hello");
+  const json* finished = Condition(w, "Finished");
+  ASSERT_NE(finished, nullptr) << w.dump();
+  EXPECT_EQ((*finished)["status"], "True");
+  EXPECT_EQ((*finished)["reason"], "Succeeded");
+  EXPECT_NE(Condition(w, "Admitted"), nullptr);
+  EXPECT_NE(Condition(w, "QuotaReserved"), nullptr);
+  // Again (a restart, a TTL check): no second patch.
+  const std::string rv = w["metadata"]["resourceVersion"];
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(WorkloadOfRun("hello")["metadata"]["resourceVersion"], rv);
+}
+
+TEST_F(KueueReconcilerTest, WithoutTheFlagTheLabelMeansNothing) {
+  settings_.kueue = false;
+  Admit(5);
+  CreateQueuedRun("hello");
+  EXPECT_EQ(Reconcile("hello").outcome, "created");
+  EXPECT_EQ(WorkloadCount(), 0);
+}
+
+TEST_F(KueueReconcilerTest, EvictedBeforeItsPodTheRunQueuesAgainInANewWorkload) {
+  Admit(1);
+  CreateQueuedRun("hello");
+  ASSERT_EQ(Reconcile("hello").outcome, "queued");
+  KueueAdmits("hello");
+  KueueEvicts("hello");  // preempted before the controller saw the admission
+  const std::string first_uid = WorkloadOfRun("hello")["metadata"]["uid"];
+  EXPECT_EQ(Reconcile("hello").outcome, "replacing");
+  EXPECT_EQ(PodCount(), 0);
+  EXPECT_EQ(WorkloadCount(), 0);
+  EXPECT_EQ(Reconcile("hello").outcome, "queued");
+  EXPECT_NE(WorkloadOfRun("hello")["metadata"]["uid"], first_uid);
+  EXPECT_EQ(PodCount(), 0);
+}
+
+TEST_F(KueueReconcilerTest, EvictedWhileItsPodLivesTheRunFailsAndGivesItsQuotaBack) {
+  Admit(1);
+  CreateQueuedRun("hello");
+  ASSERT_EQ(Reconcile("hello").outcome, "queued");
+  KueueAdmits("hello");
+  ASSERT_EQ(Reconcile("hello").outcome, "created");
+  KueueEvicts("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  CodeRun run = Run("hello");
+  EXPECT_EQ(run.phase, "Failed");
+  EXPECT_EQ(run.reason, "PodFailed");
+  EXPECT_NE(run.message.find("Kueue evicted"), std::string::npos) << run.message;
+  EXPECT_EQ(PodCount(), 0);
+  const json workload = WorkloadOfRun("hello");
+  const json* finished = Condition(workload, "Finished");
+  ASSERT_NE(finished, nullptr);
+  EXPECT_EQ((*finished)["reason"], "Failed");
+  EXPECT_TRUE(events_.Has("hello Warning Evicted"));
+}
+
+TEST_F(KueueReconcilerTest, APlantedWorkloadInAnotherQueueOrWithASmallerRequestIsReplaced) {
+  Admit(1);
+  CreateQueuedRun("hello", "small-team");
+  CodeRun run = Run("hello");
+  ValidLimits limits{10, 1000, 268435456, 50, 65536};
+  // An `edit` user queues the run's Workload in a roomier LocalQueue, and pre-admits it.
+  json planted = BuildWorkload(run, WorkloadPodSets(run, limits, settings_));
+  planted["spec"]["queueName"] = "big-team";
+  ASSERT_TRUE(api_.Create({}, kWorkloads, "ns", planted).ok());
+  KueueAdmits("hello");
+  EXPECT_EQ(Reconcile("hello").outcome, "replacing");
+  EXPECT_EQ(PodCount(), 0);
+  EXPECT_TRUE(events_.Has("hello Warning ForeignWorkload"));
+  EXPECT_EQ(Reconcile("hello").outcome, "queued");
+  EXPECT_EQ(WorkloadOfRun("hello")["spec"]["queueName"], "small-team");
+
+  // The same queue but a smaller request than the run's.
+  json w = WorkloadOfRun("hello");
+  w["spec"]["podSets"][0]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "1m";
+  api_.Put(kWorkloads, w);
+  KueueAdmits("hello");
+  EXPECT_EQ(Reconcile("hello").outcome, "replacing");
+  EXPECT_EQ(PodCount(), 0);
+}
+
+TEST_F(KueueReconcilerTest, AWorkloadUnderTheRunsNameOwnedByAnotherFailsTheRunUntouched) {
+  Admit(1);
+  CreateQueuedRun("hello");
+  CodeRun run = Run("hello");
+  json other = BuildWorkload(run, json::array());
+  other["metadata"]["ownerReferences"][0]["uid"] = "someone-else";
+  ASSERT_TRUE(api_.Create({}, kWorkloads, "ns", other).ok());
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(Run("hello").phase, "Failed");
+  EXPECT_NE(Run("hello").message.find("not owned by this CodeRun"), std::string::npos);
+  EXPECT_EQ(WorkloadCount(), 1);  // left alone
+  EXPECT_EQ(PodCount(), 0);
+}
+
+TEST_F(KueueReconcilerTest, ARunKueueDoesNotAdmitEndsAsQueueTimeoutAndFinishesItsWorkload) {
+  Admit(1, /*max_queued_seconds=*/100);
+  CreateQueuedRun("hello");
+  Result r = Reconcile("hello");
+  ASSERT_EQ(r.outcome, "queued");
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_LE(*r.requeue_after, std::chrono::seconds(100));
+  clock_.Advance(std::chrono::seconds(100));
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(Run("hello").reason, "QueueTimeout");
+  EXPECT_NE(Run("hello").message.find("Kueue had not admitted"), std::string::npos);
+  const json workload = WorkloadOfRun("hello");
+  const json* finished = Condition(workload, "Finished");
+  ASSERT_NE(finished, nullptr);
+  EXPECT_EQ((*finished)["reason"], "Failed");
 }
 
 TEST_F(ReconcilerTest, FinishedRunIsDeletedAfterItsTtl) {

@@ -45,6 +45,9 @@ struct Settings {
   std::int64_t deadline_margin_seconds = 30;
   // Keep finished Pods (debugging); their Secrets are deleted regardless.
   bool keep_pods = false;
+  // Runs labelled kueue.x-k8s.io/queue-name are admitted by Kueue (kueue.h), not by the
+  // controller's own bounds; off: the label means nothing to the controller.
+  bool kueue = false;
 
   // Placement of run Pods: set by the platform, never by a CodeRun. Empty means unset.
   std::string runtime_class_name;                    // for language "python"

@@ -1,5 +1,7 @@
 #include "reconcile/types.h"
 
+#include <algorithm>
+
 #include "reconcile/network_policy.h"
 #include "reconcile/status.h"
 
@@ -49,6 +51,17 @@ absl::Status CheckMetadata(const json& object, const char* kind) {
   return absl::OkStatus();
 }
 
+// The controller ownerReference's uid, kind and name (left empty without one).
+void ControllerOf(const json& meta, std::string& uid, std::string& kind, std::string& name) {
+  for (const json& ref : Arr(meta, "ownerReferences")) {
+    if (ref.is_object() && ref.value("controller", false)) {
+      uid = Str(ref, "uid");
+      kind = Str(ref, "kind");
+      name = Str(ref, "name");
+    }
+  }
+}
+
 }  // namespace
 
 const kube::DropKeys& CodeRunDropKeys() {
@@ -87,6 +100,7 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.limits.pids = Int(limits, "pids").value_or(api::kDefaultPids);
   run.limits.output_bytes = Int(limits, "outputBytes").value_or(api::kDefaultOutputBytes);
   run.ttl_seconds_after_finished = Int(spec, "ttlSecondsAfterFinished");
+  run.queue_name = Str(Obj(meta, "labels"), kQueueNameLabel);
   run.phase = Str(status, "phase");
   run.reason = Str(status, "reason");
   run.message = Str(status, "message");
@@ -118,13 +132,7 @@ absl::StatusOr<Pod> DecodePod(const json& object) {
   pod.creation_timestamp = Str(meta, "creationTimestamp");
   pod.deleting = meta.contains("deletionTimestamp");
   pod.run_uid_label = Str(Obj(meta, "labels"), kUidLabel);
-  for (const json& ref : Arr(meta, "ownerReferences")) {
-    if (ref.is_object() && ref.value("controller", false)) {
-      pod.controller_uid = Str(ref, "uid");
-      pod.controller_kind = Str(ref, "kind");
-      pod.controller_name = Str(ref, "name");
-    }
-  }
+  ControllerOf(meta, pod.controller_uid, pod.controller_kind, pod.controller_name);
   pod.run_as_user = Int(Obj(spec, "securityContext"), "runAsUser");
   pod.phase = Str(status, "phase");
   pod.reason = Str(status, "reason");
@@ -177,6 +185,48 @@ absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const json& object) {
   np.has_ingress_rules = !Arr(spec, "ingress").empty();
   np.has_egress_rules = !Arr(spec, "egress").empty();
   return np;
+}
+
+absl::StatusOr<Workload> DecodeWorkload(const json& object) {
+  if (auto s = CheckMetadata(object, "Workload"); !s.ok()) return s;
+  const json& meta = object["metadata"];
+  const json& spec = Obj(object, "spec");
+  const json& status = Obj(object, "status");
+  Workload w;
+  w.ns = Str(meta, "namespace");
+  w.name = Str(meta, "name");
+  w.uid = Str(meta, "uid");
+  w.resource_version = Str(meta, "resourceVersion");
+  w.deleting = meta.contains("deletionTimestamp");
+  ControllerOf(meta, w.controller_uid, w.controller_kind, w.controller_name);
+  w.queue_name = Str(spec, "queueName");
+  if (auto it = spec.find("active"); it != spec.end() && it->is_boolean()) w.active = it->get<bool>();
+  w.pod_sets = Arr(spec, "podSets");
+  w.conditions = Arr(status, "conditions");
+  for (const json& cond : w.conditions) {
+    if (Str(cond, "status") != "True") continue;
+    const std::string type = Str(cond, "type");
+    if (type == "Admitted") {
+      w.admitted = true;
+      w.admitted_time = Time(cond, "lastTransitionTime");
+    } else if (type == "Evicted") {
+      w.evicted = true;
+      w.evicted_reason = Str(cond, "reason");
+      w.evicted_message = Str(cond, "message");
+    } else if (type == "Finished") {
+      w.finished = true;
+    }
+  }
+  for (const json& assignment : Arr(Obj(status, "admission"), "podSetAssignments")) {
+    for (const auto& [resource, flavor] : Obj(assignment, "flavors").items()) {
+      if (!flavor.is_string()) continue;
+      const std::string& name = flavor.get_ref<const std::string&>();
+      if (std::find(w.flavors.begin(), w.flavors.end(), name) == w.flavors.end()) {
+        w.flavors.push_back(name);
+      }
+    }
+  }
+  return w;
 }
 
 }  // namespace coderun::reconcile

@@ -17,6 +17,9 @@ inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
 inline constexpr char kManagedByValue[] = "coderun-controller";
 inline constexpr char kUidLabel[] = "coderun.dev/uid";
 inline constexpr char kNetworkPolicyName[] = "coderun-deny-all";
+// A CodeRun carrying this label is admitted by Kueue (when the controller runs with
+// --kueue): the value names a LocalQueue in the run's namespace.
+inline constexpr char kQueueNameLabel[] = "kueue.x-k8s.io/queue-name";
 
 // Paths dropped while parsing CodeRuns for the cache (see kube::DropKeys): code, stdin,
 // args, stdout, stderr, managedFields and annotations (kubectl's last-applied copy holds
@@ -47,6 +50,7 @@ struct CodeRun {
   std::string language;  // DecodeCodeRun: api::kDefaultLanguage when missing
   Limits limits;
   std::optional<std::int64_t> ttl_seconds_after_finished;
+  std::string queue_name;  // label kueue.x-k8s.io/queue-name
   // Status as last written.
   std::string phase, reason, message, pod_name;
   // metadata.uid of the Pod the controller created for this run (status.podUID): only that
@@ -115,10 +119,30 @@ struct NetworkPolicy {
   bool has_egress_rules = false;
 };
 
+// What the controller needs of a Kueue Workload (kueue.x-k8s.io/v1beta2; only Workloads with
+// the managed-by label are watched, and only with --kueue). One per Kueue-admitted run,
+// named like its Pod.
+struct Workload {
+  std::string ns, name, uid, resource_version;
+  bool deleting = false;
+  std::string controller_uid, controller_kind, controller_name;  // controller ownerReference
+  std::string queue_name;                                        // spec.queueName
+  bool active = true;                                            // spec.active
+  kube::json pod_sets;  // spec.podSets as stored: compared with what the controller builds
+  // Conditions Kueue sets (status "True"): QuotaReserved and Admitted (admission),
+  // Evicted (preempted, deactivated, queue stopped), Finished.
+  bool admitted = false, evicted = false, finished = false;
+  std::int64_t admitted_time = 0;  // Admitted's lastTransitionTime (Unix seconds)
+  std::string evicted_reason, evicted_message;
+  std::vector<std::string> flavors;  // ResourceFlavors of status.admission, each once
+  kube::json conditions;             // status.conditions as stored (to add Finished)
+};
+
 // The one place a missing spec field gets its default (api::kDefault*; the apiserver
 // normally fills them from the CRD's schema first).
 absl::StatusOr<CodeRun> DecodeCodeRun(const kube::json& object);
 absl::StatusOr<Pod> DecodePod(const kube::json& object);
 absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const kube::json& object);
+absl::StatusOr<Workload> DecodeWorkload(const kube::json& object);
 
 }  // namespace coderun::reconcile

@@ -136,5 +136,41 @@ TEST(DecodeCodeRunTest, PhasesAreTheCrdsEnum) {
                                            api::kPhaseSucceeded, api::kPhaseFailed}));
 }
 
+TEST(DecodeWorkloadTest, ReadsOwnerQueueAdmissionEvictionAndFlavors) {
+  json w = json::parse(R"({
+    "metadata": {"name": "r-0123456789", "namespace": "ns", "uid": "w1", "resourceVersion": "7",
+      "ownerReferences": [{"kind": "CodeRun", "name": "r", "uid": "u1", "controller": true}]},
+    "spec": {"queueName": "lq", "active": false, "podSets": [{"name": "main", "count": 1}]},
+    "status": {
+      "conditions": [
+        {"type": "QuotaReserved", "status": "True"},
+        {"type": "Admitted", "status": "True", "lastTransitionTime": "2026-01-01T00:00:10Z"},
+        {"type": "Evicted", "status": "True", "reason": "Preempted", "message": "m"},
+        {"type": "Finished", "status": "False"}],
+      "admission": {"clusterQueue": "cq", "podSetAssignments": [
+        {"name": "main", "flavors": {"cpu": "a", "memory": "b", "pods": "a"}}]}}})");
+  absl::StatusOr<Workload> d = DecodeWorkload(w);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->controller_uid, "u1");
+  EXPECT_EQ(d->controller_kind, "CodeRun");
+  EXPECT_EQ(d->controller_name, "r");
+  EXPECT_EQ(d->queue_name, "lq");
+  EXPECT_FALSE(d->active);
+  EXPECT_TRUE(d->admitted);
+  EXPECT_EQ(d->admitted_time, 1767225610);
+  EXPECT_TRUE(d->evicted);
+  EXPECT_EQ(d->evicted_reason, "Preempted");
+  EXPECT_FALSE(d->finished);  // status False
+  EXPECT_EQ(d->flavors, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(d->pod_sets, w["spec"]["podSets"]);
+
+  json bare = {{"metadata", {{"name", "x"}}}};
+  d = DecodeWorkload(bare);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->active);
+  EXPECT_FALSE(d->admitted || d->evicted || d->finished);
+  EXPECT_FALSE(DecodeWorkload(json::array()).ok());
+}
+
 }  // namespace
 }  // namespace coderun::reconcile

@@ -301,6 +301,7 @@ def test_settings_flags_from_values(helm):
         assert flag_values(args, flag) == [value], flag
     assert flag_values(args, "--namespace") == ["team-a", "team-b"]
     assert "--keep-pods" in args
+    assert "--kueue" in args
     assert args[-1] == "--kubeconfig=/var/run/coderun/kubeconfig", "extraArgs go last"
 
 
@@ -361,6 +362,40 @@ def test_controller_rbac_exact(helm):
     lb = one(objs, "RoleBinding", "coderun-controller-leader-election", NS)
     assert lb["roleRef"]["name"] == lease["metadata"]["name"]
     assert lb["subjects"] == binding["subjects"]
+
+
+KUEUE_RULES = norm_rules([
+    {"apiGroups": ["kueue.x-k8s.io"], "resources": ["workloads"],
+     "verbs": ["create", "get", "list", "watch", "delete"]},
+    {"apiGroups": ["kueue.x-k8s.io"], "resources": ["workloads/status"], "verbs": ["patch"]}])
+
+
+def test_kueue_adds_workload_rules_flavor_reads_and_kueues_owner_reads(helm):
+    assert "--kueue" not in args_of(render(helm))
+    assert not find(render(helm), "ClusterRole", "coderun-controller-kueue")
+    objs = render(helm, "--set", "kueue.enabled=true")
+    assert "--kueue" in args_of(objs)
+    role = one(objs, "ClusterRole", "coderun-controller")
+    assert norm_rules(role["rules"]) == CONTROLLER_RULES | KUEUE_RULES
+    flavors = one(objs, "ClusterRole", "coderun-controller-kueue")
+    assert norm_rules(flavors["rules"]) == norm_rules(
+        [{"apiGroups": ["kueue.x-k8s.io"], "resources": ["resourceflavors"], "verbs": ["get"]}])
+    fb = one(objs, "ClusterRoleBinding", "coderun-controller-kueue")
+    assert fb["subjects"] == [{"kind": "ServiceAccount", "name": "coderun-controller",
+                               "namespace": NS}]
+    reader = one(objs, "ClusterRole", "coderun-kueue-owner-reader")
+    assert norm_rules(reader["rules"]) == norm_rules(
+        [{"apiGroups": ["coderun.dev"], "resources": ["coderuns"],
+          "verbs": ["get", "list", "watch"]}])
+    rb = one(objs, "ClusterRoleBinding", "coderun-kueue-owner-reader")
+    assert rb["subjects"] == [{"kind": "ServiceAccount", "name": "kueue-controller-manager",
+                               "namespace": "kueue-system"}]
+    # Per-namespace Roles get the Workload rules too; no grant to Kueue without a name.
+    objs = render(helm, "--set", "kueue.enabled=true", "--set", "namespaces={team-a}",
+                  "--set", "kueue.serviceAccount.name=")
+    role = one(objs, "Role", "coderun-controller", "team-a")
+    assert norm_rules(role["rules"]) == CONTROLLER_RULES | KUEUE_RULES
+    assert not find(objs, "ClusterRole", "coderun-kueue-owner-reader")
 
 
 def test_no_rule_reads_secrets_or_execs(helm):

@@ -82,4 +82,14 @@ Compare controller/kube/client.h and the callers of each resource. */}}
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
+{{- if .Values.kueue.enabled }}
+# Kueue: one Workload per labelled run, deleted when Kueue evicts it before the Pod exists;
+# its status gets the Finished condition when the run ends.
+- apiGroups: [kueue.x-k8s.io]
+  resources: [workloads]
+  verbs: [create, get, list, watch, delete]
+- apiGroups: [kueue.x-k8s.io]
+  resources: [workloads/status]
+  verbs: [patch]
+{{- end }}
 {{- end -}}
