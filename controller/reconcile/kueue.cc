@@ -37,7 +37,6 @@ std::optional<std::string> WorkloadMismatch(const Workload& workload, const Code
                         "\", the run's label names \"", run.queue_name, "\"");
   }
   if (workload.pod_sets != pod_sets) return std::string("its pod sets are not the run's");
-  if (!workload.active) return std::string("it is deactivated (spec.active false)");
   return std::nullopt;
 }
 

@@ -6,7 +6,8 @@
 // ResourceFlavors' node labels and tolerations), and sets Finished=True on the Workload
 // when the run ends, which gives its quota back. A Workload Kueue evicts before the Pod
 // exists is replaced (the run queues again); evicted while the Pod lives, the Pod is deleted
-// and the run fails (PodFailed). docs/controller.md "Kueue" has the whole contract.
+// and the run fails (PodFailed). A deactivated Workload (spec.active false) holds its run
+// queued until it is activated again. docs/controller.md "Kueue" has the whole contract.
 #pragma once
 
 #include <optional>
@@ -37,7 +38,7 @@ kube::json WorkloadPodSets(const CodeRun& run, const ValidLimits& limits, const 
 kube::json BuildWorkload(const CodeRun& run, const kube::json& pod_sets);
 
 // Why `workload` (found under the run's Workload name and owned by it) is not the Workload the
-// controller would build for `run`: another queue, other pod sets, deactivated. nullopt when
+// controller would build for `run`: another queue, other pod sets. nullopt when
 // it is. Someone who may create Workloads next to the runs could otherwise queue a run in a
 // LocalQueue of their choosing or under a smaller request.
 std::optional<std::string> WorkloadMismatch(const Workload& workload, const CodeRun& run,

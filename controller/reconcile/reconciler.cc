@@ -506,7 +506,7 @@ std::variant<Result, Reconciler::KueueAdmitted> Reconciler::AwaitKueue(const Cod
     log::Info("workload created", {{"coderun", run.Key()}, {"queue", run.queue_name}});
     Event(run, "Normal", events::kWorkloadCreated,
           absl::StrCat("Created Workload ", name, " in Kueue LocalQueue ", run.queue_name));
-    return KueueQueued(run, name);
+    return KueueQueued(run, name, "");
   }
   if (w->controller_uid != run.uid) {
     Event(run, "Warning", events::kForeignWorkload,
@@ -519,6 +519,8 @@ std::variant<Result, Reconciler::KueueAdmitted> Reconciler::AwaitKueue(const Cod
   }
   if (w->deleting) return After(seconds(1), "replacing");
   std::optional<std::string> mismatch = WorkloadMismatch(*w, run, pod_sets);
+  // Deactivated by someone who may (an admin holding the run): it waits, as Kueue would.
+  if (!mismatch && !w->active) return KueueQueued(run, name, " (deactivated: spec.active is false)");
   if (mismatch || w->evicted || w->finished) {
     // Not the Workload the controller builds for this run, or one Kueue took back before
     // the Pod existed (preempted, queue stopped): it goes, and the run queues again in a
@@ -537,7 +539,7 @@ std::variant<Result, Reconciler::KueueAdmitted> Reconciler::AwaitKueue(const Cod
     if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return Error(st);
     return After(seconds(1), "replacing");
   }
-  if (!w->admitted) return KueueQueued(run, name);
+  if (!w->admitted) return KueueQueued(run, name, "");
   KueueAdmitted admitted;
   admitted.at = w->admitted_time;
   for (const std::string& flavor : w->flavors) {
@@ -548,7 +550,8 @@ std::variant<Result, Reconciler::KueueAdmitted> Reconciler::AwaitKueue(const Cod
   return admitted;
 }
 
-Result Reconciler::KueueQueued(const CodeRun& run, const std::string& workload_name) {
+Result Reconciler::KueueQueued(const CodeRun& run, const std::string& workload_name,
+                               const std::string& note) {
   // Workload events wake the run; only the queue deadline needs a timer.
   milliseconds next = kQueueRecheckMax;
   if (auto timed_out = QueueTimedOut(
@@ -557,7 +560,7 @@ Result Reconciler::KueueQueued(const CodeRun& run, const std::string& workload_n
   }
   RunStatus desired = PendingStatus(
       api::kReasonQueued, absl::StrCat("waiting for Kueue to admit Workload ", workload_name,
-                                       " (LocalQueue ", run.queue_name, ")"));
+                                       note, " (LocalQueue ", run.queue_name, ")"));
   if (!StatusDiffers(run, desired)) return After(next, "queued");
   Result r = WriteStatus(run, desired, "queued");
   if (r.error.ok()) r.requeue_after = next;

@@ -83,8 +83,8 @@ class Reconciler {
     std::vector<kube::json> flavors;      // the assigned ResourceFlavors
   };
   std::variant<Result, KueueAdmitted> AwaitKueue(const CodeRun& run, const ValidLimits& limits);
-  // Pending/Queued while Kueue has not admitted the run's Workload.
-  Result KueueQueued(const CodeRun& run, const std::string& workload_name);
+  // Pending/Queued while Kueue has not admitted the run's Workload; `note` follows its name.
+  Result KueueQueued(const CodeRun& run, const std::string& workload_name, const std::string& note);
   // Kueue evicted the Workload of a run whose Pod exists: the run fails, its Pod goes.
   Result KueueEvicted(const CodeRun& run, const Workload& workload);
   // Marks the run's Workload Finished (its quota goes back); nothing without one.

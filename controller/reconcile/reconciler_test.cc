@@ -919,6 +919,22 @@ TEST_F(KueueReconcilerTest, EvictedBeforeItsPodTheRunQueuesAgainInANewWorkload) 
   EXPECT_EQ(PodCount(), 0);
 }
 
+TEST_F(KueueReconcilerTest, ADeactivatedWorkloadHoldsItsRunQueuedUntilActivated) {
+  Admit(1);
+  CreateQueuedRun("hello");
+  ASSERT_EQ(Reconcile("hello").outcome, "queued");
+  KueueAdmits("hello");
+  json w = WorkloadOfRun("hello");
+  w["spec"]["active"] = false;  // an admin holds it; Kueue evicts it (Deactivated)
+  api_.Put(kWorkloads, w);
+  KueueEvicts("hello");
+  const std::string uid = WorkloadOfRun("hello")["metadata"]["uid"];
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  EXPECT_EQ(PodCount(), 0);
+  EXPECT_EQ(WorkloadOfRun("hello")["metadata"]["uid"], uid);  // not replaced
+  EXPECT_NE(Run("hello").message.find("deactivated"), std::string::npos) << Run("hello").message;
+}
+
 TEST_F(KueueReconcilerTest, EvictedWhileItsPodLivesTheRunFailsAndGivesItsQuotaBack) {
   Admit(1);
   CreateQueuedRun("hello");

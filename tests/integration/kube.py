@@ -518,3 +518,73 @@ class PodWatcher:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=10)
+
+
+# --- Kueue (tests/cluster/kueue) ----------------------------------------------------
+
+KUEUE = os.path.join(REPO, "tests", "cluster", "kueue")
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+KUEUE_WORKLOAD_RULES = "coderun-controller-kueue-workloads"
+
+
+def kueue_up():
+    """Kueue v0.17 as a host process beside the running cluster (built on first use)."""
+    subprocess.run(["bash", KUEUE, "up"], check=True, timeout=3600)
+
+
+def grant_kueue_rbac():
+    """The chart's Kueue RBAC (kueue.enabled=true) for coderun-system/coderun-controller:
+    its templates/kueue-rbac.yaml as rendered, and the Workload rules the chart adds to the
+    controller's ClusterRole, as a ClusterRole of their own (the session's ClusterRole stays
+    manifests/rbac.yaml's)."""
+    chart = os.path.join(REPO, "helm", "coderun")
+    render = lambda show: subprocess.run(
+        [find_helm(), "template", "coderun", chart, "--namespace", "coderun-system",
+         "--set", "kueue.enabled=true", "--show-only", show],
+        capture_output=True, text=True, check=True, timeout=60).stdout
+    kubectl("apply", "-f", "-", input=render("templates/kueue-rbac.yaml"))
+    # YAML to JSON through kubectl (the helpers use the standard library only).
+    role = json.loads(kubectl("create", "--dry-run=client", "-o", "json", "-f", "-",
+                              input=render("templates/rbac.yaml")).stdout)
+    objs = role["items"] if role.get("kind") == "List" else [role]
+    (controller_role,) = [o for o in objs if o["kind"] == "ClusterRole"
+                          and o["metadata"]["name"] == "coderun-controller"]
+    rules = [r for r in controller_role["rules"] if "kueue.x-k8s.io" in r["apiGroups"]]
+    assert rules, "the chart's controller role has no Kueue rules"
+    kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": KUEUE_WORKLOAD_RULES}, "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": KUEUE_WORKLOAD_RULES},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": KUEUE_WORKLOAD_RULES},
+         "subjects": [{"kind": "ServiceAccount", "name": "coderun-controller",
+                       "namespace": "coderun-system"}]}]}))
+
+
+def make_kueue_queues(ns, cpu, cluster_queue=None, flavor="default-flavor"):
+    """ResourceFlavor `flavor` (if missing), a ClusterQueue admitting only namespace `ns`
+    with a quota of `cpu` cores and 8Gi, and LocalQueue `team` in `ns`. Returns the
+    ClusterQueue's name."""
+    cq = cluster_queue or f"cq-{ns}"[:63]
+    kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ResourceFlavor",
+         "metadata": {"name": flavor}, "spec": {}},
+        {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
+         "metadata": {"name": cq},
+         "spec": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+                  "resourceGroups": [{"coveredResources": ["cpu", "memory"], "flavors": [
+                      {"name": flavor, "resources": [{"name": "cpu", "nominalQuota": cpu},
+                                                     {"name": "memory",
+                                                      "nominalQuota": "8Gi"}]}]}]}},
+        {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
+         "metadata": {"name": "team", "namespace": ns}, "spec": {"clusterQueue": cq}}]}))
+    return cq
+
+
+def workload_condition(w, type_):
+    """The status ("True"/"False") of condition `type_` of Workload `w`, or None."""
+    for c in w.get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c["status"]
+    return None
