@@ -16,6 +16,7 @@
 #   .cluster/bin/      symlinks to the built binaries
 #   .cluster/kubeconfig  admin kubeconfig (system:masters)
 #   .cluster/node/     node mode: containerd, kubelet, CNI and component configs and state
+#   .cluster/kueue/    the optional Kueue add-on (kueue.sh): its config and key pair
 # Binaries are built into ${CODERUN_CACHE:-$HOME/.cache/coderun}/bin by ./build.
 
 CLUSTER_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -365,7 +366,7 @@ ensure_daemon() {
     port_free "$p" || die "port $p (for $name) is in use by a process we did not start"
   done
   start_daemon "$name" "$@"
-  wait_until "$name" "$secs" "$health" || die "$name did not become healthy"
+  wait_until "$name" "$secs" "$health" || die "$name did not become healthy; see $LOGS/$name.log"
 }
 
 ensure_etcd() {
@@ -387,7 +388,7 @@ ensure_kcm() {
 # --- the whole cluster ---------------------------------------------------------------
 
 BUILT_BINARIES=(kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet crictl helm kube-router containerd containerd-shim-runc-v2 ctr)
-ALL_DAEMONS=(coderun-controller kube-scheduler kubelet kube-router kube-proxy containerd kube-controller-manager kube-apiserver etcd)
+ALL_DAEMONS=(kueue coderun-controller kube-scheduler kubelet kube-router kube-proxy containerd kube-controller-manager kube-apiserver etcd)
 
 any_daemon_running() {
   local d
@@ -395,9 +396,11 @@ any_daemon_running() {
   return 1
 }
 
-# Stops everything up started, in the recorded mode: the controller, the node (every Pod
-# first), the control plane; then, for a node, what it leaves behind.
+# Stops everything up (and tests/cluster/kueue up) started, in the recorded mode: Kueue
+# (and what it made under /etc), the controller, the node (every Pod first), the control
+# plane; then, for a node, what it leaves behind.
 cluster_down() {
+  kueue_down
   stop_daemon coderun-controller 10
   if [[ $(recorded_mode) == node ]]; then
     set_mode node
@@ -410,3 +413,4 @@ cluster_down() {
 }
 
 source "$CLUSTER_LIB_DIR/node.sh"
+source "$CLUSTER_LIB_DIR/kueue.sh"

@@ -562,11 +562,11 @@ def grant_kueue_rbac():
                        "namespace": "coderun-system"}]}]}))
 
 
-def make_kueue_queues(ns, cpu, cluster_queue=None, flavor="default-flavor"):
+def make_kueue_queues(ns, cpu, local_queue="team", flavor="default-flavor"):
     """ResourceFlavor `flavor` (if missing), a ClusterQueue admitting only namespace `ns`
-    with a quota of `cpu` cores and 8Gi, and LocalQueue `team` in `ns`. Returns the
-    ClusterQueue's name."""
-    cq = cluster_queue or f"cq-{ns}"[:63]
+    with a quota of `cpu` cores and 8Gi, and LocalQueue `local_queue` in `ns` on it.
+    Returns the ClusterQueue's name."""
+    cq = f"cq-{local_queue}-{ns}"[:63]
     kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ResourceFlavor",
          "metadata": {"name": flavor}, "spec": {}},
@@ -578,7 +578,7 @@ def make_kueue_queues(ns, cpu, cluster_queue=None, flavor="default-flavor"):
                                                      {"name": "memory",
                                                       "nominalQuota": "8Gi"}]}]}]}},
         {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
-         "metadata": {"name": "team", "namespace": ns}, "spec": {"clusterQueue": cq}}]}))
+         "metadata": {"name": local_queue, "namespace": ns}, "spec": {"clusterQueue": cq}}]}))
     return cq
 
 

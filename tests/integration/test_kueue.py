@@ -4,7 +4,9 @@ LocalQueue get one Workload each and a Pod only once Kueue admits it, so a Clust
 with a quota of 2 cores runs them two at a time, whatever the controller's own
 --max-starting-runs says; each ended run finishes its Workload, which hands the quota to
 the next; a Workload Kueue evicts (deactivated) while its Pod lives ends the run
-PodFailed and deletes the Pod; unlabelled runs keep the controller's own admission.
+PodFailed and deletes the Pod; unlabelled runs keep the controller's own admission; a
+Workload planted under a run's name in a roomier LocalQueue (by someone allowed to create
+Workloads next to the runs) never starts the run.
 
 Outcomes only (which objects existed together, how runs ended); no timing decides a
 test."""
@@ -139,3 +141,50 @@ def test_a_workload_evicted_while_its_pod_lives_ends_the_run_and_frees_the_quota
     wait_for(lambda: len(live_pods(namespace)) == 2 and
              victim not in [p["metadata"]["name"] for p in live_pods(namespace)],
              90, "the third run admitted in the freed quota", objects=objects)
+
+
+def test_a_workload_planted_in_a_roomier_queue_never_starts_the_run(
+        start_controller, namespace, kueue):
+    """The attack: someone who may create Workloads in the namespace queues a run's Workload
+    (named and owned as the controller would) in a LocalQueue with room, while the run's own
+    queue has none. Without the controller's check, Kueue admits the planted one and the
+    controller starts the run outside its team's quota."""
+    full = kube.make_kueue_queues(namespace, cpu=0, local_queue="team")
+    roomy = kube.make_kueue_queues(namespace, cpu=10, local_queue="roomy")
+    try:
+        create_runs(namespace, ["victim"])
+        cr = kube.get("coderun", "victim", namespace)
+        name = kube.pod_name_for(cr)
+        # The run's Workload as the controller builds it, but in the roomy queue.
+        planted = {
+            "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Workload",
+            "metadata": {"name": name, "labels": {kube.MANAGED_BY: kube.CONTROLLER_NAME,
+                                                  kube.UID_LABEL: cr["metadata"]["uid"]},
+                         "ownerReferences": [{"apiVersion": "coderun.dev/v1alpha1",
+                                              "kind": "CodeRun", "name": "victim",
+                                              "uid": cr["metadata"]["uid"], "controller": True,
+                                              "blockOwnerDeletion": True}]},
+            "spec": {"queueName": "roomy", "podSets": [{"name": "main", "count": 1, "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{
+                    "name": "runner", "image": "coderun.test/runner:it",
+                    "resources": {"limits": {"cpu": "1", "memory": "268435456"},
+                                  "requests": {"cpu": "1", "memory": "268435456"}}}]}}}]}}
+        kube.create(planted, namespace)
+        wait_for(lambda: kube.workload_condition(
+                     kube.get("workloads.kueue.x-k8s.io", name, namespace), "Admitted") == "True",
+                 60, "Kueue admits the planted Workload")
+        start_controller(*FLAGS)
+        objects = [("coderun", "victim", namespace), ("workloads.kueue.x-k8s.io", None, namespace)]
+        w = wait_for(lambda: (lambda w: w if w and w["spec"]["queueName"] == "team" else None)(
+                         (items("workloads.kueue.x-k8s.io", namespace) or [None])[0]),
+                     60, "the run's Workload replaced by one in its own queue", objects=objects)
+        assert w["metadata"]["name"] == name
+        kube.holds_for(lambda: not items("pods", namespace, selector=MANAGED_SELECTOR)
+                       and kube.status_of("victim", namespace).get("reason") == "Queued",
+                       3, "no Pod: the run waits in its own (full) queue", objects=objects)
+        events = kube.kubectl("get", "events", "-n", namespace,
+                              "--field-selector", "reason=ForeignWorkload").stdout
+        assert "roomy" in events, events
+    finally:
+        for cq in (full, roomy):
+            kube.kubectl("delete", "clusterqueue", cq, "--wait=false", check=False)
