@@ -538,15 +538,20 @@ def grant_kueue_rbac():
     controller's ClusterRole, as a ClusterRole of their own (the session's ClusterRole stays
     manifests/rbac.yaml's)."""
     chart = os.path.join(REPO, "helm", "coderun")
+    version = json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
     render = lambda show: subprocess.run(
         [find_helm(), "template", "coderun", chart, "--namespace", "coderun-system",
-         "--set", "kueue.enabled=true", "--show-only", show],
+         "--kube-version", version, "--set", "kueue.enabled=true", "--show-only", show],
         capture_output=True, text=True, check=True, timeout=60).stdout
     kubectl("apply", "-f", "-", input=render("templates/kueue-rbac.yaml"))
     # YAML to JSON through kubectl (the helpers use the standard library only).
-    role = json.loads(kubectl("create", "--dry-run=client", "-o", "json", "-f", "-",
-                              input=render("templates/rbac.yaml")).stdout)
-    objs = role["items"] if role.get("kind") == "List" else [role]
+    text = kubectl("create", "--dry-run=client", "-o", "json", "-f", "-",
+                   input=render("templates/rbac.yaml")).stdout
+    objs, pos, decoder = [], 0, json.JSONDecoder()
+    while text[pos:].strip():  # one JSON document per object
+        obj, end = decoder.raw_decode(text[pos:].lstrip())
+        pos = len(text) - len(text[pos:].lstrip()) + end
+        objs.append(obj)
     (controller_role,) = [o for o in objs if o["kind"] == "ClusterRole"
                           and o["metadata"]["name"] == "coderun-controller"]
     rules = [r for r in controller_role["rules"] if "kueue.x-k8s.io" in r["apiGroups"]]
