@@ -1,7 +1,8 @@
 """Kueue on the real node: Kueue v0.17.1 (built from its module, run by tests/cluster/kueue
 beside the cluster) admits CodeRuns labelled with a LocalQueue whose ClusterQueue has a
-quota of 1 core; runs asking for half a core each run two at a time, and every one
-finishes Succeeded with its own output, each Workload Finished at the end.
+memory quota of 256Mi; runs asking for 128Mi each (memory requests equal limits; the
+local cluster's controller requests only a twentieth of each cpu limit) run two at a time,
+and every one finishes Succeeded with its own output, each Workload Finished at the end.
 
 Outcomes only (phases, outputs, how many run Pods were ever seen live together); no timing
 decides a test."""
@@ -26,8 +27,8 @@ def kueue_controller(node_cluster):
     subprocess.run(["bash", RESTART], check=True, timeout=300)
 
 
-def test_a_cluster_queue_of_one_core_runs_half_core_runs_two_at_a_time_and_all_succeed(namespace):
-    cq = kube.make_kueue_queues(namespace, cpu=1)
+def test_a_cluster_queue_of_256mi_runs_128mi_runs_two_at_a_time_and_all_succeed(namespace):
+    cq = kube.make_kueue_queues(namespace, cpu=10, memory="256Mi")
     try:
         runs = 8
         manifests = []

@@ -567,9 +567,9 @@ def grant_kueue_rbac():
                        "namespace": "coderun-system"}]}]}))
 
 
-def make_kueue_queues(ns, cpu, local_queue="team", flavor="default-flavor"):
+def make_kueue_queues(ns, cpu, local_queue="team", flavor="default-flavor", memory="8Gi"):
     """ResourceFlavor `flavor` (if missing), a ClusterQueue admitting only namespace `ns`
-    with a quota of `cpu` cores and 8Gi, and LocalQueue `local_queue` in `ns` on it.
+    with a quota of `cpu` cores and `memory`, and LocalQueue `local_queue` in `ns` on it.
     Returns the ClusterQueue's name."""
     cq = f"cq-{local_queue}-{ns}"[:63]
     kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
@@ -581,7 +581,7 @@ def make_kueue_queues(ns, cpu, local_queue="team", flavor="default-flavor"):
                   "resourceGroups": [{"coveredResources": ["cpu", "memory"], "flavors": [
                       {"name": flavor, "resources": [{"name": "cpu", "nominalQuota": cpu},
                                                      {"name": "memory",
-                                                      "nominalQuota": "8Gi"}]}]}]}},
+                                                      "nominalQuota": memory}]}]}]}},
         {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
          "metadata": {"name": local_queue, "namespace": ns}, "spec": {"clusterQueue": cq}}]}))
     return cq
