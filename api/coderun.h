@@ -51,5 +51,6 @@ inline constexpr char kDefaultCpu[] = "1";
 inline constexpr char kDefaultMemory[] = "256Mi";
 inline constexpr std::int64_t kDefaultPids = 50;
 inline constexpr std::int64_t kDefaultOutputBytes = 65536;
+inline constexpr std::int64_t kDefaultPriority = 0;
 
 }  // namespace coderun::api

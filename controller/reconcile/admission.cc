@@ -36,7 +36,7 @@ void Admission::Enter(const std::string& uid, const Rec& r, Class c) {
   Namespace& n = namespaces_[r.ns];
   switch (c) {
     case Class::kQueued:
-      n.queue.insert(QKey{r.created, r.name, uid});
+      n.queue.insert(KeyOf(r, uid));
       ++queued_;
       break;
     case Class::kStarting:
@@ -59,7 +59,7 @@ void Admission::Leave(const std::string& uid, const Rec& r, Class c) {
   Namespace& n = it->second;
   switch (c) {
     case Class::kQueued:
-      n.queue.erase(QKey{r.created, r.name, uid});
+      n.queue.erase(KeyOf(r, uid));
       --queued_;
       break;
     case Class::kStarting:
@@ -105,6 +105,7 @@ void Admission::OnRun(const CodeRun* old_run, const CodeRun* run) {
       r.ns = any->ns;
       r.name = any->name;
       r.created = any->creation_time;
+      r.priority = any->priority;
       r.own_pod = PodName(any->name, any->uid);
       r.run_live = live;
       r.run_waiting = live && run->pod_name.empty();
@@ -206,7 +207,7 @@ QueuePlace Admission::PlaceOf(const Rec& r, const std::string& uid) const {
   const std::int64_t ahead_here =
       own == namespaces_.end()
           ? 0
-          : static_cast<std::int64_t>(own->second.queue.order_of_key(QKey{r.created, r.name, uid}));
+          : static_cast<std::int64_t>(own->second.queue.order_of_key(KeyOf(r, uid)));
   // Round-robin: each other namespace gives at most as many runs before this one as this
   // namespace has ahead of it, plus the one of its turn.
   std::int64_t ahead = ahead_here;
@@ -240,6 +241,7 @@ Admission::Decision Admission::Admit(const CodeRun& run) {
         r.ns = run.ns;
         r.name = run.name;
         r.created = run.creation_time;
+        r.priority = run.priority;
         r.own_pod = PodName(run.name, run.uid);
         r.run_live = !run.Terminal() && !run.deleting;
         r.run_waiting = r.run_live && run.pod_name.empty();

@@ -4,8 +4,9 @@
 // fewer than a bound (and, if set, its live runs fewer than cluster-wide and per-namespace
 // bounds).
 //
-// Order: FIFO by creation time (then name) within a namespace, round-robin across
-// namespaces, so a namespace that submits 10,000 runs cannot starve one that submits 10.
+// Order: by spec.priority (higher first), then FIFO by creation time (then name) within a
+// namespace, round-robin across namespaces, so a namespace that submits 10,000 runs cannot
+// starve one that submits 10 (priority never reaches across namespaces).
 //
 // Level-triggered: the state is derived from the CodeRun and Pod informers' events only
 // (OnRun, OnPod), so a restarted or failed-over controller rebuilds the same queue from its
@@ -96,10 +97,11 @@ class Admission {
  private:
   enum class PodState { kNone, kStarting, kRunning, kFinished };
   struct QKey {
+    std::int64_t priority;  // higher first
     std::int64_t created;
     std::string name, uid;
     bool operator<(const QKey& o) const {
-      return std::tie(created, name, uid) < std::tie(o.created, o.name, o.uid);
+      return std::tie(o.priority, created, name, uid) < std::tie(priority, o.created, o.name, o.uid);
     }
   };
   using OrderedQueue =
@@ -108,6 +110,7 @@ class Admission {
   struct Rec {
     std::string ns, name;
     std::int64_t created = 0;
+    std::int64_t priority = 0;
     std::string own_pod;     // PodName(name, uid), once the run is known
     std::string pod_name;    // the name of the Pod owned by this UID that was seen last
     bool run_waiting = false;  // the run object is live and records no Pod
@@ -124,6 +127,9 @@ class Admission {
   };
 
   static Class Classify(const Rec& r);
+  static QKey KeyOf(const Rec& r, const std::string& uid) {
+    return {r.priority, r.created, r.name, uid};
+  }
   // The Pod seen counts: its run is live and the Pod has that run's Pod name.
   static bool PodCounts(const Rec& r) { return r.run_live && r.pod_name == r.own_pod; }
   // Applies `change` to the record of `uid`, moving it between queue and counts.

@@ -179,6 +179,35 @@ TEST_F(AdmissionTest, FifoByCreationTimeWithinANamespace) {
   EXPECT_THAT(AdmitInTurn(*a, 3), ElementsAre("a/early", "a/middle", "a/late"));
 }
 
+TEST_F(AdmissionTest, PriorityOrdersWithinANamespaceButNeverAcrossNamespaces) {
+  auto a = Make({1, 0, 0});
+  AddRun(*a, "a", "old-low", 10);
+  AddRun(*a, "a", "new-high", 30).priority = 5;
+  a->OnRun(nullptr, &runs_.at("a/new-high"));  // the event carries the priority
+  AddRun(*a, "a", "mid-high", 20).priority = 5;
+  a->OnRun(nullptr, &runs_.at("a/mid-high"));
+  for (int i = 0; i < 3; ++i) AddRun(*a, "b", "r" + std::to_string(i), i);
+  EXPECT_EQ(a->Admit(runs_.at("a/mid-high")).place.in_namespace, 0);
+  EXPECT_EQ(a->Admit(runs_.at("a/old-low")).place.in_namespace, 2);
+  a->Open();
+  // Namespace a: higher priority first, then oldest; b still gets every other turn.
+  EXPECT_THAT(AdmitInTurn(*a, 6),
+              ElementsAre("a/mid-high", "b/r0", "a/new-high", "b/r1", "a/old-low", "b/r2"));
+}
+
+TEST_F(AdmissionTest, AChangedPriorityMovesAQueuedRun) {
+  auto a = Make({1, 0, 0});
+  AddRun(*a, "a", "first", 10);
+  AddRun(*a, "a", "second", 20);
+  AddRun(*a, "a", "third", 30);
+  CodeRun old = runs_.at("a/third");
+  runs_.at("a/third").priority = 1;
+  a->OnRun(&old, &runs_.at("a/third"));
+  EXPECT_EQ(a->Counts().queued, 3);  // moved, not duplicated
+  a->Open();
+  EXPECT_THAT(AdmitInTurn(*a, 3), ElementsAre("a/third", "a/first", "a/second"));
+}
+
 TEST_F(AdmissionTest, RoundRobinAcrossNamespacesLetsTheSmallOneThrough) {
   auto a = Make({1, 0, 0});
   for (int i = 0; i < 200; ++i) AddRun(*a, "big", "r" + std::to_string(i), i);

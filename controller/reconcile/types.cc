@@ -101,6 +101,7 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.limits.output_bytes = Int(limits, "outputBytes").value_or(api::kDefaultOutputBytes);
   run.ttl_seconds_after_finished = Int(spec, "ttlSecondsAfterFinished");
   run.queue_name = Str(Obj(meta, "labels"), kQueueNameLabel);
+  run.priority = Int(spec, "priority").value_or(api::kDefaultPriority);
   run.phase = Str(status, "phase");
   run.reason = Str(status, "reason");
   run.message = Str(status, "message");

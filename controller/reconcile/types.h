@@ -51,6 +51,7 @@ struct CodeRun {
   Limits limits;
   std::optional<std::int64_t> ttl_seconds_after_finished;
   std::string queue_name;  // label kueue.x-k8s.io/queue-name
+  std::int64_t priority = 0;  // spec.priority: order within the namespace's queue
   // Status as last written.
   std::string phase, reason, message, pod_name;
   // metadata.uid of the Pod the controller created for this run (status.podUID): only that

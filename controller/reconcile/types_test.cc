@@ -90,6 +90,7 @@ TEST(DecodeCodeRunTest, DefaultsAreTheCrdsDefaults) {
   EXPECT_EQ(limits["memory"]["default"].as<std::string>(), api::kDefaultMemory);
   EXPECT_EQ(limits["pids"]["default"].as<std::int64_t>(), api::kDefaultPids);
   EXPECT_EQ(limits["outputBytes"]["default"].as<std::int64_t>(), api::kDefaultOutputBytes);
+  EXPECT_EQ(spec["priority"]["default"].as<std::int64_t>(), api::kDefaultPriority);
   // Every field of spec.limits with a default is one the decoder fills.
   std::set<std::string> defaulted;
   for (const auto& field : limits) {
@@ -106,6 +107,7 @@ TEST(DecodeCodeRunTest, DefaultsAreTheCrdsDefaults) {
   EXPECT_EQ(run->limits.memory, api::kDefaultMemory);
   EXPECT_EQ(run->limits.pids, api::kDefaultPids);
   EXPECT_EQ(run->limits.output_bytes, api::kDefaultOutputBytes);
+  EXPECT_EQ(run->priority, api::kDefaultPriority);
   EXPECT_FALSE(run->ttl_seconds_after_finished.has_value());
 }
 

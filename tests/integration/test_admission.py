@@ -1,7 +1,8 @@
 """Admission against the real apiserver (the tests play the kubelet): a burst waits as
 Pending/Queued with no Pod and no Secret, never more than --max-starting-runs Pods wait to
 start, two namespaces take turns, a restart in the middle loses and duplicates nothing, and
---max-queued-seconds ends a run as QueueTimeout.
+--max-queued-seconds ends a run as QueueTimeout, and spec.priority orders a namespace's
+queue.
 
 Outcomes only: which objects existed, in which order Pods appeared, how runs ended; no
 timing decides a test."""
@@ -121,6 +122,29 @@ def test_two_namespaces_take_turns(start_controller, namespace):
         assert not kubelet.problems, kubelet.problems[:10]
     finally:
         kube.kubectl("delete", "namespace", small, "--wait=false", check=False)
+
+
+def test_priority_orders_a_namespaces_queue(start_controller, namespace):
+    start_controller(*FLAGS, "--max-starting-runs", "1")
+    runs = [coderun(f"low-{i}") for i in range(3)] + \
+        [coderun(f"high-{i}", priority=10) for i in range(2)]
+    kube.kubectl("create", "-n", namespace, "-f", "-",
+                 input=json.dumps({"apiVersion": "v1", "kind": "List", "items": runs}))
+    names = {c["metadata"]["uid"]: c["metadata"]["name"] for c in items("coderuns", namespace)}
+    kubelet = Kubelet([namespace])
+
+    def all_ended():
+        kubelet.step()
+        return ended_count(namespace) == 5 or None
+    wait_for(all_ended, 120, "all 5 runs ended", objects=[("coderuns", None, namespace)],
+             interval=0.3)
+    order = [names[uid] for _, uid in kubelet.order]
+    # The first run took the free slot on arrival; of the rest, the high-priority ones (in
+    # creation order) start before the older low-priority ones.
+    rest = order[1:]
+    assert [n for n in rest if n.startswith("high")] == ["high-0", "high-1"], order
+    assert rest[:2] == ["high-0", "high-1"], order
+    assert not kubelet.problems, kubelet.problems[:10]
 
 
 def test_a_restart_mid_burst_loses_and_duplicates_nothing(start_controller, namespace):

@@ -108,6 +108,11 @@ def test_negative_ttl_is_refused(namespace):
                    "spec.ttlSecondsAfterFinished")
 
 
+@pytest.mark.parametrize("value", [1001, -1001, "high"])
+def test_priority_out_of_bounds_is_refused(namespace, value):
+    assert_refused(namespace, coderun("bad-priority", priority=value), "spec.priority")
+
+
 def test_unknown_language_is_refused(namespace):
     assert_refused(namespace, coderun("ruby", language="ruby"), "spec.language",
                    "Unsupported value")
@@ -119,6 +124,7 @@ def test_defaults_are_applied_when_omitted(namespace):
     assert spec["limits"] == {"timeoutSeconds": 10, "cpu": "1", "memory": "256Mi",
                               "pids": 50, "outputBytes": 65536}
     assert "ttlSecondsAfterFinished" not in spec
+    assert spec["priority"] == 0
 
 
 def test_defaults_fill_the_limits_left_out(namespace):
@@ -135,6 +141,7 @@ def test_defaults_fill_the_limits_left_out(namespace):
     {"limits": {"timeoutSeconds": 20}},
     {"limits": {"memory": "1Gi"}},
     {"ttlSecondsAfterFinished": 5},
+    {"priority": 7},
 ], ids=lambda c: ",".join(c))
 def test_spec_cannot_change_after_creation(namespace, change):
     create(coderun("frozen", stdin="in"), namespace)
