@@ -701,7 +701,14 @@ void Reconciler::CountFinished(const CodeRun& run, const RunStatus& desired,
 Result Reconciler::Finished(const CodeRun& run) {
   if (auto pod = caches_.pod(run.ns + "/" + PodName(run.name, run.uid));
       pod && pod->controller_uid == run.uid && !pod->deleting && !settings_.keep_pods) {
-    if (auto s = Cleanup(run); !s.ok()) return Error(s);
+    // Deleted by this process already and the cache has not shown it yet (each event of the
+    // going Pod wakes the run): no second round of deletes.
+    if (!DeletedHere(run, pod->uid)) {
+      if (auto s = Cleanup(run); !s.ok()) return Error(s);
+    }
+  } else {
+    std::lock_guard lock(writes_mu_);
+    deleted_pods_.erase(run.uid);
   }
   if (auto s = FinishWorkload(run, run.phase == api::kPhaseSucceeded,
                               absl::StrCat(run.phase, "/", run.reason));
@@ -717,6 +724,10 @@ Result Reconciler::Finished(const CodeRun& run) {
   absl::Status st = client_.Delete(ctx_, kube::kCodeRuns, run.ns, run.name,
                                    kube::DeleteOptions{run.uid, "Background"});
   if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return Error(st);
+  {
+    std::lock_guard lock(writes_mu_);
+    deleted_pods_.erase(run.uid);
+  }
   log::Info("coderun expired", {{"coderun", run.Key()}});
   return Done("expired");
 }
@@ -730,7 +741,15 @@ absl::Status Reconciler::Cleanup(const CodeRun& run) {
   if (!pod || pod->controller_uid != run.uid) return absl::OkStatus();
   st = client_.Delete(ctx_, kube::kPods, run.ns, name, kube::DeleteOptions{pod->uid, "Background"});
   if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return st;
+  std::lock_guard lock(writes_mu_);
+  deleted_pods_[run.uid] = pod->uid;
   return absl::OkStatus();
+}
+
+bool Reconciler::DeletedHere(const CodeRun& run, const std::string& pod_uid) {
+  std::lock_guard lock(writes_mu_);
+  auto it = deleted_pods_.find(run.uid);
+  return it != deleted_pods_.end() && it->second == pod_uid;
 }
 
 absl::StatusOr<std::optional<std::string>> Reconciler::EnsureNetworkPolicy(const std::string& ns) {

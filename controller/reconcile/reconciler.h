@@ -136,6 +136,8 @@ class Reconciler {
   // Counts a run whose terminal status was just written at `completed` (Unix seconds).
   void CountFinished(const CodeRun& run, const struct RunStatus& desired, std::int64_t completed);
   absl::Status Cleanup(const CodeRun& run);
+  // This process deleted Pod `pod_uid` of `run` (Cleanup) and the cache may still show it.
+  bool DeletedHere(const CodeRun& run, const std::string& pod_uid);
   // Own status writes the CodeRun cache has not shown yet. A reconcile that still sees the
   // version a write replaced would decide from a state older than that write, and its
   // patch would be refused (409) after a wasted log read; it waits for the write's watch
@@ -170,6 +172,9 @@ class Reconciler {
   // patch replaced, until the cache shows another version: no second patch from a stale
   // cache (it would only be refused).
   std::unordered_map<std::string, std::string> finished_over_;
+  // Guarded by writes_mu_. CodeRun UID -> metadata.uid of the Pod Cleanup deleted, until the
+  // cache no longer shows a live Pod of the run (or the run expires).
+  std::unordered_map<std::string, std::string> deleted_pods_;
 };
 
 }  // namespace coderun::reconcile

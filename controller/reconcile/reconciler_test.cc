@@ -198,6 +198,26 @@ TEST_F(ReconcilerTest, PodOutcomeBecomesTerminalStatusThenChildrenGo) {
   EXPECT_EQ(*r.requeue_after, std::chrono::seconds(3600));
 }
 
+TEST_F(ReconcilerTest, APodThisProcessDeletedIsNotDeletedAgainWhileTheCacheLags) {
+  CreateRun("hello");
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  const json pod = *api_.Get({}, kube::kPods, "ns", Run("hello").pod_name);
+  TerminateWithReport("hello", 0);
+  ASSERT_TRUE(Reconcile("hello").error.ok());
+  ASSERT_EQ(PodCount(), 0);
+  // The Pod's events keep arriving from a cache that has not seen the deletion: the store
+  // here plays that cache. No second delete goes out.
+  api_.Put(kube::kPods, pod);
+  EXPECT_EQ(Reconcile("hello").outcome, "ttl");
+  EXPECT_EQ(PodCount(), 1);
+  // Another Pod under the name (not the one deleted) is deleted.
+  json other = pod;
+  other["metadata"]["uid"] = "another-uid";
+  api_.Put(kube::kPods, other);
+  EXPECT_EQ(Reconcile("hello").outcome, "ttl");
+  EXPECT_EQ(PodCount(), 0);
+}
+
 TEST_F(ReconcilerTest, RunnerReportFillsOutputUsageAndTheRealOutcome) {
   CreateRun("hello");
   ASSERT_TRUE(Reconcile("hello").error.ok());
