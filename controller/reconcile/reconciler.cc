@@ -427,10 +427,7 @@ Result Reconciler::Waiting(const CodeRun& run, std::string reason, std::string m
   RunStatus desired = PendingStatus(std::move(reason), std::move(message),
                                     pod_name.empty() ? run.pod_name : pod_name);
   desired.pod_uid = pod_uid;
-  if (!StatusDiffers(run, desired)) return After(wait, "waiting");
-  Result r = WriteStatus(run, desired, "waiting");
-  if (r.error.ok()) r.requeue_after = wait;
-  return r;
+  return WriteWaiting(run, desired, wait, "waiting");
 }
 
 Result Reconciler::Queued(const CodeRun& run, const QueuePlace& place) {
@@ -455,8 +452,14 @@ Result Reconciler::Queued(const CodeRun& run, const QueuePlace& place) {
                    place.eta ? absl::StrCat("about ", place.eta->count(), " s at the current rate")
                              : std::string("no run was admitted in the last minute")));
   desired.queue_position = place.position;
-  Result r = WriteStatus(run, desired, "queued");
-  if (r.error.ok()) r.requeue_after = next;
+  return WriteWaiting(run, desired, next, "queued");
+}
+
+Result Reconciler::WriteWaiting(const CodeRun& run, const RunStatus& desired,
+                                milliseconds recheck, const char* outcome) {
+  if (!StatusDiffers(run, desired)) return After(recheck, outcome);
+  Result r = WriteStatus(run, desired, outcome);
+  if (r.error.ok()) r.requeue_after = recheck;
   return r;
 }
 
@@ -561,10 +564,7 @@ Result Reconciler::KueueQueued(const CodeRun& run, const std::string& workload_n
   RunStatus desired = PendingStatus(
       api::kReasonQueued, absl::StrCat("waiting for Kueue to admit Workload ", workload_name,
                                        note, " (LocalQueue ", run.queue_name, ")"));
-  if (!StatusDiffers(run, desired)) return After(next, "queued");
-  Result r = WriteStatus(run, desired, "queued");
-  if (r.error.ok()) r.requeue_after = next;
-  return r;
+  return WriteWaiting(run, desired, next, "queued");
 }
 
 Result Reconciler::KueueEvicted(const CodeRun& run, const Workload& workload) {

@@ -125,6 +125,10 @@ class Reconciler {
   // with QueueTimeout once max_queued_seconds have passed since the run's creation.
   Result Queued(const CodeRun& run, const QueuePlace& place);
   Result WriteStatus(const CodeRun& run, const struct RunStatus& desired, std::string outcome);
+  // A Pending status: written if it differs from the run's, and looked at again after
+  // `recheck` either way.
+  Result WriteWaiting(const CodeRun& run, const struct RunStatus& desired,
+                      std::chrono::milliseconds recheck, const char* outcome);
   // A status the store refuses even at its smallest: the run's Pod and Secret are deleted and
   // the run is left alone (remembered by this process).
   Result Unwritable(const CodeRun& run, const absl::Status& error);
