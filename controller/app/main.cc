@@ -54,14 +54,16 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "coderun-controller: %s\n", std::string(config.status().message()).c_str());
     return 2;
   }
-  auto configured = kube::NewTransportForConfig(*config);
+  kube::TransportOptions transport_options;
+  transport_options.library = options->http_client;
+  auto configured = kube::NewTransportForConfig(*config, transport_options);
   if (!configured.ok()) {
     std::fprintf(stderr, "coderun-controller: %s\n",
                  std::string(configured.status().message()).c_str());
     return 2;
   }
-  // One transport (TLS material and token parsed once; cpprestsdk's pool opens a connection
-  // per concurrent request) shared by two clients, the workers' and the elector's, each with
+  // One transport (TLS material and token parsed once; its pool keeps a connection per
+  // concurrent request) shared by two clients, the workers' and the elector's, each with
   // its own rate limiter, so a busy controller never delays a Lease renewal.
   const std::shared_ptr<kube::Transport> transport = *std::move(configured);
   // Outlives the clients (counts their requests) and everything that reports to it.

@@ -22,7 +22,7 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
   Options o;
   reconcile::Settings& s = o.settings;
   std::string max_cpu = "4", max_memory = "4Gi", tmp_size = "64Mi", uid_range = "200000-265535";
-  std::string log_format = "text", log_level = "info";
+  std::string log_format = "text", log_level = "info", http_client = "beast";
   std::vector<std::string> node_selector;
   std::string tolerations;
 
@@ -88,6 +88,9 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--burst", o.burst, "client-side API burst")->check(CLI::PositiveNumber);
   app.add_option("--http-address", o.http_address, "host:port for /healthz, /readyz, /metrics");
+  app.add_option("--http-client", http_client,
+                 "HTTP library for the API server: beast (default) or cpprestsdk")
+      ->check(CLI::IsMember({"beast", "cpprestsdk"}));
   app.add_option("--watch-timeout-seconds", o.watch_timeout_seconds,
                  "server-side timeout of each watch request")
       ->check(CLI::Range(1, 3600));
@@ -117,6 +120,7 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
     return absl::InvalidArgumentError(e.what());
   }
 
+  o.http_client = *kube::ParseHttpLibrary(http_client);  // checked by IsMember
   if (auto st = ParseQuantityFlag("--max-cpu", max_cpu, &s.max_cpu); !st.ok()) return st;
   if (auto st = ParseQuantityFlag("--max-memory", max_memory, &s.max_memory); !st.ok()) return st;
   if (auto st = ParseQuantityFlag("--tmp-size", tmp_size, &s.tmp_size); !st.ok()) return st;

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/log.h"
+#include "kube/config_client.h"
 #include "reconcile/settings.h"
 
 namespace coderun::app {
@@ -17,6 +18,7 @@ struct Options {
   double qps = 50;                      // client-side limiter; 0 = off
   int burst = 100;
   std::string http_address = "127.0.0.1:8080";
+  kube::HttpLibrary http_client = kube::HttpLibrary::kBeast;
   int watch_timeout_seconds = 300;
   // Leader election on a Lease: only the leader reconciles and allocates run UIDs.
   bool leader_elect = false;

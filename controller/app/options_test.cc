@@ -83,6 +83,16 @@ TEST(OptionsTest, AdmissionBoundsHaveDefaultsAndAreSettable) {
   }
 }
 
+TEST(OptionsTest, HttpClientIsBeastUnlessCpprestsdkIsAskedFor) {
+  auto o = Parse({});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->http_client, kube::HttpLibrary::kBeast);
+  o = Parse({"--http-client", "cpprestsdk"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->http_client, kube::HttpLibrary::kCpprestsdk);
+  EXPECT_EQ(Parse({"--http-client", "curl"}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(OptionsTest, TtlMaximumDefaultsToSevenDaysAndIsSettable) {
   auto o = Parse({});
   ASSERT_TRUE(o.ok()) << o.status();

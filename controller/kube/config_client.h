@@ -2,11 +2,14 @@
 //
 //   HttpClient (http_client.h: URLs, rate limit, API errors)
 //     -> TokenTransport (token_transport.h: bearer token, 401 re-read), when there is a token
-//       -> CpprestTransport (cpprest_transport.h: TLS, connections, deadlines)
+//       -> BeastTransport (beast_transport.h: TLS, connections, deadlines), or
+//          CpprestTransport (cpprest_transport.h) when asked for
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "kube/client.h"
@@ -17,7 +20,15 @@
 
 namespace coderun::kube {
 
+// The HTTP library under the Transport. Beast is the default: a request runs on the calling
+// thread, with none of cpprestsdk's hand-offs between threads (docs/benchmarks.md).
+enum class HttpLibrary { kBeast, kCpprestsdk };
+
+// "beast" or "cpprestsdk"; nullopt for anything else.
+std::optional<HttpLibrary> ParseHttpLibrary(std::string_view name);
+
 struct TransportOptions {
+  HttpLibrary library = HttpLibrary::kBeast;
   // How often config.token_file is checked for a new token (kube/token_source.h).
   std::chrono::nanoseconds token_check_interval = kTokenCheckInterval;
 };

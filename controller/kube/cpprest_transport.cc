@@ -18,6 +18,7 @@
 #include "common/status_macros.h"
 #include "boost/asio/steady_timer.hpp"
 #include "cpprest/http_client.h"
+#include "kube/lines.h"
 #include "kube/pem.h"
 #include "pplx/threadpool.h"
 
@@ -75,26 +76,9 @@ class RequestBound {
 };
 
 // `tls` is parsed once and loaded into every new TLS context (one per connection) by
-// cpprestsdk; no CA means the system's default verify paths.
+// cpprestsdk, which also sets verify_peer and an RFC 2818 host name check on each stream.
 void ConfigureSslContext(const TlsMaterial& tls, boost::asio::ssl::context& context) {
-  SSL_CTX* ctx = context.native_handle();
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (!tls.ca.empty()) {
-    // Trust exactly the configured CAs: replace the default store cpprestsdk loaded.
-    X509_STORE* store = X509_STORE_new();
-    for (const X509Ptr& ca : tls.ca) X509_STORE_add_cert(store, ca.get());  // takes a ref
-    SSL_CTX_set_cert_store(ctx, store);  // frees the old store, owns the new one
-  }
-  if (!tls.cert_chain.empty()) {
-    SSL_CTX_use_certificate(ctx, tls.cert_chain.front().get());  // takes a ref
-    for (size_t i = 1; i < tls.cert_chain.size(); ++i) {
-      X509_up_ref(tls.cert_chain[i].get());
-      SSL_CTX_add_extra_chain_cert(ctx, tls.cert_chain[i].get());  // owns that ref
-    }
-    SSL_CTX_use_PrivateKey(ctx, tls.key.get());  // takes a ref
-  }
-  // cpprestsdk also sets verify_peer and an RFC 2818 host name check on each stream.
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  ConfigureClientContext(tls, context.native_handle());
 }
 
 absl::Status FromException(const std::string& what, const std::exception& e) {
@@ -191,15 +175,8 @@ class CpprestTransport final : public Transport {
   // Throws what cpprestsdk throws.
   static absl::StatusOr<bool> ReadLines(ByteBuf buf,
                                         const std::function<bool(std::string_view)>& on_line) {
-    std::string line;
+    LineSplitter lines(kMaxStreamLineBytes);
     std::vector<uint8_t> chunk(64 << 10);
-    auto emit = [&]() {
-      std::string_view view(line);
-      if (!view.empty() && view.back() == '\r') view.remove_suffix(1);
-      bool more = on_line(view);
-      line.clear();
-      return more;
-    };
     while (true) {
       size_t n = 0;
       const size_t available = buf.in_avail();
@@ -213,23 +190,11 @@ class CpprestTransport final : public Transport {
         n = buf.getn(chunk.data(), std::min(available, chunk.size())).get();
         if (n == 0) break;
       }
-      const char* data = reinterpret_cast<const char*>(chunk.data());
-      std::string_view rest(data, n);
-      while (!rest.empty()) {
-        const size_t newline = rest.find('\n');
-        const size_t take = newline == std::string_view::npos ? rest.size() : newline;
-        if (line.size() + take > kMaxStreamLineBytes) {
-          return absl::ResourceExhaustedError(
-              absl::StrCat("stream line longer than ", kMaxStreamLineBytes, " bytes"));
-        }
-        line.append(rest.substr(0, take));
-        if (newline == std::string_view::npos) break;
-        rest.remove_prefix(newline + 1);
-        if (!emit()) return false;
-      }
+      ASSIGN_OR_RETURN(bool more,
+                       lines.Feed({reinterpret_cast<const char*>(chunk.data()), n}, on_line));
+      if (!more) return false;
     }
-    if (!line.empty() && !emit()) return false;
-    return true;
+    return lines.Finish(on_line);
   }
 
   http::client::http_client NewHttpClient() const {

@@ -13,9 +13,6 @@
 
 namespace coderun::kube {
 
-// Longest line Stream() accepts (one watch event); a longer one fails the stream.
-inline constexpr size_t kMaxStreamLineBytes = 16 << 20;
-
 // InvalidArgument when the configuration is unusable (not https, insecure, bad PEM). Do()
 // requests share a connection pool; each Stream() gets its own connection, so a long watch
 // never holds up other requests. A deadline or cancellation closes the request's connection.

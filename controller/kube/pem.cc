@@ -20,6 +20,27 @@ BioPtr MemoryBio(std::string_view pem) {
 
 }  // namespace
 
+void ConfigureClientContext(const TlsMaterial& tls, SSL_CTX* ctx) {
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (tls.ca.empty()) {
+    SSL_CTX_set_default_verify_paths(ctx);
+  } else {
+    // Trust exactly the configured CAs: replace whatever store the context had.
+    X509_STORE* store = X509_STORE_new();
+    for (const X509Ptr& ca : tls.ca) X509_STORE_add_cert(store, ca.get());  // takes a ref
+    SSL_CTX_set_cert_store(ctx, store);  // frees the old store, owns the new one
+  }
+  if (!tls.cert_chain.empty()) {
+    SSL_CTX_use_certificate(ctx, tls.cert_chain.front().get());  // takes a ref
+    for (size_t i = 1; i < tls.cert_chain.size(); ++i) {
+      X509_up_ref(tls.cert_chain[i].get());
+      SSL_CTX_add_extra_chain_cert(ctx, tls.cert_chain[i].get());  // owns that ref
+    }
+    SSL_CTX_use_PrivateKey(ctx, tls.key.get());  // takes a ref
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+}
+
 std::string OpenSslError() {
   unsigned long code = ERR_get_error();  // NOLINT(runtime/int): OpenSSL's type.
   std::string last;

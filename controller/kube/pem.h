@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "absl/status/statusor.h"
@@ -47,6 +48,11 @@ struct TlsMaterial {
 // does not match client certificate: ...".
 absl::StatusOr<TlsMaterial> ParseTlsMaterial(std::string_view ca_pem, std::string_view cert_pem,
                                              std::string_view key_pem);
+
+// Makes `ctx` a client context for `tls`: TLS 1.2 or later, peers verified against exactly
+// tls.ca (the system's default CAs when it is empty), tls's client certificate chain and key
+// presented when there are some. The host name check is per connection (the transport's).
+void ConfigureClientContext(const TlsMaterial& tls, SSL_CTX* ctx);
 
 // The most recent OpenSSL error as one line (empties the error queue).
 std::string OpenSslError();

@@ -12,6 +12,9 @@
 
 namespace coderun::kube {
 
+// Longest line Stream() accepts (one watch event); a longer one fails the stream.
+inline constexpr size_t kMaxStreamLineBytes = 16 << 20;
+
 struct HttpRequest {
   std::string method;                       // GET, POST, PUT, PATCH, DELETE
   std::string path_and_query;               // "/api/v1/namespaces/x/pods?limit=100"

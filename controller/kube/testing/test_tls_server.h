@@ -133,6 +133,11 @@ class TlsTestServer {
     return requests_;
   }
   int handshake_failures() const { return handshake_failures_.load(); }
+  // Connections accepted so far.
+  int connections() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(conn_fds_.size());
+  }
 
  private:
   void AcceptLoop() {

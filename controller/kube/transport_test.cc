@@ -1,3 +1,4 @@
+#include "kube/beast_transport.h"
 #include "kube/cpprest_transport.h"
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/config_client.h"
@@ -26,7 +28,13 @@ using testing::ServedRequest;
 using testing::ServerConn;
 using testing::TlsTestServer;
 
-class CpprestTransportTest : public ::testing::Test {
+const auto kLibraries = ::testing::Values(HttpLibrary::kBeast, HttpLibrary::kCpprestsdk);
+std::string LibraryName(const ::testing::TestParamInfo<HttpLibrary>& info) {
+  return info.param == HttpLibrary::kBeast ? "Beast" : "Cpprestsdk";
+}
+
+// Every test runs against both HTTP libraries (config_client.h): they keep one contract.
+class TransportTest : public ::testing::TestWithParam<HttpLibrary> {
  protected:
   RestConfig Config(const TlsTestServer& server) const {
     RestConfig config;
@@ -38,9 +46,18 @@ class CpprestTransportTest : public ::testing::Test {
     return config;
   }
   std::unique_ptr<kube::Transport> Connect(const RestConfig& config) const {
-    absl::StatusOr<std::unique_ptr<kube::Transport>> t = NewTransportForConfig(config);
+    absl::StatusOr<std::unique_ptr<kube::Transport>> t = NewTransportForConfig(config, Options());
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *std::move(t) : nullptr;
+  }
+  TransportOptions Options() const {
+    TransportOptions options;
+    options.library = GetParam();
+    return options;
+  }
+  absl::StatusOr<std::unique_ptr<Transport>> New(const RestConfig& config) const {
+    return GetParam() == HttpLibrary::kBeast ? NewBeastTransport(config)
+                                             : NewCpprestTransport(config);
   }
   static Context Ctx() { return Context().WithTimeout(std::chrono::seconds(10)); }
   static HttpRequest Get(std::string path) {
@@ -56,7 +73,7 @@ class CpprestTransportTest : public ::testing::Test {
   KeyPair client_ = MakeCert("admin", &ca_, false);
 };
 
-TEST_F(CpprestTransportTest, DoVerifiesServerAndPresentsClientCertificate) {
+TEST_P(TransportTest, DoVerifiesServerAndPresentsClientCertificate) {
   TlsTestServer server(server_cert_, ca_.cert_pem, [](const ServedRequest& r, ServerConn& c) {
     if (r.method == "POST") {
       c.Respond(201, r.body);
@@ -88,7 +105,7 @@ TEST_F(CpprestTransportTest, DoVerifiesServerAndPresentsClientCertificate) {
   EXPECT_EQ(seen[0].headers["content-type"], "application/json");
 }
 
-TEST_F(CpprestTransportTest, BearerTokenComesFromTheTokenFile) {
+TEST_P(TransportTest, BearerTokenComesFromTheTokenFile) {
   TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
     c.Respond(200, "{}");
   });
@@ -111,7 +128,7 @@ TEST_F(CpprestTransportTest, BearerTokenComesFromTheTokenFile) {
 }
 
 // A server that, like the apiserver after a token rotation, accepts one token only.
-class RotatingTokenTest : public CpprestTransportTest {
+class RotatingTokenTest : public TransportTest {
  protected:
   RotatingTokenTest() {
     char path[] = "/tmp/token_rotation_test.XXXXXX";
@@ -169,10 +186,10 @@ class RotatingTokenTest : public CpprestTransportTest {
   std::string accepted_;  // guarded by mu_
 };
 
-TEST_F(RotatingTokenTest, A401RereadsTheRotatedFileAndRetriesOnce) {
+TEST_P(RotatingTokenTest, A401RereadsTheRotatedFileAndRetriesOnce) {
   TlsTestServer server(server_cert_, "", Handler());
   // A check interval no test run outlasts: only the 401 can make the transport look.
-  TransportOptions options;
+  TransportOptions options = Options();
   options.token_check_interval = std::chrono::hours(1);
   absl::StatusOr<std::unique_ptr<kube::Transport>> made =
       NewTransportForConfig(TokenFileConfig(server), options);
@@ -208,7 +225,7 @@ TEST_F(RotatingTokenTest, A401RereadsTheRotatedFileAndRetriesOnce) {
                                       "Bearer token-2", "Bearer token-2", "Bearer token-3"}));
 }
 
-TEST_F(RotatingTokenTest, A401WithAnUnchangedFileIsNotRetried) {
+TEST_P(RotatingTokenTest, A401WithAnUnchangedFileIsNotRetried) {
   TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
     c.Respond(401, R"({"kind":"Status","reason":"Unauthorized","code":401})");
   });
@@ -220,9 +237,9 @@ TEST_F(RotatingTokenTest, A401WithAnUnchangedFileIsNotRetried) {
   EXPECT_EQ(server.requests().size(), 1u);
 }
 
-TEST_F(RotatingTokenTest, ChangedFileIsPickedUpAtTheNextCheckWithoutA401) {
+TEST_P(RotatingTokenTest, ChangedFileIsPickedUpAtTheNextCheckWithoutA401) {
   TlsTestServer server(server_cert_, "", Handler());
-  TransportOptions options;
+  TransportOptions options = Options();
   options.token_check_interval = std::chrono::milliseconds(0);
   absl::StatusOr<std::unique_ptr<kube::Transport>> t =
       NewTransportForConfig(TokenFileConfig(server), options);
@@ -235,7 +252,7 @@ TEST_F(RotatingTokenTest, ChangedFileIsPickedUpAtTheNextCheckWithoutA401) {
   EXPECT_EQ(Tokens(server), (std::vector<std::string>{"Bearer token-1", "Bearer token-2"}));
 }
 
-TEST_F(CpprestTransportTest, RefusesServerCertificateFromAnotherCa) {
+TEST_P(TransportTest, RefusesServerCertificateFromAnotherCa) {
   KeyPair other_ca = MakeCert("other-ca", nullptr, true);
   KeyPair impostor = MakeCert("apiserver", &other_ca, false, "IP:127.0.0.1");
   TlsTestServer server(impostor, "", [](const ServedRequest&, ServerConn& c) {
@@ -247,7 +264,7 @@ TEST_F(CpprestTransportTest, RefusesServerCertificateFromAnotherCa) {
   EXPECT_TRUE(server.requests().empty());
 }
 
-TEST_F(CpprestTransportTest, RefusesServerCertificateForAnotherHost) {
+TEST_P(TransportTest, RefusesServerCertificateForAnotherHost) {
   KeyPair wrong_host = MakeCert("apiserver", &ca_, false, "DNS:other.example");
   TlsTestServer server(wrong_host, "", [](const ServedRequest&, ServerConn& c) {
     c.Respond(200, "{}");
@@ -257,7 +274,7 @@ TEST_F(CpprestTransportTest, RefusesServerCertificateForAnotherHost) {
   EXPECT_TRUE(server.requests().empty());
 }
 
-TEST_F(CpprestTransportTest, ServerRequiringClientCertRefusesClientWithoutOne) {
+TEST_P(TransportTest, ServerRequiringClientCertRefusesClientWithoutOne) {
   TlsTestServer server(server_cert_, ca_.cert_pem, [](const ServedRequest&, ServerConn& c) {
     c.Respond(200, "{}");
   });
@@ -269,7 +286,7 @@ TEST_F(CpprestTransportTest, ServerRequiringClientCertRefusesClientWithoutOne) {
   EXPECT_TRUE(server.requests().empty());
 }
 
-TEST_F(CpprestTransportTest, ConnectionRefusedIsUnavailable) {
+TEST_P(TransportTest, ConnectionRefusedIsUnavailable) {
   RestConfig config;
   config.server = "https://127.0.0.1:1";
   config.ca_pem = ca_.cert_pem;
@@ -278,29 +295,35 @@ TEST_F(CpprestTransportTest, ConnectionRefusedIsUnavailable) {
   EXPECT_TRUE(IsTransient(r.status()));
 }
 
-TEST_F(CpprestTransportTest, RejectsUnsafeOrBrokenConfigurations) {
+TEST_P(TransportTest, RejectsUnsafeOrBrokenConfigurations) {
   RestConfig config;
   config.server = "http://127.0.0.1:8080";
-  EXPECT_EQ(NewCpprestTransport(config).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(New(config).status().code(), absl::StatusCode::kInvalidArgument);
   config.server = "https://127.0.0.1:6443";
   config.insecure = true;
-  EXPECT_EQ(NewCpprestTransport(config).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(New(config).status().code(), absl::StatusCode::kInvalidArgument);
   config.insecure = false;
   config.server = "https://[::1]:6443";
-  EXPECT_THAT(std::string(NewCpprestTransport(config).status().message()),
-              HasSubstr("IPv6 address literals are not supported"));
+  if (GetParam() == HttpLibrary::kCpprestsdk) {
+    EXPECT_THAT(std::string(New(config).status().message()),
+                HasSubstr("IPv6 address literals are not supported"));
+  } else {
+    EXPECT_TRUE(New(config).ok()) << New(config).status();
+    config.server = "https://127.0.0.1:0";
+    EXPECT_THAT(std::string(New(config).status().message()), HasSubstr("bad port"));
+  }
   config.server = "https://127.0.0.1:6443";
   config.ca_pem = "not pem";
-  EXPECT_THAT(std::string(NewCpprestTransport(config).status().message()),
+  EXPECT_THAT(std::string(New(config).status().message()),
               HasSubstr("CA is not a PEM certificate"));
   config.ca_pem = ca_.cert_pem;
   config.client_cert_pem = client_.cert_pem;
   config.client_key_pem = ca_.key_pem;
-  EXPECT_THAT(std::string(NewCpprestTransport(config).status().message()),
+  EXPECT_THAT(std::string(New(config).status().message()),
               HasSubstr("does not match"));
 }
 
-TEST_F(CpprestTransportTest, StreamDeliversEachLineBeforeTheNextArrives) {
+TEST_P(TransportTest, StreamDeliversEachLineBeforeTheNextArrives) {
   std::promise<void> first_line_seen;
   std::shared_future<void> first_seen = first_line_seen.get_future().share();
   TlsTestServer server(server_cert_, "", [&](const ServedRequest&, ServerConn& c) {
@@ -325,7 +348,7 @@ TEST_F(CpprestTransportTest, StreamDeliversEachLineBeforeTheNextArrives) {
                                             "{\"n\":4}"));
 }
 
-TEST_F(CpprestTransportTest, StreamStoppedByCallbackReturnsWithoutWaitingForTheServer) {
+TEST_P(TransportTest, StreamStoppedByCallbackReturnsWithoutWaitingForTheServer) {
   TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
     c.StartChunked();
     c.Chunk("line\n");
@@ -341,7 +364,7 @@ TEST_F(CpprestTransportTest, StreamStoppedByCallbackReturnsWithoutWaitingForTheS
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
-TEST_F(CpprestTransportTest, StreamNon2xxReturnsTheWholeBody) {
+TEST_P(TransportTest, StreamNon2xxReturnsTheWholeBody) {
   const std::string gone = R"({"kind":"Status","reason":"Expired","code":410})";
   TlsTestServer server(server_cert_, "", [&](const ServedRequest&, ServerConn& c) {
     c.Respond(410, gone);
@@ -354,7 +377,7 @@ TEST_F(CpprestTransportTest, StreamNon2xxReturnsTheWholeBody) {
   EXPECT_EQ(calls, 0);
 }
 
-TEST_F(CpprestTransportTest, StreamCutMidwayIsAnError) {
+TEST_P(TransportTest, StreamCutMidwayIsAnError) {
   TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
     c.StartChunked();
     c.Chunk("{\"n\":1}\n");
@@ -366,7 +389,7 @@ TEST_F(CpprestTransportTest, StreamCutMidwayIsAnError) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST_F(CpprestTransportTest, StreamRefusesAnOverlongLine) {
+TEST_P(TransportTest, StreamRefusesAnOverlongLine) {
   TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
     c.StartChunked();
     const std::string block(1 << 20, 'x');
@@ -380,7 +403,7 @@ TEST_F(CpprestTransportTest, StreamRefusesAnOverlongLine) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
 }
 
-TEST_F(CpprestTransportTest, OpenStreamDoesNotBlockOtherRequests) {
+TEST_P(TransportTest, OpenStreamDoesNotBlockOtherRequests) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::promise<void> streaming;
@@ -414,10 +437,76 @@ TEST_F(CpprestTransportTest, OpenStreamDoesNotBlockOtherRequests) {
   watcher.join();
 }
 
+TEST_P(TransportTest, RequestsReuseAKeptAliveConnection) {
+  if (GetParam() == HttpLibrary::kCpprestsdk) {
+    GTEST_SKIP() << "cpprestsdk pools a connection after the response is handed over, so a "
+                    "request right after another may open a second one";
+  }
+  TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
+    c.Respond(200, "{}");
+  });
+  std::unique_ptr<kube::Transport> t = Connect(Config(server));
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<HttpResponse> r = t->Do(Ctx(), Get("/version"));
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  EXPECT_EQ(server.connections(), 1);
+}
+
+// The server closes each connection after its answer (as an apiserver going away, or an
+// idle timeout, does) without saying so: the next request must not fail on the dead one.
+TEST_P(TransportTest, AConnectionTheServerClosedIsNotUsedAgain) {
+  TlsTestServer server(server_cert_, "", [](const ServedRequest& r, ServerConn& c) {
+    c.Respond(r.method == "POST" ? 201 : 200, "{}");
+    c.Close();
+  });
+  std::unique_ptr<kube::Transport> t = Connect(Config(server));
+  for (const char* method : {"GET", "POST", "GET", "POST"}) {
+    HttpRequest request = Get("/api/v1/namespaces/a/configmaps");
+    request.method = method;
+    // Give the server's close time to arrive, as it would between two reconciles.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    absl::StatusOr<HttpResponse> r = t->Do(Ctx(), request);
+    ASSERT_TRUE(r.ok()) << method << " " << r.status();
+  }
+  EXPECT_EQ(server.requests().size(), 4u);  // nothing sent twice
+}
+
+TEST_P(TransportTest, AServerUrlWithAPathPrefixesEveryRequest) {
+  TlsTestServer server(server_cert_, "", [](const ServedRequest&, ServerConn& c) {
+    c.Respond(200, "{}");
+  });
+  RestConfig config = Config(server);
+  config.server += "/k8s/clusters/c-1/";
+  absl::StatusOr<HttpResponse> r = Connect(config)->Do(Ctx(), Get("/api/v1/pods?limit=1"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target, "/k8s/clusters/c-1/api/v1/pods?limit=1");
+}
+
+TEST_P(TransportTest, AServerNamedByHostNameIsCheckedByThatName) {
+  KeyPair by_name = MakeCert("apiserver", &ca_, false, "DNS:localhost");
+  KeyPair other_name = MakeCert("apiserver", &ca_, false, "DNS:other.example,IP:127.0.0.1");
+  for (const KeyPair* cert : {&by_name, &other_name}) {
+    TlsTestServer server(*cert, "", [](const ServedRequest&, ServerConn& c) {
+      c.Respond(200, "{}");
+    });
+    RestConfig config = Config(server);
+    config.server = absl::StrCat("https://localhost:", server.port());
+    absl::StatusOr<HttpResponse> r = Connect(config)->Do(Ctx(), Get("/version"));
+    if (cert == &by_name) {
+      EXPECT_TRUE(r.ok()) << r.status();
+    } else {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+      EXPECT_TRUE(server.requests().empty());
+    }
+  }
+}
+
 // A hung apiserver (accepts, never answers): each call ends at its deadline or when
 // cancelled. Before deadlines reached the transport, a call waited for cpprestsdk's 30 s
 // receive timeout, and a watch for its timeoutSeconds + 30 s.
-class HungApiserverTest : public CpprestTransportTest {
+class HungApiserverTest : public TransportTest {
  protected:
   std::unique_ptr<Transport> ConnectToHung() {
     RestConfig config;
@@ -432,7 +521,7 @@ class HungApiserverTest : public CpprestTransportTest {
   testing::SilentServer hung_;
 };
 
-TEST_F(HungApiserverTest, RequestEndsAtItsDeadline) {
+TEST_P(HungApiserverTest, RequestEndsAtItsDeadline) {
   std::unique_ptr<Transport> t = ConnectToHung();
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<HttpResponse> r =
@@ -442,7 +531,7 @@ TEST_F(HungApiserverTest, RequestEndsAtItsDeadline) {
   EXPECT_GE(hung_.accepted(), 1);  // it did connect: the wait was on the silent server
 }
 
-TEST_F(HungApiserverTest, CancelEndsARequestAndAStream) {
+TEST_P(HungApiserverTest, CancelEndsARequestAndAStream) {
   std::unique_ptr<Transport> t = ConnectToHung();
   for (bool stream : {false, true}) {
     CancelSource stop;
@@ -460,7 +549,7 @@ TEST_F(HungApiserverTest, CancelEndsARequestAndAStream) {
   }
 }
 
-TEST_F(CpprestTransportTest, CancelEndsAStreamWaitingForItsNextLine) {
+TEST_P(TransportTest, CancelEndsAStreamWaitingForItsNextLine) {
   std::promise<void> client_gone;
   std::shared_future<void> gone = client_gone.get_future().share();
   TlsTestServer server(server_cert_, "", [&](const ServedRequest&, ServerConn& c) {
@@ -482,6 +571,10 @@ TEST_F(CpprestTransportTest, CancelEndsAStreamWaitingForItsNextLine) {
   EXPECT_EQ(lines.size(), 1u);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
+
+INSTANTIATE_TEST_SUITE_P(Libraries, TransportTest, kLibraries, LibraryName);
+INSTANTIATE_TEST_SUITE_P(Libraries, RotatingTokenTest, kLibraries, LibraryName);
+INSTANTIATE_TEST_SUITE_P(Libraries, HungApiserverTest, kLibraries, LibraryName);
 
 }  // namespace
 }  // namespace coderun::kube
