@@ -65,7 +65,7 @@ class HttpClient final : public Client {
   absl::StatusOr<json> Create(const Context& ctx, const Resource& r, const std::string& ns,
                               const json& object) override {
     ASSIGN_OR_RETURN(std::string body, Dump(object));
-    return Call(ctx, "create", "POST", r.Path(ns) + write_query_, body, kJson, {});
+    return Call(ctx, "create", "POST", r.Path(ns) + write_query_, body, kJson, WrittenDropKeys());
   }
 
   absl::StatusOr<json> Update(const Context& ctx, const Resource& r, const std::string& ns,
@@ -80,7 +80,7 @@ class HttpClient final : public Client {
     ASSIGN_OR_RETURN(std::string body, Dump(patch));
     std::string path = r.Path(ns, name);
     if (!subresource.empty()) absl::StrAppend(&path, "/", UrlEscape(subresource));
-    return Call(ctx, "patch", "PATCH", path + write_query_, body, kMergePatch, {});
+    return Call(ctx, "patch", "PATCH", path + write_query_, body, kMergePatch, WrittenDropKeys());
   }
 
   absl::Status Delete(const Context& ctx, const Resource& r, const std::string& ns, const std::string& name,
@@ -151,6 +151,12 @@ class HttpClient final : public Client {
   }
 
  private:
+  // What a write's response is parsed without.
+  static const DropKeys& WrittenDropKeys() {
+    static const DropKeys keys = {"/metadata/managedFields"};
+    return keys;
+  }
+
   static absl::StatusOr<std::string> Dump(const json& object) {
     try {
       return object.dump();
@@ -215,7 +221,8 @@ class HttpClient final : public Client {
     }
     if (name.empty()) return absl::InvalidArgumentError("Update: object has no metadata.name");
     ASSIGN_OR_RETURN(std::string body, Dump(object));
-    return Call(ctx, "update", "PUT", r.Path(ns, name) + write_query_, body, kJson, {});
+    return Call(ctx, "update", "PUT", r.Path(ns, name) + write_query_, body, kJson,
+                WrittenDropKeys());
   }
 
   const std::shared_ptr<Transport> transport_;

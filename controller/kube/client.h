@@ -100,6 +100,8 @@ class Client {
   // One page of a list (a *List object: metadata.resourceVersion, metadata.continue, items).
   virtual absl::StatusOr<json> List(const Context& ctx, const Resource& r, const std::string& ns,
                                     const ListOptions& opts, const DropKeys& drop = {}) = 0;
+  // Create, Update and MergePatch return the object as the server wrote it, without its
+  // metadata.managedFields (the controller never reads them; they are often most of it).
   virtual absl::StatusOr<json> Create(const Context& ctx, const Resource& r, const std::string& ns,
                                       const json& object) = 0;
   // PUT; object.metadata.resourceVersion gives optimistic concurrency (409 Conflict).

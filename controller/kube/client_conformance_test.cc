@@ -485,6 +485,22 @@ TYPED_TEST(ClientConformanceTest, UpdateWithAStaleResourceVersionIsConflict) {
   EXPECT_FALSE(kube::IsAlreadyExists(stale.status()));
 }
 
+TYPED_TEST(ClientConformanceTest, WritesReturnTheObjectWithoutItsManagedFields) {
+  json stored = this->server_.SetObject(kPods, PodJson("a", "p"));
+  absl::StatusOr<json> updated = this->client().Update({}, kPods, "a", stored);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_TRUE(ManagedFieldsDropped(*updated)) << updated->dump();
+  EXPECT_EQ((*updated)["spec"]["containers"][0]["managedFields"], "nested");
+  absl::StatusOr<json> patched =
+      this->client().MergePatch({}, kPods, "a", "p", {{"metadata", {{"labels", {{"k", "v"}}}}}});
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  EXPECT_TRUE(ManagedFieldsDropped(*patched)) << patched->dump();
+  EXPECT_EQ((*patched)["metadata"]["labels"]["k"], "v");
+  absl::StatusOr<json> created = this->client().Create({}, kPods, "a", PodJson("a", "q"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(ManagedFieldsDropped(*created)) << created->dump();
+}
+
 TYPED_TEST(ClientConformanceTest, UpdateOfAMissingObjectIsNotFound) {
   absl::StatusOr<json> updated = this->client().Update({}, kPods, "a", PodJson("a", "nope"));
   ExpectApiError(updated.status(), absl::StatusCode::kNotFound, 404, "NotFound");

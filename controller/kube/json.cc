@@ -1,5 +1,7 @@
 // ParseJson, ParseListJson, DecodeWatchEvent and DropFields (declared in client.h).
 #include <algorithm>
+#include <map>
+#include <string_view>
 #include <exception>
 #include <vector>
 
@@ -32,6 +34,166 @@ size_t MaxSegments(const DropKeys& drop) {
   return max;
 }
 
+// The drop paths as a tree of keys ("*": every element of an array); a node marked `drop`
+// is discarded with all it holds.
+struct DropNode {
+  std::map<std::string, DropNode, std::less<>> children;
+  bool drop = false;
+
+  const DropNode* Find(std::string_view key) const {
+    auto it = children.find(key);
+    return it == children.end() ? nullptr : &it->second;
+  }
+};
+
+// A JSON Pointer segment unescaped (RFC 6901): "~1" -> "/", "~0" -> "~".
+std::string Unescape(std::string_view segment) {
+  std::string out;
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] == '~' && i + 1 < segment.size() && (segment[i + 1] == '0' || segment[i + 1] == '1')) {
+      out += segment[i + 1] == '0' ? '~' : '/';
+      ++i;
+    } else {
+      out += segment[i];
+    }
+  }
+  return out;
+}
+
+// The tree for `drop` under `root` (the path of the objects they apply to).
+DropNode BuildDropTree(const DropKeys& drop, const std::vector<std::string>& root) {
+  DropNode tree;
+  for (const std::string& path : drop) {
+    if (path.size() < 2 || path.front() != '/') continue;  // matches nothing
+    DropNode* node = &tree;
+    for (const std::string& key : root) node = &node->children[key];
+    std::string_view rest(path);
+    rest.remove_prefix(1);
+    while (true) {
+      const size_t slash = rest.find('/');
+      node = &node->children[Unescape(rest.substr(0, slash))];
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    node->drop = true;
+  }
+  return tree;
+}
+
+// Builds the document from nlohmann's SAX events, never building what a drop path names
+// (nlohmann's callback parser builds every value and calls a std::function per event; this
+// is most of what a watch event costs).
+class DomBuilder final : public nlohmann::json_sax<json> {
+ public:
+  explicit DomBuilder(const DropNode* tree) : tree_(tree) {}
+
+  json& result() { return result_; }
+  const std::string& error() const { return error_; }
+
+  bool null() override { return Scalar(nullptr); }
+  bool boolean(bool value) override { return Scalar(value); }
+  bool number_integer(number_integer_t value) override { return Scalar(value); }
+  bool number_unsigned(number_unsigned_t value) override { return Scalar(value); }
+  bool number_float(number_float_t value, const string_t&) override { return Scalar(value); }
+  bool string(string_t& value) override { return Scalar(value); }
+  bool binary(binary_t& value) override { return Scalar(json::binary(value)); }
+
+  bool start_object(std::size_t) override { return Open(json::value_t::object); }
+  bool start_array(std::size_t) override { return Open(json::value_t::array); }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+
+  bool key(string_t& key) override {
+    if (skip_depth_ > 0) return true;
+    Frame& f = stack_.back();
+    const DropNode* child = f.node ? f.node->Find(key) : nullptr;
+    if (child && child->drop) {
+      skip_next_ = true;
+      return true;
+    }
+    next_node_ = child;
+    f.member = &(*f.value)[key];
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error_ = e.what();
+    return false;
+  }
+
+ private:
+  struct Frame {
+    json* value;
+    const DropNode* node;     // drop paths below this container; null: none
+    json* member = nullptr;   // an object's slot for the value after the last key
+  };
+
+  // True when the value about to start is dropped (and forgets that it was).
+  bool Dropped() {
+    if (skip_next_) {
+      skip_next_ = false;
+      return true;
+    }
+    if (stack_.empty() || !stack_.back().value->is_array() || !stack_.back().node) return false;
+    const DropNode* element = stack_.back().node->Find("*");
+    return element && element->drop;
+  }
+
+  // Where the next value goes, and the drop paths below it.
+  json* Place(json value, const DropNode** node) {
+    if (stack_.empty()) {
+      *node = tree_;
+      result_ = std::move(value);
+      return &result_;
+    }
+    Frame& f = stack_.back();
+    if (f.value->is_array()) {
+      *node = f.node ? f.node->Find("*") : nullptr;
+      f.value->push_back(std::move(value));
+      return &f.value->back();
+    }
+    *node = next_node_;
+    *f.member = std::move(value);
+    return f.member;
+  }
+
+  template <typename V>
+  bool Scalar(V&& value) {
+    if (skip_depth_ > 0 || Dropped()) return true;
+    const DropNode* unused;
+    Place(json(std::forward<V>(value)), &unused);
+    return true;
+  }
+
+  bool Open(json::value_t type) {
+    if (skip_depth_ > 0 || Dropped()) {
+      ++skip_depth_;
+      return true;
+    }
+    const DropNode* node;
+    json* value = Place(json(type), &node);
+    stack_.push_back({value, node});
+    return true;
+  }
+
+  bool Close() {
+    if (skip_depth_ > 0) {
+      --skip_depth_;
+    } else {
+      stack_.pop_back();
+    }
+    return true;
+  }
+
+  const DropNode* tree_;
+  json result_;
+  std::vector<Frame> stack_;
+  const DropNode* next_node_ = nullptr;
+  bool skip_next_ = false;
+  size_t skip_depth_ = 0;  // > 0 inside a dropped container
+  std::string error_;
+};
+
 // Parses `text`, dropping the fields at `drop` paths of each object found at `root` (a
 // path of the whole text, "*" standing for every index of an array): {} is the text
 // itself, {"object"} a watch event's object, {"items", "*"} each item of a list.
@@ -39,31 +201,12 @@ absl::StatusOr<json> Parse(std::string_view text, const DropKeys& drop,
                            const std::vector<std::string>& root) {
   try {
     if (drop.empty()) return json::parse(text.begin(), text.end());
-    const size_t max_depth = root.size() + MaxSegments(drop);
-    // path[i]: the key (or "*" inside an array) that leads into nesting level i + 1.
-    std::vector<std::string> path;
-    json::parser_callback_t callback = [&](int depth, json::parse_event_t event,
-                                           json& parsed) {
-      const auto level = static_cast<size_t>(depth);
-      if (event == json::parse_event_t::array_start) {
-        path.resize(level);
-        path.push_back("*");
-        return true;
-      }
-      if (event != json::parse_event_t::key) return true;
-      // A key of the object at nesting level `level` (1 = the top-level object's keys).
-      path.resize(level - 1);
-      path.push_back(parsed.get<std::string>());
-      if (path.size() <= root.size() || path.size() > max_depth ||
-          !std::equal(root.begin(), root.end(), path.begin())) {
-        return true;
-      }
-      std::string relative;
-      for (size_t i = root.size(); i < path.size(); ++i) AppendSegment(relative, path[i]);
-      // Returning false on the key event discards the key and its whole value.
-      return !drop.contains(relative);
-    };
-    return json::parse(text.begin(), text.end(), callback);
+    const DropNode tree = BuildDropTree(drop, root);
+    DomBuilder builder(&tree);
+    if (!json::sax_parse(text.begin(), text.end(), &builder)) {
+      return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", builder.error()));
+    }
+    return std::move(builder.result());
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", e.what()));
   } catch (const std::exception& e) {

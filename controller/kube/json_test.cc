@@ -52,6 +52,22 @@ TEST(ParseJsonTest, DroppedValueIsSkippedEvenIfItIsTheOnlyKey) {
   EXPECT_EQ(*j, json::object());
 }
 
+TEST(ParseJsonTest, WithDropKeysThatMatchNothingTheDocumentIsWhatTheParserBuilds) {
+  for (const char* text :
+       {R"({"a":[[],[[1,-2,3.5e3]],{},{"b":null}],"c":"\u00e9\n","d":true,"e":18446744073709551615})",
+        R"([{"x":[{"y":[]}]},"s",0.25,false])", R"("just a string")", "42", "[]", "{}"}) {
+    absl::StatusOr<json> j = ParseJson(text, {"/nothing/here", "/a/*/zz"});
+    ASSERT_TRUE(j.ok()) << text << ": " << j.status();
+    EXPECT_EQ(*j, json::parse(text)) << text;
+  }
+}
+
+TEST(ParseJsonTest, AStarPathDropsEveryElementOfAnArray) {
+  absl::StatusOr<json> j = ParseJson(R"({"a":[1,{"x":2},[3]],"b":[4]})", {"/a/*"});
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ(*j, json::parse(R"({"a":[],"b":[4]})"));
+}
+
 TEST(ParseJsonTest, PathsWithoutALeadingSlashMatchNothing) {
   absl::StatusOr<json> j = ParseJson(R"({"x":1,"y":{"x":2}})", {"x", "y/x"});
   ASSERT_TRUE(j.ok()) << j.status();

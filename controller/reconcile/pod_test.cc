@@ -27,6 +27,8 @@ TEST(PodNameTest, IsReadablePrefixPlusUidHash) {
   EXPECT_EQ(name.size(), std::string("hello-").size() + 10);
   EXPECT_NE(PodName("hello", "uid-1"), PodName("hello", "uid-2"));
   EXPECT_EQ(PodName("hello", "uid-1"), PodName("hello", "uid-1"));
+  // The first 5 bytes of SHA-256(uid): a controller upgrade must find the Pods of the last.
+  EXPECT_EQ(PodName("hello", "uid-1"), "hello-4a49acf8a6");
 }
 
 TEST(PodNameTest, LongNamesFitALabelValueAndTrimSeparators) {

@@ -211,13 +211,13 @@ class FakeClient final : public kube::Client {
     if (FindLocked(r, Key(r, ns, name))) return Error(409, "AlreadyExists", name + " exists");
     obj["metadata"].erase("uid");
     obj["metadata"]["generation"] = 1;
-    return StoreLocked(r, std::move(obj));
+    return Written(StoreLocked(r, std::move(obj)));
   }
 
   absl::StatusOr<json> Update(const Context& ctx, const kube::Resource& r, const std::string& ns,
                               const json& object) override {
     RETURN_IF_ERROR(Enter(ctx));
-    return Replace(r, ns, object, /*status_only=*/false);
+    return Written(Replace(r, ns, object, /*status_only=*/false));
   }
 
   absl::StatusOr<json> MergePatch(const Context& ctx, const kube::Resource& r,
@@ -246,7 +246,13 @@ class FakeClient final : public kube::Client {
       // What the apiserver passes on from etcd for an object over --max-request-bytes.
       return Error(500, "", "etcdserver: request is too large");
     }
-    return Replace(r, ns, merged, subresource == "status");
+    return Written(Replace(r, ns, merged, subresource == "status"));
+  }
+
+  // What a write returns: the object without metadata.managedFields, as the real client.
+  static absl::StatusOr<json> Written(absl::StatusOr<json> object) {
+    if (object.ok() && object->contains("metadata")) (*object)["metadata"].erase("managedFields");
+    return object;
   }
 
   absl::Status Delete(const Context& ctx, const kube::Resource& r, const std::string& ns,
