@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "kube/errors.h"
@@ -154,6 +155,20 @@ void Controller::RegisterMetrics() {
                                    {{"starting"}, double(c.starting)},
                                    {{"running"}, double(c.running)}};
       }));
+  metrics::MustRegister(metrics_.AddCallback(
+      Type::kGauge, "coderun_admission_oldest_queued_seconds",
+      "Age of the oldest run waiting in the admission queue (since its creation); 0 when "
+      "none waits.",
+      {}, [this] {
+        const std::int64_t created = admission_.Counts().oldest_queued_created;
+        const double age =
+            created == 0 ? 0.0
+                         : std::max<double>(0, absl::ToUnixSeconds(absl::Now()) - created);
+        return std::vector<Sample>{{{}, age}};
+      }));
+  metrics::MustRegister(metrics_.AddCallback(
+      Type::kGauge, "coderun_ready", "1 while /readyz answers ok (caches synced, API reachable).",
+      {}, [this] { return std::vector<Sample>{{{}, Ready() ? 1.0 : 0.0}}; }));
   metrics::MustRegister(metrics_.AddCallback(
       Type::kGauge, "coderun_run_uids_in_use", "Run UIDs held by live Pods or reservations.", {},
       [this] { return std::vector<Sample>{{{}, double(uids_.InUse())}}; }));

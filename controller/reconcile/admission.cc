@@ -281,7 +281,17 @@ void Admission::Defer(const CodeRun& run, std::chrono::seconds pause) {
 
 AdmissionCounts Admission::Counts() const {
   std::lock_guard lock(mu_);
-  return {queued_, starting_, running_};
+  AdmissionCounts counts{queued_, starting_, running_};
+  // Per namespace the queue is in priority order, so the oldest may be anywhere in it;
+  // this runs once per scrape.
+  for (const auto& [ns, n] : namespaces_) {
+    for (const QKey& k : n.queue) {
+      if (counts.oldest_queued_created == 0 || k.created < counts.oldest_queued_created) {
+        counts.oldest_queued_created = k.created;
+      }
+    }
+  }
+  return counts;
 }
 
 }  // namespace coderun::reconcile

@@ -54,6 +54,8 @@ struct QueuePlace {
 
 struct AdmissionCounts {
   std::int64_t queued = 0, starting = 0, running = 0;
+  // Creation time (Unix seconds) of the oldest run waiting in the queue; 0 when none waits.
+  std::int64_t oldest_queued_created = 0;
 };
 
 class Admission {

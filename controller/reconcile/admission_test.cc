@@ -102,6 +102,30 @@ TEST_F(AdmissionTest, NothingIsAdmittedBeforeTheCachesSynced) {
   EXPECT_TRUE(a->Admit(runs_.at("a/r1")).admitted);
 }
 
+TEST_F(AdmissionTest, CountsNameTheOldestQueuedRunWhateverItsPriority) {
+  auto a = Make({1, 0, 0});
+  EXPECT_EQ(a->Counts().oldest_queued_created, 0);
+  AddRun(*a, "a", "r1", 1);
+  AddRun(*a, "a", "old", 2);
+  AddRun(*a, "b", "new", 9);
+  a->Open();
+  EXPECT_THAT(TakeWoken(), ElementsAre("a/r1"));
+  runs_.at("a/old").priority = -5;  // last in its queue, still the oldest waiting
+  a->OnRun(nullptr, &runs_.at("a/old"));
+  EXPECT_EQ(a->Counts().oldest_queued_created, 1002);
+  CreatePod(*a, "a/r1");
+  PodRunning(*a, "a/r1");
+  Finish(*a, "a/r1");
+  EXPECT_THAT(TakeWoken(), ElementsAre("b/new"));  // round-robin: b's turn
+  EXPECT_EQ(a->Counts().oldest_queued_created, 1002);
+  CreatePod(*a, "b/new");
+  PodRunning(*a, "b/new");
+  Finish(*a, "b/new");
+  EXPECT_THAT(TakeWoken(), ElementsAre("a/old"));
+  EXPECT_EQ(a->Counts().queued, 0);
+  EXPECT_EQ(a->Counts().oldest_queued_created, 0);
+}
+
 TEST_F(AdmissionTest, StartingRunsAreBoundedAndAStartedPodFreesItsSlot) {
   auto a = Make({2, 0, 0});
   for (int i = 1; i <= 5; ++i) AddRun(*a, "a", "r" + std::to_string(i), i);

@@ -566,3 +566,107 @@ def test_controller_binary_parses_the_rendered_flags(helm, values):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2, proc.stderr
     assert "/nonexistent/coderun-kubeconfig" in proc.stderr, proc.stderr
+
+
+# --- operating it: spread, disruption budget, alerts ---------------------------------------
+
+def test_pdb_renders_only_with_more_than_one_replica(helm):
+    assert find(render(helm, "--set", "controller.replicas=1",
+                       "--set", "controller.leaderElection.enabled=false"),
+                "PodDisruptionBudget") == []
+    assert len(find(render(helm), "PodDisruptionBudget")) == 1  # 2 replicas by default
+
+
+def test_replicas_spread_across_nodes_by_default_and_the_value_replaces_it(helm):
+    objs = render(helm)
+    spec = one(objs, "Deployment")["spec"]["template"]["spec"]
+    pod_labels = one(objs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    (tsc,) = spec["topologySpreadConstraints"]
+    assert tsc["topologyKey"] == "kubernetes.io/hostname"
+    assert tsc["whenUnsatisfiable"] == "ScheduleAnyway" and tsc["maxSkew"] == 1
+    assert tsc["labelSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert tsc["labelSelector"]["matchLabels"]  # never an empty selector (all Pods)
+    spec = one(render(helm, "-f", ALL_VALUES), "Deployment")["spec"]["template"]["spec"]
+    (tsc,) = spec["topologySpreadConstraints"]
+    assert tsc["topologyKey"] == "topology.kubernetes.io/zone"
+    assert "labelSelector" in tsc
+    off = one(render(helm, "--set-json", "controller.topologySpreadConstraints=[]"), "Deployment")
+    assert "topologySpreadConstraints" not in off["spec"]["template"]["spec"]
+
+
+def test_plain_manifests_carry_no_helm_only_labels():
+    for name in sorted(os.listdir(os.path.join(REPO, "manifests"))):
+        text = open(os.path.join(REPO, "manifests", name)).read()
+        assert "helm.sh/chart" not in text, name
+        assert "managed-by: Helm" not in text, name
+
+
+def test_chart_kube_version_covers_what_the_crd_needs_and_the_readme_says_it():
+    crd = yaml.safe_load(open(CRD))
+    uses_selectable = any("selectableFields" in v for v in crd["spec"]["versions"])
+    minimum = re.match(r">=\s*1\.(\d+)", chart_meta()["kubeVersion"])
+    assert minimum, chart_meta()["kubeVersion"]
+    if uses_selectable:
+        assert int(minimum.group(1)) >= 31, "selectableFields is GA from Kubernetes 1.31"
+    readme = open(os.path.join(REPO, "README.md")).read()
+    assert f"Kubernetes ≥ 1.{minimum.group(1)}" in readme
+
+
+def exported_metric_names():
+    """The metric family names the controller registers (its sources; tests excluded),
+    with the series names a histogram adds."""
+    names = set()
+    for root, _, files in os.walk(os.path.join(REPO, "controller")):
+        for f in files:
+            if f.endswith(".cc") and not f.endswith("_test.cc") and "testing" not in root:
+                src = open(os.path.join(root, f)).read()
+                for kind, name in re.findall(
+                        r'Add(Counter|Gauge|Histogram|Callback)\(\s*(?:Type::k\w+,\s*)?"(coderun_[a-z_]+)"',
+                        src):
+                    names.add(name)
+                    if kind == "Histogram":
+                        names |= {name + s for s in ("_bucket", "_sum", "_count")}
+    return names
+
+
+def rule_metric_names(rule):
+    names = set()
+    for group in rule["spec"]["groups"]:
+        for r in group["rules"]:
+            names |= set(re.findall(r"\b(coderun_[a-z_]+|up)\b", r["expr"]))
+    return names
+
+
+def test_prometheus_rule_alerts_use_only_metrics_the_controller_exports(helm):
+    assert find(render(helm), "PrometheusRule") == []  # off by default
+    objs = render(helm, "--set", "metrics.prometheusRule.enabled=true",
+                  "--set", "metrics.prometheusRule.labels.release=prom")
+    rule = one(objs, "PrometheusRule", ns=NS)
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert {"CodeRunControllerDown", "CodeRunControllerNotReady", "CodeRunNoLeader",
+            "CodeRunReconcileErrors", "CodeRunWorkQueueGrowing", "CodeRunRunsWaitingLong",
+            "CodeRunPodFailuresRising"} <= alerts.keys()
+    for name, r in alerts.items():
+        assert r["labels"]["severity"] in ("warning", "critical"), name
+        assert r["annotations"]["summary"] and r["annotations"]["description"], name
+        assert re.fullmatch(r"\d+m", r["for"]), name
+        assert r["expr"].count("(") == r["expr"].count(")"), name
+        assert r["expr"].count("{") == r["expr"].count("}"), name
+        # Every selector is this release's scrape job: Service coderun-controller-metrics.
+        for sel in re.findall(r"\{([^}]*)\}", r["expr"]):
+            assert 'job="coderun-controller-metrics"' in sel and f'namespace="{NS}"' in sel, name
+    used = rule_metric_names(rule)
+    exported = exported_metric_names()
+    assert {"coderun_reconcile_total", "coderun_leader", "coderun_ready"} <= exported
+    missing = used - exported - {"up"}
+    assert not missing, f"alerts read metrics the controller does not export: {sorted(missing)}"
+    svc = one(objs, "Service", ns=NS)
+    assert svc["metadata"]["name"] == "coderun-controller-metrics"
+    # Thresholds are values.
+    objs = render(helm, "-f", ALL_VALUES)
+    alerts = {r["alert"]: r for g in one(objs, "PrometheusRule")["spec"]["groups"]
+              for r in g["rules"]}
+    assert "> 500" in alerts["CodeRunWorkQueueGrowing"]["expr"]
+    assert "> 600" in alerts["CodeRunRunsWaitingLong"]["expr"]
+    assert "> 0.02" in alerts["CodeRunPodFailuresRising"]["expr"]

@@ -532,17 +532,23 @@ def kueue_up():
     subprocess.run(["bash", KUEUE, "up"], check=True, timeout=3600)
 
 
+def render_chart(show, *helm_args):
+    """One template of the chart (release coderun in coderun-system) rendered for the
+    running apiserver's version, as text; `helm_args` are extra `--set`-style arguments."""
+    chart = os.path.join(REPO, "helm", "coderun")
+    version = json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
+    return subprocess.run(
+        [find_helm(), "template", "coderun", chart, "--namespace", "coderun-system",
+         "--kube-version", version, *helm_args, "--show-only", show],
+        capture_output=True, text=True, check=True, timeout=60).stdout
+
+
 def grant_kueue_rbac():
     """The chart's Kueue RBAC (kueue.enabled=true) for coderun-system/coderun-controller:
     its templates/kueue-rbac.yaml as rendered, and the Workload rules the chart adds to the
     controller's ClusterRole, as a ClusterRole of their own (the session's ClusterRole stays
     manifests/rbac.yaml's)."""
-    chart = os.path.join(REPO, "helm", "coderun")
-    version = json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
-    render = lambda show: subprocess.run(
-        [find_helm(), "template", "coderun", chart, "--namespace", "coderun-system",
-         "--kube-version", version, "--set", "kueue.enabled=true", "--show-only", show],
-        capture_output=True, text=True, check=True, timeout=60).stdout
+    render = lambda show: render_chart(show, "--set", "kueue.enabled=true")
     kubectl("apply", "-f", "-", input=render("templates/kueue-rbac.yaml"))
     # YAML to JSON through kubectl (the helpers use the standard library only).
     text = kubectl("create", "--dry-run=client", "-o", "json", "-f", "-",

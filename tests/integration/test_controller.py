@@ -350,6 +350,24 @@ def test_spec_over_controller_maxima_is_invalid_spec_without_pod(start_controlle
     assert get("secret", pod_name_for(cr), namespace) is None
 
 
+def test_every_metric_the_charts_alerts_read_is_on_the_controllers_metrics(start_controller,
+                                                                         namespace):
+    """The chart's PrometheusRule reads only series the running controller exports (once
+    it has reconciled and finished a run: labelled families show with their first child)."""
+    ctl = start_controller(*FLAGS, *MAXIMA)
+    create(coderun("too-big", limits={"pids": 101}), namespace)
+    wait_phase("too-big", namespace, "Failed", "InvalidSpec")
+    rule = kube.render_chart("templates/prometheusrule.yaml",
+                             "--set", "metrics.prometheusRule.enabled=true")
+    used = set(re.findall(r"\b(coderun_[a-z_]+)", rule))
+    assert {"coderun_ready", "coderun_leader", "coderun_reconcile_total",
+            "coderun_runs_finished_total"} <= used, used
+    exported = set(re.findall(r"^# TYPE (\S+) ", ctl.metrics_text(), re.M))
+    missing = used - exported
+    assert not missing, f"alerts read series the controller does not export: {sorted(missing)}"
+    assert ctl.metric("coderun_ready") == 1
+
+
 def test_spec_at_controller_maxima_gets_a_pod(start_controller, namespace):
     start_controller(*FLAGS, *MAXIMA)
     cr = create(coderun("at-max", limits={"timeoutSeconds": 60, "memory": "512Mi",
