@@ -35,6 +35,11 @@ inline constexpr char kReasonQueueTimeout[] = "QueueTimeout";
 
 // status.conditions[].type: True once the run is terminal.
 inline constexpr char kConditionFinished[] = "Finished";
+// kstatus' conditions (sigs.k8s.io/cli-utils kstatus): Reconciling is True while the run is
+// not finished (tools read it as InProgress), Stalled is True once it failed (Failed);
+// neither once it succeeded (Current).
+inline constexpr char kConditionReconciling[] = "Reconciling";
+inline constexpr char kConditionStalled[] = "Stalled";
 
 // The run Pod's container that runs the runner (whose log holds the report).
 inline constexpr char kRunnerContainer[] = "runner";

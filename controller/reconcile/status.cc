@@ -218,12 +218,22 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
       run.finished_condition_status == cond_status && run.finished_condition_time != 0
           ? FormatTime(run.finished_condition_time)
           : now;
-  status["conditions"] = json::array({{{"type", api::kConditionFinished},
-                                       {"status", cond_status},
-                                       {"reason", d.reason},
-                                       {"message", d.message},
-                                       {"observedGeneration", run.generation},
-                                       {"lastTransitionTime", transition}}});
+  // metav1.Condition wants a reason; every status the controller writes has one.
+  const std::string& reason = d.reason.empty() ? d.phase : d.reason;
+  auto condition = [&](const char* type, const std::string& value) {
+    return json{{"type", type},
+                {"status", value},
+                {"reason", reason},
+                {"message", d.message},
+                {"observedGeneration", run.generation},
+                {"lastTransitionTime", transition}};
+  };
+  // Reconciling flips with Finished (so shares its transition time); Stalled appears with a
+  // failed terminal status, which is written once.
+  json conditions = json::array({condition(api::kConditionFinished, cond_status)});
+  if (!d.Terminal()) conditions.push_back(condition(api::kConditionReconciling, "True"));
+  if (d.phase == api::kPhaseFailed) conditions.push_back(condition(api::kConditionStalled, "True"));
+  status["conditions"] = std::move(conditions);
   return {{"metadata", {{"resourceVersion", run.resource_version}}}, {"status", status}};
 }
 

@@ -1,9 +1,13 @@
 #include "reconcile/status.h"
 
+#include <regex>
+
 #include <gtest/gtest.h>
 
 namespace coderun::reconcile {
 namespace {
+
+using kube::json;
 
 Pod PodIn(std::string phase) {
   Pod pod;
@@ -108,6 +112,73 @@ TEST(StatusPatchTest, TerminalStatusStampsCompletionAndFinishedCondition) {
   auto p2 = StatusPatch(run, pending, "2026-01-01T00:00:09Z");
   EXPECT_FALSE(p2["status"].contains("completionTime"));
   EXPECT_EQ(p2["status"]["conditions"][0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
+}
+
+// kstatus' rules for a custom resource (sigs.k8s.io/cli-utils/pkg/kstatus/status, the
+// generic checks every type gets): a stale observedGeneration or Reconciling=True is
+// InProgress, Stalled=True is Failed, anything else Current.
+std::string Kstatus(const json& object) {
+  const json& meta = object["metadata"];
+  const json& status = object["status"];
+  if (meta.contains("deletionTimestamp")) return "Terminating";
+  if (status.contains("observedGeneration") &&
+      status["observedGeneration"] != meta.value("generation", 0)) {
+    return "InProgress";
+  }
+  auto is_true = [&](const char* type) {
+    for (const json& c : status.value("conditions", json::array())) {
+      if (c["type"] == type && c["status"] == "True") return true;
+    }
+    return false;
+  };
+  if (is_true("Reconciling")) return "InProgress";
+  if (is_true("Stalled")) return "Failed";
+  return "Current";
+}
+
+// The object as it reads after `patch` (a merge patch: conditions replace the old list).
+json Applied(json object, const json& patch) {
+  object.merge_patch(patch);
+  return object;
+}
+
+TEST(StatusPatchTest, ConditionsReadAsKstatusExpects) {
+  CodeRun run;
+  run.generation = 3;
+  run.finished_condition_status = "False";
+  run.finished_condition_time = *ParseTime("2026-01-01T00:00:00Z");
+  const json object = {{"metadata", {{"name", "r"}, {"generation", 3}}}, {"status", json::object()}};
+  const std::string now = "2026-01-01T00:00:09Z";
+  EXPECT_EQ(Kstatus(Applied(object, StatusPatch(run, PendingStatus("Queued", "3rd"), now))),
+            "InProgress");
+  RunStatus running = PendingStatus("Running", "");
+  running.phase = "Running";
+  EXPECT_EQ(Kstatus(Applied(object, StatusPatch(run, running, now))), "InProgress");
+  const json pending = Applied(object, StatusPatch(run, PendingStatus("PodPending", "x"), now));
+  const json done = Applied(pending, StatusPatch(run, ObservePod(Terminated(0), 40), now));
+  EXPECT_EQ(Kstatus(done), "Current");
+  EXPECT_EQ(done["status"]["conditions"].size(), 1u);  // Reconciling went with the list
+  const json failed = Applied(pending, StatusPatch(run, FailedStatus("PodFailed", "evicted", ""), now));
+  EXPECT_EQ(Kstatus(failed), "Failed");
+  json stale = done;
+  stale["metadata"]["generation"] = 4;
+  EXPECT_EQ(Kstatus(stale), "InProgress");
+
+  // Every condition has the metav1.Condition fields, a reason matching its pattern and the
+  // same transition time as Finished.
+  const std::regex reason("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$");
+  for (const json* o : {&pending, &done, &failed}) {
+    const json& conditions = (*o)["status"]["conditions"];
+    for (const json& c : conditions) {
+      for (const char* field : {"type", "status", "reason", "message", "lastTransitionTime",
+                                "observedGeneration"}) {
+        EXPECT_TRUE(c.contains(field)) << field << " in " << c.dump();
+      }
+      EXPECT_TRUE(std::regex_match(c["reason"].get<std::string>(), reason)) << c.dump();
+      EXPECT_EQ(c["observedGeneration"], 3);
+      EXPECT_EQ(c["lastTransitionTime"], conditions[0]["lastTransitionTime"]);
+    }
+  }
 }
 
 TEST(StatusTest, DiffersOnlyWhenSomethingChanges) {

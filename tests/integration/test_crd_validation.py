@@ -176,6 +176,21 @@ def test_status_phase_is_an_enum(namespace):
     assert proc.returncode != 0 and "status.phase" in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("change,field", [
+    ({"reason": ""}, "reason"), ({"reason": "not a reason"}, "reason"),
+    ({"type": "no spaces allowed"}, "type"), ({"message": None}, "message")])
+def test_conditions_have_the_metav1_condition_shape(namespace, change, field):
+    create(coderun("conds"), namespace)
+    good = {"type": "Finished", "status": "False", "reason": "Queued", "message": "",
+            "observedGeneration": 1, "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    kube.patch("coderun", "conds", namespace, {"status": {"conditions": [good]}},
+               subresource="status")
+    bad = {k: v for k, v in {**good, **change}.items() if v is not None}
+    proc = kube.patch("coderun", "conds", namespace, {"status": {"conditions": [bad]}},
+                      subresource="status", check=False)
+    assert proc.returncode != 0 and f"status.conditions[0].{field}" in proc.stderr, proc.stderr
+
+
 def test_get_crun_shows_phase_reason_exit_and_age(namespace):
     create(coderun("columns"), namespace)
     kube.patch("coderun", "columns", namespace, {"status": {
