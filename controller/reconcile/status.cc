@@ -1,6 +1,7 @@
 #include "reconcile/status.h"
 
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api/coderun.h"
@@ -177,6 +178,14 @@ RunStatus WithoutReport(RunStatus from_pod, const std::string& problem) {
   return st;
 }
 
+bool IsConditionReason(std::string_view reason) {
+  if (reason.empty() || reason.size() > 1024 || !absl::ascii_isalpha(reason.front())) return false;
+  for (char c : reason) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != ',' && c != ':') return false;
+  }
+  return reason.back() != ',' && reason.back() != ':';
+}
+
 bool StatusDiffers(const CodeRun& run, const RunStatus& d) {
   return run.phase != d.phase || run.reason != d.reason || run.message != d.message ||
          (!d.pod_name.empty() && run.pod_name != d.pod_name) ||
@@ -218,8 +227,9 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
       run.finished_condition_status == cond_status && run.finished_condition_time != 0
           ? FormatTime(run.finished_condition_time)
           : now;
-  // metav1.Condition wants a reason; every status the controller writes has one.
-  const std::string& reason = d.reason.empty() ? d.phase : d.reason;
+  // metav1.Condition wants a reason matching ^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$; a
+  // status reason that is not one (empty, or a kubelet's it passed on) becomes the phase.
+  const std::string& reason = IsConditionReason(d.reason) ? d.reason : d.phase;
   auto condition = [&](const char* type, const std::string& value) {
     return json{{"type", type},
                 {"status", value},

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/coderun.h"
 #include "api/report.h"
@@ -51,6 +52,10 @@ RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds);
 RunStatus FromReport(const Pod& pod, const api::Report& report, std::int64_t output_cap);
 
 // True if writing `desired` would change what `run` already shows.
+// True when `reason` fits metav1.Condition's reason (CamelCase: a letter, then letters,
+// digits, '_', ',' or ':', not ending in ',' or ':').
+bool IsConditionReason(std::string_view reason);
+
 bool StatusDiffers(const CodeRun& run, const RunStatus& desired);
 
 // A status that no runner report backs (the report is missing, torn or unreadable, or the

@@ -181,6 +181,19 @@ TEST(StatusPatchTest, ConditionsReadAsKstatusExpects) {
   }
 }
 
+TEST(StatusPatchTest, AReasonThatIsNoConditionReasonGivesThePhaseToTheConditions) {
+  EXPECT_TRUE(IsConditionReason("ErrImagePull"));
+  EXPECT_TRUE(IsConditionReason("A_b:c,d9"));
+  for (const char* bad : {"", "9Lives", "Back off", "Trailing:", "dash-ed"}) {
+    EXPECT_FALSE(IsConditionReason(bad)) << bad;
+  }
+  CodeRun run;
+  run.generation = 1;
+  json patch = StatusPatch(run, PendingStatus("Back off", "x"), "2026-01-01T00:00:09Z");
+  EXPECT_EQ(patch["status"]["reason"], "Back off");  // the run's own reason is kept
+  for (const json& c : patch["status"]["conditions"]) EXPECT_EQ(c["reason"], "Pending");
+}
+
 TEST(StatusTest, DiffersOnlyWhenSomethingChanges) {
   CodeRun run;
   run.phase = "Pending";
