@@ -50,33 +50,8 @@ def cluster():
 @pytest.fixture(scope="session")
 def controller_kubeconfig(cluster, tmp_path_factory):
     """A kubeconfig for the coderun-controller ServiceAccount (token, CA data)."""
-    token = kube.kubectl("create", "token", "coderun-controller", "-n", "coderun-system",
-                         "--duration", "2h").stdout.strip()
-    ca = kube.kubectl("config", "view", "--raw", "-o",
-                      "jsonpath={.clusters[0].cluster.certificate-authority-data}").stdout.strip()
-    assert ca, "admin kubeconfig has no certificate-authority-data"
     path = tmp_path_factory.mktemp("controller") / "kubeconfig"
-    path.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: coderun-test
-  cluster:
-    server: {kube.APISERVER}
-    certificate-authority-data: {ca}
-users:
-- name: coderun-controller
-  user:
-    token: {token}
-contexts:
-- name: coderun-controller
-  context:
-    cluster: coderun-test
-    user: coderun-controller
-    namespace: coderun-system
-current-context: coderun-controller
-""")
-    path.chmod(0o600)
-    return str(path)
+    return kube.service_account_kubeconfig(path, "coderun-controller", "coderun-system")
 
 
 def _cleanup_namespace(ns):

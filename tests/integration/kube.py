@@ -532,6 +532,37 @@ def kueue_up():
     subprocess.run(["bash", KUEUE, "up"], check=True, timeout=3600)
 
 
+def service_account_kubeconfig(path, account, ns, context_namespace=None, duration="2h"):
+    """Writes a kubeconfig for ServiceAccount `ns/account` (a bound token, the admin
+    kubeconfig's CA data) to `path`; returns str(path)."""
+    token = kubectl("create", "token", account, "-n", ns, "--duration", duration).stdout.strip()
+    ca = kubectl("config", "view", "--raw", "-o",
+                 "jsonpath={.clusters[0].cluster.certificate-authority-data}").stdout.strip()
+    assert ca, "admin kubeconfig has no certificate-authority-data"
+    with open(path, "w") as f:
+        f.write(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: coderun-test
+  cluster:
+    server: {APISERVER}
+    certificate-authority-data: {ca}
+users:
+- name: {account}
+  user:
+    token: {token}
+contexts:
+- name: {account}
+  context:
+    cluster: coderun-test
+    user: {account}
+    namespace: {context_namespace or ns}
+current-context: {account}
+""")
+    os.chmod(path, 0o600)
+    return str(path)
+
+
 def render_chart(show, *helm_args):
     """One template of the chart (release coderun in coderun-system) rendered for the
     running apiserver's version, as text; `helm_args` are extra `--set`-style arguments."""
