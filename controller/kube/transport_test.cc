@@ -45,8 +45,12 @@ class TransportTest : public ::testing::TestWithParam<HttpLibrary> {
     config.bearer_token = "tok";
     return config;
   }
-  std::unique_ptr<kube::Transport> Connect(const RestConfig& config) const {
-    absl::StatusOr<std::unique_ptr<kube::Transport>> t = NewTransportForConfig(config, Options());
+  std::unique_ptr<kube::Transport> Connect(const RestConfig& config,
+                                           std::chrono::nanoseconds token_check_interval =
+                                               kTokenCheckInterval) const {
+    TransportOptions options = Options();
+    options.token_check_interval = token_check_interval;
+    absl::StatusOr<std::unique_ptr<kube::Transport>> t = NewTransportForConfig(config, options);
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *std::move(t) : nullptr;
   }
@@ -189,12 +193,8 @@ class RotatingTokenTest : public TransportTest {
 TEST_P(RotatingTokenTest, A401RereadsTheRotatedFileAndRetriesOnce) {
   TlsTestServer server(server_cert_, "", Handler());
   // A check interval no test run outlasts: only the 401 can make the transport look.
-  TransportOptions options = Options();
-  options.token_check_interval = std::chrono::hours(1);
-  absl::StatusOr<std::unique_ptr<kube::Transport>> made =
-      NewTransportForConfig(TokenFileConfig(server), options);
-  ASSERT_TRUE(made.ok()) << made.status();
-  std::unique_ptr<kube::Transport> t = *std::move(made);
+  std::unique_ptr<kube::Transport> t = Connect(TokenFileConfig(server), std::chrono::hours(1));
+  ASSERT_NE(t, nullptr);
   absl::StatusOr<HttpResponse> r = t->Do(Ctx(), Get("/version"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
@@ -239,14 +239,12 @@ TEST_P(RotatingTokenTest, A401WithAnUnchangedFileIsNotRetried) {
 
 TEST_P(RotatingTokenTest, ChangedFileIsPickedUpAtTheNextCheckWithoutA401) {
   TlsTestServer server(server_cert_, "", Handler());
-  TransportOptions options = Options();
-  options.token_check_interval = std::chrono::milliseconds(0);
-  absl::StatusOr<std::unique_ptr<kube::Transport>> t =
-      NewTransportForConfig(TokenFileConfig(server), options);
-  ASSERT_TRUE(t.ok()) << t.status();
-  ASSERT_TRUE((*t)->Do(Ctx(), Get("/version")).ok());
+  std::unique_ptr<kube::Transport> t =
+      Connect(TokenFileConfig(server), std::chrono::milliseconds(0));
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(t->Do(Ctx(), Get("/version")).ok());
   Rotate("token-2");
-  absl::StatusOr<HttpResponse> r = (*t)->Do(Ctx(), Get("/version"));
+  absl::StatusOr<HttpResponse> r = t->Do(Ctx(), Get("/version"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(Tokens(server), (std::vector<std::string>{"Bearer token-1", "Bearer token-2"}));
