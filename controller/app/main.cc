@@ -16,6 +16,7 @@
 #include "kube/kubeconfig.h"
 #include "leader/elector.h"
 #include "pplx/threadpool.h"
+#include "metrics/process.h"
 #include "metrics/registry.h"
 
 namespace {
@@ -68,6 +69,7 @@ int Run(int argc, char** argv) {
   const std::shared_ptr<kube::Transport> transport = *std::move(configured);
   // Outlives the clients (counts their requests) and everything that reports to it.
   metrics::Registry metrics;
+  metrics::MustRegister(metrics::RegisterProcessMetrics(metrics));
   const kube::RequestObserver count_requests = app::CountApiRequests(metrics);
   // With leader election each replica writes under its own field manager, so managedFields
   // say which replica wrote what.
