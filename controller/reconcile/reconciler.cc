@@ -38,6 +38,8 @@ constexpr seconds kQueueRecheckUnknown{60};  // no run admitted lately: no estim
 constexpr seconds kStaleRecheck{1};
 
 const std::vector<double> kRunDurationBuckets = {1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800};
+const std::vector<double> kRunLatencyBuckets = {1,   2,   3,   5,    10,   20,  30,
+                                                60,  120, 300, 600, 1800, 3600};
 
 Result Error(absl::Status status) { return Result{std::move(status), std::nullopt, "error"}; }
 Result Done(std::string outcome) { return Result{absl::OkStatus(), std::nullopt, std::move(outcome)}; }
@@ -59,6 +61,11 @@ absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry) {
                    registry.AddHistogram("coderun_run_duration_seconds",
                                          "Seconds from a run's startTime to its completionTime.",
                                          kRunDurationBuckets));
+  ASSIGN_OR_RETURN(m.run_latency,
+                   registry.AddHistogram("coderun_run_latency_seconds",
+                                         "Seconds from a run's creation to its completionTime "
+                                         "(what a client waits; 1 s resolution).",
+                                         kRunLatencyBuckets));
   return m;
 }
 
@@ -689,6 +696,10 @@ void Reconciler::CountFinished(const CodeRun& run, const RunStatus& desired,
                                std::int64_t completed) {
   if (metrics_.runs_finished) {
     metrics_.runs_finished->WithLabels({desired.phase, desired.reason}).Inc();
+  }
+  if (metrics_.run_latency && run.creation_time > 0) {
+    metrics_.run_latency->WithLabels().Observe(
+        static_cast<double>(std::max<std::int64_t>(0, completed - run.creation_time)));
   }
   if (!metrics_.run_duration) return;
   const std::int64_t started =

@@ -51,10 +51,12 @@ std::string NetworkPolicyKey(const std::string& ns);
 
 // The reconciler's metric families: coderun_runs_finished_total{phase,reason}, counted once
 // per run when its terminal status is written, and coderun_run_duration_seconds (startTime
-// to completionTime) for runs that started. Null families record nothing.
+// to completionTime) for runs that started, and coderun_run_latency_seconds (creation to
+// completionTime, every finished run). Null families record nothing.
 struct ReconcilerMetrics {
   metrics::CounterFamily* runs_finished = nullptr;
   metrics::HistogramFamily* run_duration = nullptr;
+  metrics::HistogramFamily* run_latency = nullptr;
 };
 // Registers them in `registry`; once per registry (AlreadyExists otherwise).
 absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry);

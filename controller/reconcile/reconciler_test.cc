@@ -375,6 +375,8 @@ TEST_F(ReconcilerTest, FinishedRunsAreCountedOnceByPhaseAndReasonWithTheirDurati
   EXPECT_EQ(metrics_.CounterValue("coderun_runs_finished_total", succeeded), 1);
   EXPECT_EQ(metrics_.HistogramCountAndSum("coderun_run_duration_seconds"),
             (std::pair<double, double>{1, 7}));
+  EXPECT_EQ(metrics_.HistogramCountAndSum("coderun_run_latency_seconds"),
+            (std::pair<double, double>{1, 7}));
 
   // Refused before any Pod: counted, but it never ran, so no duration.
   CreateRun("big", {{"memory", "64Gi"}});
@@ -384,6 +386,7 @@ TEST_F(ReconcilerTest, FinishedRunsAreCountedOnceByPhaseAndReasonWithTheirDurati
                                   {{"phase", "Failed"}, {"reason", "InvalidSpec"}}),
             1);
   EXPECT_EQ(metrics_.HistogramCountAndSum("coderun_run_duration_seconds").first, 1);
+  EXPECT_EQ(metrics_.HistogramCountAndSum("coderun_run_latency_seconds").first, 2);  // waited too
 }
 
 TEST_F(ReconcilerTest, OverMaximaIsInvalidSpecWithoutPod) {

@@ -626,14 +626,20 @@ def exported_metric_names():
                     names.add(name)
                     if kind == "Histogram":
                         names |= {name + s for s in ("_bucket", "_sum", "_count")}
+                # The process collector's families (metrics/process.cc).
+                if f == "process.cc":
+                    names |= set(re.findall(r'"(process_[a-z_]+)"', src))
     return names
+
+
+METRIC = r"\b((?:coderun|process)_[a-z_]+|up)\b"
 
 
 def rule_metric_names(rule):
     names = set()
     for group in rule["spec"]["groups"]:
         for r in group["rules"]:
-            names |= set(re.findall(r"\b(coderun_[a-z_]+|up)\b", r["expr"]))
+            names |= set(re.findall(METRIC, r["expr"]))
     return names
 
 
@@ -670,3 +676,26 @@ def test_prometheus_rule_alerts_use_only_metrics_the_controller_exports(helm):
     assert "> 500" in alerts["CodeRunWorkQueueGrowing"]["expr"]
     assert "> 600" in alerts["CodeRunRunsWaitingLong"]["expr"]
     assert "> 0.02" in alerts["CodeRunPodFailuresRising"]["expr"]
+
+
+def test_grafana_dashboard_configmap_queries_only_exported_metrics(helm):
+    assert find(render(helm), "ConfigMap") == []  # off by default
+    objs = render(helm, "-f", ALL_VALUES)
+    (cm,) = [o for o in find(objs, "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")]
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "coderun"}
+    dash = json.loads(cm["data"]["coderun.json"])
+    assert dash["uid"] == "coderun-controller"
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    titles = " ".join(p["title"] for p in dash["panels"]).lower()
+    for topic in ("runs finished", "latency", "queue", "errors", "api request", "memory"):
+        assert topic in titles, topic
+    used = set()
+    for e in exprs:
+        assert e.count("(") == e.count(")") and e.count("{") == e.count("}"), e
+        assert 'job=~"$job"' in e, e
+        used |= set(re.findall(METRIC, e))
+    missing = used - exported_metric_names()
+    assert not missing, f"the dashboard reads metrics the controller does not export: {sorted(missing)}"
+    assert {"coderun_run_latency_seconds_bucket", "process_resident_memory_bytes"} <= used

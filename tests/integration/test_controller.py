@@ -350,21 +350,27 @@ def test_spec_over_controller_maxima_is_invalid_spec_without_pod(start_controlle
     assert get("secret", pod_name_for(cr), namespace) is None
 
 
-def test_every_metric_the_charts_alerts_read_is_on_the_controllers_metrics(start_controller,
-                                                                         namespace):
-    """The chart's PrometheusRule reads only series the running controller exports (once
-    it has reconciled and finished a run: labelled families show with their first child)."""
+def test_every_metric_the_charts_alerts_and_dashboard_read_is_on_the_controllers_metrics(
+        start_controller, namespace):
+    """The chart's PrometheusRule and Grafana dashboard read only series the running
+    controller exports (once it has reconciled and finished a run: labelled families show
+    with their first child)."""
     ctl = start_controller(*FLAGS, *MAXIMA)
     create(coderun("too-big", limits={"pids": 101}), namespace)
     wait_phase("too-big", namespace, "Failed", "InvalidSpec")
     rule = kube.render_chart("templates/prometheusrule.yaml",
                              "--set", "metrics.prometheusRule.enabled=true")
-    used = set(re.findall(r"\b(coderun_[a-z_]+)", rule))
+    dashboard = kube.render_chart("templates/grafana-dashboard.yaml",
+                                  "--set", "grafana.dashboards.enabled=true")
+    metric = r"\b((?:coderun|process)_[a-z_]+)"
+    alerts, panels = set(re.findall(metric, rule)), set(re.findall(metric, dashboard))
     assert {"coderun_ready", "coderun_leader", "coderun_reconcile_total",
-            "coderun_runs_finished_total"} <= used, used
-    exported = set(re.findall(r"^# TYPE (\S+) ", ctl.metrics_text(), re.M))
-    missing = used - exported
-    assert not missing, f"alerts read series the controller does not export: {sorted(missing)}"
+            "coderun_runs_finished_total"} <= alerts, alerts
+    assert {"coderun_run_latency_seconds_bucket", "process_resident_memory_bytes"} <= panels
+    text = ctl.metrics_text()
+    exported = set(re.findall(r"^([a-z_:]+)(?:\{| )", text, re.M))  # every series' name
+    missing = (alerts | panels) - exported
+    assert not missing, f"the chart reads series the controller does not export: {sorted(missing)}"
     assert ctl.metric("coderun_ready") == 1
 
 
