@@ -11,7 +11,8 @@ import pytest
 
 import kube
 
-GRADER = os.path.join(kube.REPO, "examples", "backend", "grader.py")
+GRADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                      "backend", "grader.py")
 PYTHON = "/usr/bin/python3"  # Debian's, which python3-kubernetes is installed for
 
 UPPER = "print(input().upper())\n"
