@@ -54,9 +54,12 @@ def test_rendered_chart_accepted_by_apiserver(cluster, helm, namespace, variant)
     if variant == "namespaced":
         args += ["--set", f"namespaces={{{namespace}}}"]
     if variant == "everything":
-        # Everything on but the ServiceMonitor (no prometheus-operator CRD here), serving
-        # namespaces that exist.
-        args = ["-f", ALL_VALUES, *args, "--set", f"namespaces={{{namespace}}}"]
+        # Everything on but the ServiceMonitor and the PrometheusRule (no
+        # prometheus-operator CRDs here), serving namespaces that exist, the dashboard's
+        # ConfigMap in one of them.
+        args = ["-f", ALL_VALUES, *args, "--set", f"namespaces={{{namespace}}}",
+                "--set", "metrics.prometheusRule.enabled=false",
+                "--set", f"grafana.dashboards.namespace={namespace}"]
     text = template(helm, *args)
     objs = docs(text)
     kinds = {o["kind"] for o in objs}
