@@ -12,6 +12,19 @@ bool Has(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
 
+TEST(RegistryTest, FractionalValuesKeepEveryDigit) {
+  Registry r;
+  ASSERT_TRUE(r.AddCallback(Type::kGauge, "start_seconds", "h", {}, [] {
+                 return std::vector<Sample>{{{}, 1796230816.42}};
+               }).ok());
+  ASSERT_TRUE(r.AddCallback(Type::kGauge, "small", "h", {}, [] {
+                 return std::vector<Sample>{{{}, 0.07}};
+               }).ok());
+  const std::string text = r.Render();
+  EXPECT_NE(text.find("\nstart_seconds 1796230816.42\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nsmall 0.07\n"), std::string::npos) << text;
+}
+
 TEST(RegistryTest, RendersCountersHistogramsAndCallbacksAsBefore) {
   Registry r;
   CounterFamily* reconciles =
