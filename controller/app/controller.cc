@@ -160,7 +160,7 @@ void Controller::RegisterMetrics() {
       "Age of the oldest run waiting in the admission queue (since its creation); 0 when "
       "none waits.",
       {}, [this] {
-        const std::int64_t created = admission_.Counts().oldest_queued_created;
+        const std::int64_t created = admission_.OldestQueuedCreated();
         const double age =
             created == 0 ? 0.0
                          : std::max<double>(0, absl::ToUnixSeconds(absl::Now()) - created);

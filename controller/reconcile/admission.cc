@@ -281,17 +281,19 @@ void Admission::Defer(const CodeRun& run, std::chrono::seconds pause) {
 
 AdmissionCounts Admission::Counts() const {
   std::lock_guard lock(mu_);
-  AdmissionCounts counts{queued_, starting_, running_};
-  // Per namespace the queue is in priority order, so the oldest may be anywhere in it;
-  // this runs once per scrape.
+  return {queued_, starting_, running_};
+}
+
+std::int64_t Admission::OldestQueuedCreated() const {
+  std::lock_guard lock(mu_);
+  std::int64_t oldest = 0;
+  // Per namespace the queue is in priority order, so the oldest may be anywhere in it.
   for (const auto& [ns, n] : namespaces_) {
     for (const QKey& k : n.queue) {
-      if (counts.oldest_queued_created == 0 || k.created < counts.oldest_queued_created) {
-        counts.oldest_queued_created = k.created;
-      }
+      if (oldest == 0 || k.created < oldest) oldest = k.created;
     }
   }
-  return counts;
+  return oldest;
 }
 
 }  // namespace coderun::reconcile

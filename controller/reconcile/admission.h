@@ -54,8 +54,6 @@ struct QueuePlace {
 
 struct AdmissionCounts {
   std::int64_t queued = 0, starting = 0, running = 0;
-  // Creation time (Unix seconds) of the oldest run waiting in the queue; 0 when none waits.
-  std::int64_t oldest_queued_created = 0;
 };
 
 class Admission {
@@ -95,6 +93,9 @@ class Admission {
   void Defer(const CodeRun& run, std::chrono::seconds pause);
 
   AdmissionCounts Counts() const;
+  // Creation time (Unix seconds) of the oldest run waiting in the queue; 0 when none waits.
+  // Walks every queue: for a scrape, not a hot path.
+  std::int64_t OldestQueuedCreated() const;
 
  private:
   enum class PodState { kNone, kStarting, kRunning, kFinished };

@@ -104,7 +104,7 @@ TEST_F(AdmissionTest, NothingIsAdmittedBeforeTheCachesSynced) {
 
 TEST_F(AdmissionTest, CountsNameTheOldestQueuedRunWhateverItsPriority) {
   auto a = Make({1, 0, 0});
-  EXPECT_EQ(a->Counts().oldest_queued_created, 0);
+  EXPECT_EQ(a->OldestQueuedCreated(), 0);
   AddRun(*a, "a", "r1", 1);
   AddRun(*a, "a", "old", 2);
   AddRun(*a, "b", "new", 9);
@@ -112,18 +112,18 @@ TEST_F(AdmissionTest, CountsNameTheOldestQueuedRunWhateverItsPriority) {
   EXPECT_THAT(TakeWoken(), ElementsAre("a/r1"));
   runs_.at("a/old").priority = -5;  // last in its queue, still the oldest waiting
   a->OnRun(nullptr, &runs_.at("a/old"));
-  EXPECT_EQ(a->Counts().oldest_queued_created, 1002);
+  EXPECT_EQ(a->OldestQueuedCreated(), 1002);
   CreatePod(*a, "a/r1");
   PodRunning(*a, "a/r1");
   Finish(*a, "a/r1");
   EXPECT_THAT(TakeWoken(), ElementsAre("b/new"));  // round-robin: b's turn
-  EXPECT_EQ(a->Counts().oldest_queued_created, 1002);
+  EXPECT_EQ(a->OldestQueuedCreated(), 1002);
   CreatePod(*a, "b/new");
   PodRunning(*a, "b/new");
   Finish(*a, "b/new");
   EXPECT_THAT(TakeWoken(), ElementsAre("a/old"));
   EXPECT_EQ(a->Counts().queued, 0);
-  EXPECT_EQ(a->Counts().oldest_queued_created, 0);
+  EXPECT_EQ(a->OldestQueuedCreated(), 0);
 }
 
 TEST_F(AdmissionTest, StartingRunsAreBoundedAndAStartedPodFreesItsSlot) {
