@@ -39,11 +39,12 @@ bool IsBlank(std::string_view line) {
 class HttpClient final : public Client {
  public:
   HttpClient(std::shared_ptr<Transport> transport, std::shared_ptr<RateLimiter> limiter,
-             RequestObserver on_request, std::string field_manager)
+             RequestObserver on_request, std::string field_manager, std::string user_agent)
       : transport_(std::move(transport)),
         limiter_(std::move(limiter)),
         on_request_(std::move(on_request)),
-        write_query_(field_manager.empty() ? "" : "?fieldManager=" + UrlEscape(field_manager)) {}
+        write_query_(field_manager.empty() ? "" : "?fieldManager=" + UrlEscape(field_manager)),
+        user_agent_(user_agent.empty() ? kUserAgent : std::move(user_agent)) {}
 
   absl::StatusOr<json> Get(const Context& ctx, const Resource& r, const std::string& ns, const std::string& name,
                            const DropKeys& drop) override {
@@ -173,13 +174,13 @@ class HttpClient final : public Client {
     return ApiError(code, status.dump(-1, ' ', false, json::error_handler_t::replace));
   }
 
-  static HttpRequest NewRequest(std::string method, std::string path, std::string body,
+  HttpRequest NewRequest(std::string method, std::string path, std::string body,
                                 std::string content_type) {
     HttpRequest request;
     request.method = std::move(method);
     request.path_and_query = std::move(path);
     request.headers["Accept"] = kJson;
-    request.headers["User-Agent"] = kUserAgent;
+    request.headers["User-Agent"] = user_agent_;
     if (!content_type.empty()) request.headers["Content-Type"] = std::move(content_type);
     request.body = std::move(body);
     return request;
@@ -229,6 +230,7 @@ class HttpClient final : public Client {
   const std::shared_ptr<RateLimiter> limiter_;
   const RequestObserver on_request_;  // may be empty
   const std::string write_query_;     // "?fieldManager=..." or ""
+  const std::string user_agent_;
 };
 
 }  // namespace
@@ -260,16 +262,18 @@ std::string Resource::Path(std::string_view ns, std::string_view name) const {
 
 std::unique_ptr<Client> NewClient(std::shared_ptr<Transport> transport,
                                   std::shared_ptr<RateLimiter> limiter,
-                                  RequestObserver on_request, std::string field_manager) {
+                                  RequestObserver on_request, std::string field_manager,
+                                  std::string user_agent) {
   return std::make_unique<HttpClient>(std::move(transport), std::move(limiter),
-                                      std::move(on_request), std::move(field_manager));
+                                      std::move(on_request), std::move(field_manager),
+                                      std::move(user_agent));
 }
 
 std::unique_ptr<Client> NewClient(std::shared_ptr<Transport> transport,
                                   const ClientOptions& options) {
   return NewClient(std::move(transport),
                    std::make_shared<RateLimiter>(options.qps, options.burst), options.on_request,
-                   options.field_manager);
+                   options.field_manager, options.user_agent);
 }
 
 }  // namespace coderun::kube

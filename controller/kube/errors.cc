@@ -92,6 +92,10 @@ absl::Status ApiError(int http_code, std::string_view body) {
     info.reason = StringAt(status, "reason");
     info.message = StringAt(status, "message").substr(0, 4096);
     info.causes = CausesOf(status);
+    if (auto details = status.find("details"); details != status.end() && details->is_object()) {
+      info.details_kind = StringAt(*details, "kind");
+      info.details_name = StringAt(*details, "name");
+    }
   }
   std::string text = info.message.empty()
                          ? (body.empty() ? "empty response body" : OneLine(body, 256))
@@ -107,6 +111,8 @@ absl::Status ApiError(int http_code, std::string_view body) {
   const nlohmann::json payload = {{"code", http_code},
                                   {"reason", info.reason},
                                   {"message", info.message},
+                                  {"kind", info.details_kind},
+                                  {"name", info.details_name},
                                   {"causes", std::move(causes)}};
   // replace: a message cut inside a UTF-8 sequence must not make dump() throw.
   result.SetPayload(kPayloadUrl,
@@ -126,6 +132,8 @@ std::optional<ApiErrorInfo> ApiErrorOf(const absl::Status& status) {
   info.http_code = code->get<int>();
   info.reason = StringAt(parsed, "reason");
   info.message = StringAt(parsed, "message");
+  info.details_kind = StringAt(parsed, "kind");
+  info.details_name = StringAt(parsed, "name");
   auto causes = parsed.find("causes");
   if (causes != parsed.end() && causes->is_array()) {
     for (const nlohmann::json& c : *causes) {

@@ -28,6 +28,11 @@ struct ApiErrorInfo {
   std::string reason;   // "" when the body had none (e.g. not a Status object)
   std::string message;  // the apiserver's message (cut to 4 KiB), "" when it had none
   std::vector<StatusCause> causes;
+  // details.kind and details.name: what the error is about ("namespaces" and "team-a" when
+  // a create names a namespace that does not exist; both empty when the URL's resource is
+  // not served at all, e.g. a CRD that is not installed).
+  std::string details_kind;
+  std::string details_name;
 
   // True when some cause has this type.
   bool HasCause(std::string_view type) const;

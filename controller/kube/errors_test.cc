@@ -120,6 +120,23 @@ TEST(ApiErrorTest, NotFoundCarriesCodeReasonAndMessage) {
   EXPECT_FALSE(IsTransient(s));
 }
 
+TEST(ApiErrorTest, DetailsSayWhatWasNotFound) {
+  // A create in a namespace that does not exist names the namespace in details; a resource
+  // the server does not serve at all (a CRD not installed) has no details.
+  std::optional<ApiErrorInfo> ns = ApiErrorOf(ApiError(404, R"j({"kind":"Status","status":"Failure",
+      "message":"namespaces \"team-a\" not found","reason":"NotFound",
+      "details":{"name":"team-a","kind":"namespaces"},"code":404})j"));
+  ASSERT_TRUE(ns.has_value());
+  EXPECT_EQ(ns->details_kind, "namespaces");
+  EXPECT_EQ(ns->details_name, "team-a");
+  std::optional<ApiErrorInfo> unserved = ApiErrorOf(ApiError(404, R"j({"kind":"Status",
+      "message":"the server could not find the requested resource","reason":"NotFound",
+      "details":{},"code":404})j"));
+  ASSERT_TRUE(unserved.has_value());
+  EXPECT_EQ(unserved->details_kind, "");
+  EXPECT_EQ(unserved->details_name, "");
+}
+
 TEST(ApiErrorTest, AlreadyExistsAndConflictAreDistinct409s) {
   absl::Status exists = ApiError(409, kAlreadyExists);
   EXPECT_EQ(exists.code(), absl::StatusCode::kAlreadyExists);

@@ -34,6 +34,8 @@ struct ClientOptions {
   // records in managedFields for what this client wrote. Empty: the apiserver derives one
   // from the User-Agent.
   std::string field_manager;
+  // The User-Agent header; empty: kUserAgent.
+  std::string user_agent;
 };
 
 // A Client whose every request (watch starts included) first waits on `limiter`.
@@ -42,7 +44,8 @@ struct ClientOptions {
 std::unique_ptr<Client> NewClient(std::shared_ptr<Transport> transport,
                                   std::shared_ptr<RateLimiter> limiter,
                                   RequestObserver on_request = nullptr,
-                                  std::string field_manager = "");
+                                  std::string field_manager = "",
+                                  std::string user_agent = "");
 
 // A Client with its own RateLimiter(options.qps, options.burst).
 std::unique_ptr<Client> NewClient(std::shared_ptr<Transport> transport,

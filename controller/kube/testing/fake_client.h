@@ -155,7 +155,7 @@ class FakeClient final : public kube::Client {
     if (name.empty()) return absl::InvalidArgumentError("Get: empty name");
     std::lock_guard lock(mu_);
     const json* obj = FindLocked(r, Key(r, ns, name));
-    if (!obj) return Error(404, "NotFound", name + " not found");
+    if (!obj) return NotFound(r, name);
     return Dropped(*obj, drop);
   }
 
@@ -230,7 +230,7 @@ class FakeClient final : public kube::Client {
     {
       std::lock_guard lock(mu_);
       const json* old = FindLocked(r, Key(r, ns, name));
-      if (!old) return Error(404, "NotFound", name + " not found");
+      if (!old) return NotFound(r, name);
       // Optimistic concurrency, as the apiserver does it: a resourceVersion in the patch
       // must be the stored one.
       if (auto meta = patch.find("metadata");
@@ -261,7 +261,7 @@ class FakeClient final : public kube::Client {
     if (name.empty()) return absl::InvalidArgumentError("Delete: empty name");
     std::lock_guard lock(mu_);
     const json* obj = FindLocked(r, Key(r, ns, name));
-    if (!obj) return Error(404, "NotFound", name + " not found");
+    if (!obj) return NotFound(r, name);
     if (opts.precondition_uid && Meta(*obj, "uid") != *opts.precondition_uid) {
       return Error(409, "Conflict", "uid precondition failed");
     }
@@ -361,6 +361,13 @@ class FakeClient final : public kube::Client {
                    {"reason", reason}, {"message", message}};
     return kube::ApiError(code, status.dump());
   }
+  // As the apiserver says an object is not there: details name what was looked for.
+  static absl::Status NotFound(const kube::Resource& r, const std::string& name) {
+    json status = {{"kind", "Status"}, {"status", "Failure"}, {"code", 404},
+                   {"reason", "NotFound"}, {"message", r.plural + " \"" + name + "\" not found"},
+                   {"details", {{"name", name}, {"kind", r.plural}}}};
+    return kube::ApiError(404, status.dump());
+  }
   // As the NamespaceLifecycle admission plugin refuses a create in a namespace being deleted.
   static absl::Status NamespaceTerminating(const std::string& ns) {
     json status = {{"kind", "Status"}, {"status", "Failure"}, {"code", 403},
@@ -446,7 +453,7 @@ class FakeClient final : public kube::Client {
     if (r.namespaced) obj["metadata"]["namespace"] = ns;
     const std::string name = Meta(obj, "name");
     const json* old = FindLocked(r, Key(r, ns, name));
-    if (!old) return Error(404, "NotFound", name + " not found");
+    if (!old) return NotFound(r, name);
     std::string want = obj["metadata"].value("resourceVersion", "");
     if (!want.empty() && want != Meta(*old, "resourceVersion")) {
       return Error(409, "Conflict", "the object has been modified");
