@@ -387,7 +387,7 @@ ensure_kcm() {
 
 # --- the whole cluster ---------------------------------------------------------------
 
-BUILT_BINARIES=(kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet crictl helm kube-router containerd containerd-shim-runc-v2 ctr)
+BUILT_BINARIES=(kubectl etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet crictl helm kube-router containerd containerd-shim-runc-v2 ctr krew)
 ALL_DAEMONS=(kueue coderun-controller kube-scheduler kubelet kube-router kube-proxy containerd kube-controller-manager kube-apiserver etcd)
 
 any_daemon_running() {

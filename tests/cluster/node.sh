@@ -478,8 +478,10 @@ controller_ready() { curl -fsS --max-time 2 "http://$CONTROLLER_HTTP/readyz" >/d
 
 node_up() {
   cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja >/dev/null
-  cmake --build "$BUILD_DIR" --target coderun-controller coderun-runner >/dev/null ||
-    die "building the controller and runner in $BUILD_DIR failed"
+  cmake --build "$BUILD_DIR" --target coderun-controller coderun-runner kubectl-coderun >/dev/null ||
+    die "building the controller, the runner and the kubectl plugin in $BUILD_DIR failed"
+  # `kubectl coderun` for whoever puts $STATE/bin on PATH.
+  ln -sfn "$BUILD_DIR/plugin/kubectl-coderun" "$STATE/bin/kubectl-coderun"
   "$CLUSTER_LIB_DIR/images" build --build-dir "$BUILD_DIR" --with-controller
 
   containerd_argv
