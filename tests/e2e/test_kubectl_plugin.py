@@ -213,3 +213,31 @@ def test_what_goes_wrong_is_one_line(user, tmp_path):
     r = coderun(user, "run", hello, "--frobnicate")
     assert r.returncode == 125 and r.stderr.count("\n") == 1, r
     assert runs_named(ns, "hello-") == []
+
+
+def test_a_terminal_sees_progress_and_a_pipe_does_not(user):
+    ns, env, work = user
+    path = program(user, "slow.py", "import time\ntime.sleep(2)\nprint('done')\n")
+    master, slave = os.openpty()
+    proc = subprocess.Popen(["kubectl", "coderun", "run", path], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=slave, env=env, cwd=work)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    out, _ = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (0, b"done\n"), (proc.returncode, out, seen)
+    text = seen.decode(errors="replace")
+    # One line rewritten in place ("coderun: slow-x7k2p: Pending: PodPending: Pod ...
+    # created, waiting to start", then Running), erased before the output.
+    assert "\r\x1b[Kcoderun: slow-" in text and ": Pending: PodPending" in text, text
+    assert text.endswith("\r\x1b[K"), text
+    r = coderun(user, "run", path)  # stderr is a pipe here
+    assert (r.returncode, r.stdout, r.stderr) == (0, "done\n", ""), r
