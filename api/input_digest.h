@@ -20,4 +20,11 @@ namespace coderun::api {
 std::string InputDigest(std::string_view nonce, std::string_view code,
                         std::string_view stdin_data, std::string_view args_json);
 
+// Judge mode: the same over nonce, code, stdin_data, args_json and then tests_json (the
+// Secret's tests.json), the fifth only when it is not empty, so that a run without tests
+// has the digest of the four-argument form.
+std::string InputDigest(std::string_view nonce, std::string_view code,
+                        std::string_view stdin_data, std::string_view args_json,
+                        std::string_view tests_json);
+
 }  // namespace coderun::api

@@ -28,4 +28,14 @@ TEST(InputDigestTest, FramingKeepsFieldsApart) {
 }
 
 }  // namespace
+TEST(InputDigestTest, TestsJsonCountsOnlyWhenPresent) {
+  // Without tests the digest is the four-field one; with them, the tests are bound too.
+  EXPECT_EQ(InputDigest("n", "c", "s", "[]", ""), InputDigest("n", "c", "s", "[]"));
+  EXPECT_NE(InputDigest("n", "c", "s", "[]", "[{}]"), InputDigest("n", "c", "s", "[]"));
+  EXPECT_NE(InputDigest("n", "c", "s", "[]", R"([{"name":"a"}])"),
+            InputDigest("n", "c", "s", "[]", R"([{"name":"b"}])"));
+  // The fifth field is framed like the others: moving bytes between fields changes it.
+  EXPECT_NE(InputDigest("", "", "", "x", "y"), InputDigest("", "", "", "", "xy"));
+}
+
 }  // namespace coderun::api

@@ -93,8 +93,9 @@ bool ParseLimit(std::string_view name, Limit* out) {
   return false;
 }
 
-bool FillReport(const json& doc, Report* r, std::string* error) {
-  if (!doc.is_object()) return Fail(error, "report is not a JSON object");
+// The members a whole run and one case have in common (exitCode .. limit).
+template <typename R>
+bool FillOutcome(const json& doc, R* r, std::string* error) {
   std::string limit;
   if (!GetInt(doc, "exitCode", -1, 255, &r->exit_code, error) ||
       !GetInt(doc, "signal", 0, 128, &r->signal, error) ||
@@ -107,12 +108,33 @@ bool FillReport(const json& doc, Report* r, std::string* error) {
       !GetBool(doc, "stderrTruncated", &r->stderr_truncated, error) ||
       !GetUint(doc, "stdoutBytes", &r->stdout_bytes, error) ||
       !GetUint(doc, "stderrBytes", &r->stderr_bytes, error) ||
-      !GetString(doc, "limit", &limit, error) ||
+      !GetString(doc, "limit", &limit, error)) {
+    return false;
+  }
+  if (!ParseLimit(limit, &r->limit)) return Fail(error, "member limit has an unknown value");
+  return true;
+}
+
+bool FillReport(const json& doc, Report* r, std::string* error) {
+  if (!doc.is_object()) return Fail(error, "report is not a JSON object");
+  if (!FillOutcome(doc, r, error) ||
       !GetString(doc, "runnerMessage", &r->runner_message, error) ||
       !GetString(doc, "runnerError", &r->runner_error, error)) {
     return false;
   }
-  if (!ParseLimit(limit, &r->limit)) return Fail(error, "member limit has an unknown value");
+  if (auto tests = doc.find("tests"); tests != doc.end()) {
+    if (!tests->is_array()) return Fail(error, "member tests is not an array");
+    if (tests->size() > kMaxTestCases) return Fail(error, "member tests has too many cases");
+    for (const json& item : *tests) {
+      CaseReport c;
+      if (!item.is_object()) return Fail(error, "a member of tests is not an object");
+      if (!GetString(item, "name", &c.name, error) || !FillOutcome(item, &c, error)) {
+        return Fail(error, "tests[" + std::to_string(r->tests.size()) + "]: " +
+                               (error != nullptr ? *error : std::string()));
+      }
+      r->tests.push_back(std::move(c));
+    }
+  }
   // Optional: runners before it did not write it, and used no Landlock.
   if (doc.contains("landlockAbi") &&
       !GetInt(doc, "landlockAbi", 0, 1000, &r->landlock_abi, error)) {
@@ -137,8 +159,11 @@ std::string_view LimitName(Limit limit) {
   return "";
 }
 
-std::string FormatReport(const Report& r) {
-  nlohmann::ordered_json doc = {
+namespace {
+
+template <typename R>
+nlohmann::ordered_json OutcomeJson(const R& r) {
+  return {
       {"exitCode", r.exit_code},
       {"signal", r.signal},
       {"wallMillis", r.wall_millis},
@@ -151,10 +176,25 @@ std::string FormatReport(const Report& r) {
       {"stdoutBytes", r.stdout_bytes},
       {"stderrBytes", r.stderr_bytes},
       {"limit", std::string(LimitName(r.limit))},
-      {"runnerMessage", CutToEncodedSize(r.runner_message, kMaxMessageBytes).text},
-      {"runnerError", CutToEncodedSize(r.runner_error, kMaxMessageBytes).text},
-      {"landlockAbi", r.landlock_abi},
   };
+}
+
+}  // namespace
+
+std::string FormatReport(const Report& r) {
+  nlohmann::ordered_json doc = OutcomeJson(r);
+  doc["runnerMessage"] = CutToEncodedSize(r.runner_message, kMaxMessageBytes).text;
+  doc["runnerError"] = CutToEncodedSize(r.runner_error, kMaxMessageBytes).text;
+  doc["landlockAbi"] = r.landlock_abi;
+  if (!r.tests.empty()) {
+    nlohmann::ordered_json tests = nlohmann::ordered_json::array();
+    for (const CaseReport& c : r.tests) {
+      nlohmann::ordered_json item = {{"name", SanitizeUtf8(c.name)}};
+      item.update(OutcomeJson(c));
+      tests.push_back(std::move(item));
+    }
+    doc["tests"] = std::move(tests);
+  }
   const std::string body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string frame;
   frame.reserve(body.size() + 64);
@@ -194,7 +234,8 @@ std::optional<Report> ParseReport(std::string_view log, std::string* error) {
   if (rest[length] != '\n' || rest.substr(length + 1) != kReportTrailer) {
     return Fail(error, "report length does not match its end marker"), std::nullopt;
   }
-  if (TooDeep(body, 1)) return Fail(error, "report JSON is nested"), std::nullopt;
+  // 1 for the document; 3 for a judge run's tests array of case objects.
+  if (TooDeep(body, 3)) return Fail(error, "report JSON is nested too deep"), std::nullopt;
   try {
     const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) return Fail(error, "report is not valid JSON"), std::nullopt;

@@ -23,6 +23,12 @@
 //   runnerError   string  non-empty iff the runner could not run the program as asked
 //                         (bad input, python3 missing, input not matching --input-digest,
 //                         ...): the other fields then mean nothing about the program
+//   tests         array   optional, judge mode only (docs/judge-mode.md): one object per test
+//                         case the runner ran, in order, each with name (string) and the
+//                         members exitCode .. limit above (the case's own); the top-level
+//                         members then describe the run as a whole (exitCode 0 unless the
+//                         runner failed, wall and CPU summed, the largest maxRSSBytes, empty
+//                         streams, limit "terminated" if stopped from outside)
 //   landlockAbi   int     optional (absent = 0): the Landlock ABI of the walls the program
 //                         ran inside (runner/landlock.h); 0 = none (no Landlock in the
 //                         kernel, refused by seccomp, or off), 1..5 = some walls missing
@@ -38,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace coderun::api {
 
@@ -56,8 +63,37 @@ constexpr size_t MaxFrameBytes(size_t output_bytes) {
 
 enum class Limit { kNone, kTime, kMemory, kTerminated };
 
+// Frame bound of a judge run's report: `cases` cases with stdout kept up to
+// `case_stdout_bytes` and stderr up to `case_stderr_bytes` each (JSON-encoded), plus room
+// for each case's other members and name, and the run's own members.
+constexpr size_t MaxJudgeFrameBytes(size_t cases, size_t case_stdout_bytes,
+                                    size_t case_stderr_bytes) {
+  return cases * (case_stdout_bytes + case_stderr_bytes + 512) + MaxFrameBytes(0);
+}
+// At most this many cases in one report (the CRD's bound).
+inline constexpr size_t kMaxTestCases = 256;
+
 // "", "time", "memory", "terminated".
 std::string_view LimitName(Limit limit);
+
+// One test case of a judge run, as the runner ran it.
+struct CaseReport {
+  std::string name;
+  int exit_code = -1;
+  int signal = 0;
+  uint64_t wall_millis = 0;
+  uint64_t cpu_millis = 0;
+  uint64_t max_rss_bytes = 0;
+  std::string stdout_text;
+  std::string stderr_text;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  uint64_t stdout_bytes = 0;
+  uint64_t stderr_bytes = 0;
+  Limit limit = Limit::kNone;
+
+  bool operator==(const CaseReport&) const = default;
+};
 
 struct Report {
   int exit_code = -1;
@@ -75,6 +111,8 @@ struct Report {
   std::string runner_message;
   std::string runner_error;
   int landlock_abi = 0;
+  // Judge mode: the cases run, in order (empty otherwise; absent from the JSON then).
+  std::vector<CaseReport> tests;
 
   bool operator==(const Report&) const = default;
 };

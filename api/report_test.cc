@@ -156,7 +156,9 @@ TEST(ReportTest, WrongTypesAndRangesAreRejected) {
             "member limit has an unknown value");
   EXPECT_EQ(Parse(Edit("\"stderr\":", "\"stderx\":")), "missing member stderr");
   EXPECT_EQ(Parse(Edit("\"runnerMessage\":\"note\"", "\"runnerMessage\":[\"note\"]")),
-            "report JSON is nested");
+            "member runnerMessage is not a string");
+  EXPECT_EQ(Parse(Edit("\"runnerMessage\":\"note\"", "\"runnerMessage\":[[[[\"note\"]]]]")),
+            "report JSON is nested too deep");
   EXPECT_EQ(Parse(Edit("\"runnerMessage\":\"note\"", "\"runnerMessage\":\"\xFF\"")),
             "report is not valid JSON");
   EXPECT_EQ(Parse(Edit("\"runnerMessage\":\"note\"", "\"runnerMessage\":\"note\",\"new\":5")),
@@ -167,7 +169,60 @@ TEST(ReportTest, DeepNestingIsRejectedCheaply) {
   const std::string json = std::string(1 << 20, '[') + std::string(1 << 20, ']');
   EXPECT_EQ(Parse(std::string(kReportHeader) + std::to_string(json.size()) + "\n" + json + "\n" +
                   std::string(kReportTrailer)),
-            "report JSON is nested");
+            "report JSON is nested too deep");
+}
+
+TEST(ReportTest, JudgeCasesRoundTrip) {
+  Report r;
+  r.exit_code = 0;
+  r.wall_millis = 30;
+  CaseReport ok;
+  ok.name = "small";
+  ok.exit_code = 0;
+  ok.stdout_text = "3\n";
+  ok.stdout_bytes = 2;
+  ok.wall_millis = 12;
+  CaseReport slow;
+  slow.name = "big";
+  slow.signal = 9;
+  slow.limit = Limit::kTime;
+  slow.stderr_text = "partial \xFF";  // repaired on the way out
+  r.tests = {ok, slow};
+  std::string error;
+  std::optional<Report> back = ParseReport(FormatReport(r), &error);
+  ASSERT_TRUE(back.has_value()) << error;
+  ASSERT_EQ(back->tests.size(), 2u);
+  EXPECT_EQ(back->tests[0], ok);
+  EXPECT_EQ(back->tests[1].limit, Limit::kTime);
+  EXPECT_EQ(back->tests[1].stderr_text, "partial \xEF\xBF\xBD");
+  // A plain run's report has no tests member at all.
+  EXPECT_EQ(FormatReport(Report{}).find("\"tests\""), std::string::npos);
+}
+
+TEST(ReportTest, MalformedCasesAreRefusedWithTheirIndex) {
+  Report r;
+  CaseReport c;
+  c.name = "a";
+  r.tests = {c};
+  const std::string good = FormatReport(r);
+  auto edit = [&](const std::string& from, const std::string& to) {
+    std::string body = good.substr(good.find('\n') + 1);
+    body = body.substr(0, body.rfind('\n', body.size() - 2));
+    const size_t at = body.find(from, body.find("\"tests\""));
+    body.replace(at, from.size(), to);
+    return std::string(kReportHeader) + std::to_string(body.size()) + "\n" + body + "\n" +
+           std::string(kReportTrailer);
+  };
+  std::string error;
+  EXPECT_FALSE(ParseReport(edit("\"limit\":\"\"", "\"limit\":\"x\""), &error));
+  EXPECT_EQ(error, "tests[0]: member limit has an unknown value");
+  EXPECT_FALSE(ParseReport(edit("\"name\":\"a\",", ""), &error));
+  EXPECT_EQ(error, "tests[0]: missing member name");
+}
+
+TEST(ReportTest, JudgeFramesAreBoundedByTheirCases) {
+  EXPECT_EQ(MaxJudgeFrameBytes(0, 100, 100), MaxFrameBytes(0));
+  EXPECT_GT(MaxJudgeFrameBytes(256, 32768, 256), 256u * (32768 + 256));
 }
 
 }  // namespace
