@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/input_digest.h"
+#include "api/report.h"
 #include "runner/sys_error.h"
 
 namespace coderun::runner {
@@ -56,6 +57,40 @@ std::string ParseArgs(const std::string& path, const std::string& text,
   return "";
 }
 
+std::string ParseTests(const std::string& path, const std::string& text,
+                       std::vector<RunnerInput::TestCase>* tests) {
+  const auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_array()) return path + ": not a JSON array";
+  if (doc.empty()) return path + ": no test cases";
+  if (doc.size() > api::kMaxTestCases) {
+    return path + ": more than " + std::to_string(api::kMaxTestCases) + " test cases";
+  }
+  for (const auto& item : doc) {
+    const std::string where = path + ": case " + std::to_string(tests->size());
+    if (!item.is_object()) return where + " is not an object";
+    RunnerInput::TestCase c;
+    const auto name = item.find("name"), in = item.find("stdin"), args = item.find("args"),
+               timeout = item.find("timeoutSeconds");
+    if (name == item.end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
+      return where + ": name is not a non-empty string";
+    }
+    if (in == item.end() || !in->is_string()) return where + ": stdin is not a string";
+    if (timeout == item.end() || !timeout->is_number_integer() || timeout->get<int64_t>() < 1 ||
+        timeout->get<int64_t>() > 86400) {
+      return where + ": timeoutSeconds is not an integer in [1, 86400]";
+    }
+    if (args == item.end()) return where + ": args is missing";
+    if (std::string error = ParseArgs(where + ": args", args->dump(), &c.args); !error.empty()) {
+      return error;
+    }
+    c.name = name->get<std::string>();
+    c.stdin_data = in->get<std::string>();
+    c.timeout_seconds = timeout->get<int64_t>();
+    tests->push_back(std::move(c));
+  }
+  return "";
+}
+
 }  // namespace
 
 RunnerInput::~RunnerInput() {
@@ -63,29 +98,38 @@ RunnerInput::~RunnerInput() {
   if (stdin_fd_ >= 0) close(stdin_fd_);
 }
 
-std::string RunnerInput::Open(const std::string& dir, const std::string& expected_digest) {
+std::string RunnerInput::Open(const std::string& dir, const std::string& expected_digest,
+                              bool tests) {
   const std::string code_path = dir + "/code", stdin_path = dir + "/stdin",
-                    args_path = dir + "/args.json", nonce_path = dir + "/nonce";
+                    args_path = dir + "/args.json", nonce_path = dir + "/nonce",
+                    tests_path = dir + "/tests.json";
   std::string error = OpenFile(code_path, /*optional=*/false, &code_fd_);
   if (error.empty()) error = OpenFile(stdin_path, /*optional=*/true, &stdin_fd_);
-  int args_fd = -1, nonce_fd = -1;
+  int args_fd = -1, nonce_fd = -1, tests_fd = -1;
   if (error.empty()) error = OpenFile(args_path, /*optional=*/true, &args_fd);
   if (error.empty() && !expected_digest.empty()) {
     error = OpenFile(nonce_path, /*optional=*/true, &nonce_fd);
   }
-  std::string args_json, code, stdin_data, nonce;
+  if (error.empty() && tests) error = OpenFile(tests_path, /*optional=*/false, &tests_fd);
+  std::string args_json, code, stdin_data, nonce, tests_json;
   if (error.empty() && args_fd >= 0) error = ReadAll(args_fd, args_path, &args_json);
   if (error.empty() && nonce_fd >= 0) error = ReadAll(nonce_fd, nonce_path, &nonce);
+  if (error.empty() && tests_fd >= 0) error = ReadAll(tests_fd, tests_path, &tests_json);
   if (args_fd >= 0) close(args_fd);
   if (nonce_fd >= 0) close(nonce_fd);
+  if (tests_fd >= 0) close(tests_fd);
   if (!error.empty()) return error;
   if (!expected_digest.empty()) {
     error = ReadAll(code_fd_, code_path, &code);
     if (error.empty() && stdin_fd_ >= 0) error = ReadAll(stdin_fd_, stdin_path, &stdin_data);
     if (!error.empty()) return error;
-    if (api::InputDigest(nonce, code, stdin_data, args_json) != expected_digest) {
+    if (api::InputDigest(nonce, code, stdin_data, args_json, tests_json) != expected_digest) {
       return kInputDigestMismatch;
     }
+  }
+  if (tests) {
+    error = ParseTests(tests_path, tests_json, &tests_);
+    if (!error.empty()) return error;
   }
   if (args_fd >= 0) {
     error = ParseArgs(args_path, args_json, &args_);

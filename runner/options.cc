@@ -36,8 +36,13 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
       {"--file-bytes", 0, int64_t{1} << 40, &options.file_bytes, &unused},
       {"--open-files", 8, 1 << 20, &options.open_files, &unused},
       {"--drain-millis", 0, 600000, &options.drain_millis, &unused},
+      {"--case-stdout-bytes", 0, 16 << 20, &options.case_stdout_bytes, &unused},
   };
   for (const std::string& arg : args) {
+    if (arg == "--tests" || arg == "--stop-on-failure") {
+      (arg == "--tests" ? options.tests : options.stop_on_failure) = true;
+      continue;
+    }
     const size_t eq = arg.find('=');
     if (eq == std::string::npos) {
       *error = "flag without value: " + arg;
@@ -87,6 +92,11 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
     *error = "required: --input-dir, --timeout-seconds, --pids, --output-bytes";
     return std::nullopt;
   }
+  if (!options.tests && (options.case_stdout_bytes >= 0 || options.stop_on_failure)) {
+    *error = "--case-stdout-bytes and --stop-on-failure need --tests";
+    return std::nullopt;
+  }
+  if (options.case_stdout_bytes < 0) options.case_stdout_bytes = options.output_bytes;
   return options;
 }
 

@@ -4,6 +4,7 @@
 //                  [--python=PATH] [--file-bytes=N] [--open-files=N]
 //                  [--cgroup-root=DIR] [--drain-millis=N] [--input-digest=HEX]
 //                  [--writable-dir=DIR]... [--termination-log=PATH] [--landlock=auto|off]
+//                  [--tests [--case-stdout-bytes=N] [--stop-on-failure]]
 //
 // --input-dir        holds `code` (Python source), `stdin` (optional, default empty) and
 //                    `args.json` (optional, a JSON array of strings, default [])
@@ -32,6 +33,14 @@
 //                    if the program wrote to it (default /dev/termination-log; "" = none)
 // --landlock         auto (default): restrict the program with every Landlock wall the
 //                    kernel offers; off: do not (tests of the walls behind it)
+// --tests            judge mode (docs/judge-mode.md): the input directory also holds
+//                    `tests.json`, [{"name", "stdin", "args", "timeoutSeconds"}], and the
+//                    program runs once per case (its stdin, args and time limit), each in a
+//                    fresh process tree and with what it left in the writable directories
+//                    removed; --input-digest then covers tests.json too (stdin and
+//                    args.json are ignored). --output-bytes caps each case's stderr
+// --case-stdout-bytes  judge mode: cap on each case's stdout (default --output-bytes)
+// --stop-on-failure  judge mode: no case runs after one that did not exit 0 by itself
 #pragma once
 
 #include <cstdint>
@@ -55,6 +64,9 @@ struct Options {
   std::vector<std::string> writable_dirs = {"/tmp", "/dev/shm"};
   std::string termination_log = "/dev/termination-log";
   bool landlock = true;
+  bool tests = false;
+  int64_t case_stdout_bytes = -1;  // -1: output_bytes
+  bool stop_on_failure = false;
 };
 
 // Parses argv[1..]. Returns nullopt and sets *error to a one-line reason for unknown

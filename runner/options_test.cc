@@ -26,6 +26,32 @@ TEST(OptionsTest, ParsesTheControllersCommandLine) {
   EXPECT_TRUE(options->landlock);
 }
 
+TEST(OptionsTest, JudgeModeFlags) {
+  std::string error;
+  auto plain = ParseOptions(kControllerArgs, &error);
+  ASSERT_TRUE(plain) << error;
+  EXPECT_FALSE(plain->tests);
+  EXPECT_FALSE(plain->stop_on_failure);
+  EXPECT_EQ(plain->case_stdout_bytes, 65536);  // --output-bytes
+
+  auto args = kControllerArgs;
+  args.insert(args.end(), {"--tests", "--case-stdout-bytes=1000", "--stop-on-failure"});
+  auto judge = ParseOptions(args, &error);
+  ASSERT_TRUE(judge) << error;
+  EXPECT_TRUE(judge->tests);
+  EXPECT_TRUE(judge->stop_on_failure);
+  EXPECT_EQ(judge->case_stdout_bytes, 1000);
+
+  // Judge flags without --tests mean a confused caller.
+  args = kControllerArgs;
+  args.push_back("--stop-on-failure");
+  EXPECT_FALSE(ParseOptions(args, &error));
+  EXPECT_EQ(error, "--case-stdout-bytes and --stop-on-failure need --tests");
+  args = kControllerArgs;
+  args.insert(args.end(), {"--tests", "--case-stdout-bytes=-1"});
+  EXPECT_FALSE(ParseOptions(args, &error));
+}
+
 TEST(OptionsTest, ParsesTheWallsAndTheInputDigest) {
   auto args = kControllerArgs;
   const std::string digest(64, 'a');

@@ -19,6 +19,7 @@
 #include "runner/input.h"
 #include "runner/landlock.h"
 #include "runner/processes.h"
+#include "runner/scratch.h"
 #include "runner/program.h"
 #include "runner/sys_error.h"
 #include "api/utf8.h"
@@ -86,6 +87,14 @@ class Supervisor {
   Report Run();
 
  private:
+  // One run of the program (a whole plain run, or one case of a judge run): spawns it with
+  // `spec`, waits for it, its timer or a stop, kills and reaps every process, drains the
+  // pipes and accounts for it. Usage is the case's own; `cgroup_peak` takes the memory peak
+  // from the cgroup (a whole run) rather than from the largest process reaped.
+  api::CaseReport RunOnce(const ProgramSpec& spec, int64_t timeout_seconds, size_t stdout_cap,
+                          size_t stderr_cap, bool cgroup_peak);
+  // Judge mode: runs every case of `input`, in order, into report_.tests.
+  void RunCases(const RunnerInput& input, ProgramSpec spec);
   // Waits for one event or until `until`; returns false once `until` has passed.
   bool WaitOnce(Clock::time_point until);
   void HandleSignals();
@@ -95,6 +104,8 @@ class Supervisor {
   void Drain();
   void TruncateTerminationLog();
   void Note(const std::string& message) {
+    // A judge run meets the same condition in many cases: said once.
+    if (report_.runner_message.find(message) != std::string::npos) return;
     if (!report_.runner_message.empty()) report_.runner_message += "; ";
     report_.runner_message += message;
   }
@@ -108,6 +119,7 @@ class Supervisor {
   int status_ = 0;
   bool stop_requested_ = false;
   bool no_children_ = false;  // waitpid said ECHILD
+  uint64_t max_rss_kb_ = 0;   // the largest process reaped in this run of the program
   Clock::time_point end_;
 };
 
@@ -124,10 +136,12 @@ bool Supervisor::AcceptStop(const signalfd_siginfo& info) const {
 void Supervisor::Reap() {
   for (;;) {
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, WNOHANG | __WALL);
+    rusage usage = {};
+    const pid_t pid = wait4(-1, &status, WNOHANG | __WALL, &usage);
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0 && errno == ECHILD) no_children_ = true;
     if (pid <= 0) return;
+    max_rss_kb_ = std::max<uint64_t>(max_rss_kb_, static_cast<uint64_t>(usage.ru_maxrss));
     if (pid == pid_ && !exited_) {
       exited_ = true;
       status_ = status;
@@ -210,7 +224,7 @@ void Supervisor::TruncateTerminationLog() {
 
 Report Supervisor::Run() {
   RunnerInput input;
-  report_.runner_error = input.Open(options_.input_dir, options_.input_digest);
+  report_.runner_error = input.Open(options_.input_dir, options_.input_digest, options_.tests);
   if (!report_.runner_error.empty()) return report_;
   ProgramSpec spec;
   spec.python = options_.python;
@@ -232,22 +246,97 @@ Report Supervisor::Run() {
   spec.landlock_fd = landlock.fd();
   report_.landlock_abi = landlock.abi();
 
+  if (options_.tests) {
+    RunCases(input, spec);
+    return report_;
+  }
+  const auto cap = static_cast<size_t>(options_.output_bytes);
+  api::CaseReport run = RunOnce(spec, options_.timeout_seconds, cap, cap, /*cgroup_peak=*/true);
+  report_.exit_code = run.exit_code;
+  report_.signal = run.signal;
+  report_.wall_millis = run.wall_millis;
+  report_.cpu_millis = run.cpu_millis;
+  report_.max_rss_bytes = run.max_rss_bytes;
+  report_.stdout_text = std::move(run.stdout_text);
+  report_.stderr_text = std::move(run.stderr_text);
+  report_.stdout_truncated = run.stdout_truncated;
+  report_.stderr_truncated = run.stderr_truncated;
+  report_.stdout_bytes = run.stdout_bytes;
+  report_.stderr_bytes = run.stderr_bytes;
+  report_.limit = run.limit;
+  return report_;
+}
+
+void Supervisor::RunCases(const RunnerInput& input, ProgramSpec spec) {
+  // What the writable directories hold before the first case (nothing, in a run's Pod):
+  // after each case everything else there goes, so no case sees what another left.
+  std::vector<DirSnapshot> before;
+  for (const std::string& dir : options_.writable_dirs) before.push_back(SnapshotDir(dir));
+  const auto stdout_cap = static_cast<size_t>(options_.case_stdout_bytes);
+  const auto stderr_cap = static_cast<size_t>(options_.output_bytes);
+  report_.exit_code = 0;
+  for (const RunnerInput::TestCase& test : input.tests()) {
+    if (stop_requested_) break;
+    const int stdin_fd = SealedMemoryFile(test.stdin_data);
+    if (stdin_fd < 0) {
+      report_.runner_error = Errno("memfd for the stdin of case " + test.name);
+      return;
+    }
+    // The bootstrap reads the code from the fd's offset; every case starts at 0.
+    if (lseek(spec.code_fd, 0, SEEK_SET) != 0) {
+      close(stdin_fd);
+      report_.runner_error = Errno("rewinding the code");
+      return;
+    }
+    spec.stdin_fd = stdin_fd;
+    spec.args = test.args;
+    api::CaseReport result =
+        RunOnce(spec, test.timeout_seconds, stdout_cap, stderr_cap, /*cgroup_peak=*/false);
+    close(stdin_fd);
+    for (const DirSnapshot& snapshot : before) {
+      if (std::string error = RemoveAddedEntries(snapshot); !error.empty()) Note(error);
+    }
+    result.name = test.name;
+    report_.wall_millis += result.wall_millis;
+    report_.cpu_millis += result.cpu_millis;
+    report_.max_rss_bytes = std::max(report_.max_rss_bytes, result.max_rss_bytes);
+    const bool clean = result.limit == Limit::kNone && result.exit_code == 0 &&
+                       result.signal == 0 && !result.stdout_truncated;
+    const bool terminated = result.limit == Limit::kTerminated;
+    report_.tests.push_back(std::move(result));
+    if (terminated) {
+      report_.limit = Limit::kTerminated;
+      break;
+    }
+    if (options_.stop_on_failure && !clean) break;
+  }
+}
+
+api::CaseReport Supervisor::RunOnce(const ProgramSpec& spec, int64_t timeout_seconds,
+                                    size_t stdout_cap, size_t stderr_cap, bool cgroup_peak) {
+  api::CaseReport result;
+  pid_ = -1;
+  exited_ = false;
+  status_ = 0;
+  no_children_ = false;
+  max_rss_kb_ = 0;
   const CgroupMemory before = ReadCgroupMemory(options_.cgroup_root);
   const std::optional<uint64_t> cpu_before = ReadCgroupCpuNanos(options_.cgroup_root);
   const uint64_t self_before = SelfCpuNanos();
+  rusage children_before = {};
+  getrusage(RUSAGE_CHILDREN, &children_before);
   const auto start = Clock::now();
   SpawnResult spawned = SpawnProgram(spec);
   if (!spawned.error.empty()) {
     report_.runner_error = "starting the program: " + spawned.error;
-    return report_;
+    return result;
   }
   if (!spawned.warnings.empty()) Note("program setup: " + spawned.warnings);
   pid_ = spawned.pid;
-  const size_t keep = static_cast<size_t>(options_.output_bytes) + 4;
-  out_ = {spawned.stdout_fd, keep, {}, 0};
-  err_ = {spawned.stderr_fd, keep, {}, 0};
+  out_ = {spawned.stdout_fd, stdout_cap + 4, {}, 0};
+  err_ = {spawned.stderr_fd, stderr_cap + 4, {}, 0};
 
-  const auto deadline = start + std::chrono::seconds(options_.timeout_seconds);
+  const auto deadline = start + std::chrono::seconds(timeout_seconds);
   bool timed_out = false;
   while (!exited_ && !stop_requested_) {
     if (!WaitOnce(deadline)) {
@@ -260,52 +349,52 @@ Report Supervisor::Run() {
   KillAndReap();
   Drain();
 
-  report_.wall_millis = Millis(end_ - start);
+  result.wall_millis = Millis(end_ - start);
   rusage usage = {};
   getrusage(RUSAGE_CHILDREN, &usage);
   const std::optional<uint64_t> cpu_after = ReadCgroupCpuNanos(options_.cgroup_root);
   if (cpu_before && cpu_after && *cpu_after >= *cpu_before) {
     // The cgroup counts the runner too; its own CPU since the first sample is taken off.
     const uint64_t group = *cpu_after - *cpu_before, self = SelfCpuNanos() - self_before;
-    report_.cpu_millis = (group > self ? group - self : 0) / 1000000;
+    result.cpu_millis = (group > self ? group - self : 0) / 1000000;
   } else {
-    report_.cpu_millis = (Micros(usage.ru_utime) + Micros(usage.ru_stime)) / 1000;
+    const uint64_t after = Micros(usage.ru_utime) + Micros(usage.ru_stime);
+    const uint64_t earlier = Micros(children_before.ru_utime) + Micros(children_before.ru_stime);
+    result.cpu_millis = (after > earlier ? after - earlier : 0) / 1000;
     Note("CPU time from wait status (cgroup CPU usage unreadable): processes the program "
          "did not wait for are not counted");
   }
   TruncateTerminationLog();
   const CgroupMemory after = ReadCgroupMemory(options_.cgroup_root);
-  report_.max_rss_bytes = after.peak_bytes ? *after.peak_bytes
-                                           : static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+  result.max_rss_bytes = cgroup_peak && after.peak_bytes ? *after.peak_bytes : max_rss_kb_ * 1024;
 
   if (exited_ && WIFEXITED(status_)) {
-    report_.exit_code = WEXITSTATUS(status_);
+    result.exit_code = WEXITSTATUS(status_);
   } else if (exited_ && WIFSIGNALED(status_)) {
-    report_.signal = WTERMSIG(status_);
+    result.signal = WTERMSIG(status_);
   } else {
-    report_.signal = SIGKILL;  // could not be reaped, but was sent SIGKILL
+    result.signal = SIGKILL;  // could not be reaped, but was sent SIGKILL
   }
   const bool oom = OomKillBetween(before, after);
   if (stop_requested_ && killed_by_us) {
-    report_.limit = Limit::kTerminated;
+    result.limit = Limit::kTerminated;
   } else if (timed_out) {
-    report_.limit = Limit::kTime;
-  } else if (oom && report_.signal == SIGKILL) {
-    report_.limit = Limit::kMemory;
+    result.limit = Limit::kTime;
+  } else if (oom && result.signal == SIGKILL) {
+    result.limit = Limit::kMemory;
   } else if (oom) {
     Note("a process of the run was killed for lack of memory");
   }
 
-  const auto cap = static_cast<size_t>(options_.output_bytes);
-  CutText out = CutToEncodedSize(out_.kept, cap);
-  CutText err = CutToEncodedSize(err_.kept, cap);
-  report_.stdout_text = std::move(out.text);
-  report_.stderr_text = std::move(err.text);
-  report_.stdout_bytes = out_.total;
-  report_.stderr_bytes = err_.total;
-  report_.stdout_truncated = out.raw_bytes < out_.total;
-  report_.stderr_truncated = err.raw_bytes < err_.total;
-  return report_;
+  CutText out = CutToEncodedSize(out_.kept, stdout_cap);
+  CutText err = CutToEncodedSize(err_.kept, stderr_cap);
+  result.stdout_text = std::move(out.text);
+  result.stderr_text = std::move(err.text);
+  result.stdout_bytes = out_.total;
+  result.stderr_bytes = err_.total;
+  result.stdout_truncated = out.raw_bytes < out_.total;
+  result.stderr_truncated = err.raw_bytes < err_.total;
+  return result;
 }
 
 }  // namespace

@@ -55,6 +55,10 @@ struct RunInput {
   // interpreter if not Python().
   std::vector<std::string> wrapper;
   std::string python;
+  // Judge mode: tests.json (with "@SCRATCH@" replaced by the path of a fresh directory
+  // that becomes the only --writable-dir and already holds a file named "preexisting");
+  // adds --tests.
+  std::optional<std::string> tests_json;
   // Called with the runner's pid once it runs (to signal it, say).
   std::function<void(pid_t)> on_start;
 };
@@ -96,6 +100,19 @@ inline RunOutput RunRunner(const RunInput& in,
   if (in.stdin_text) dir.Write("stdin", *in.stdin_text);
   if (in.args_json) dir.Write("args.json", *in.args_json);
   if (in.nonce) dir.Write("nonce", *in.nonce);
+  std::vector<std::string> judge_flags;
+  if (in.tests_json) {
+    const std::string scratch = dir.path() + "/scratch";
+    mkdir(scratch.c_str(), 0777);
+    chmod(scratch.c_str(), 0777);
+    dir.Write("scratch/preexisting", "from before the run\n");
+    std::string tests = *in.tests_json;
+    for (size_t at; (at = tests.find("@SCRATCH@")) != std::string::npos;) {
+      tests.replace(at, 9, scratch);
+    }
+    dir.Write("tests.json", tests);
+    judge_flags = {"--tests", "--writable-dir=" + scratch};
+  }
   chmod(dir.path().c_str(), 0755);  // readable by a runner under another UID
   std::vector<std::string> args = in.wrapper;
   const std::vector<std::string> runner_args = {
@@ -108,6 +125,7 @@ inline RunOutput RunRunner(const RunInput& in,
       "--cgroup-root=" + dir.path() + "/no-cgroup",
   };
   args.insert(args.end(), runner_args.begin(), runner_args.end());
+  args.insert(args.end(), judge_flags.begin(), judge_flags.end());
   args.insert(args.end(), in.extra_flags.begin(), in.extra_flags.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
