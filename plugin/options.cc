@@ -12,7 +12,8 @@ constexpr char kDescription[] =
     "Exit status of run and wait: the program's own (0-123); 124 time limit exceeded; 125 the "
     "run could not be run (platform failure such as PodFailed or QueueTimeout, the API "
     "unreachable, no permission, bad flags); 126 invalid spec; 128+N killed by signal N "
-    "(137: memory limit exceeded); 130 interrupted (Ctrl-C).";
+    "(137: memory limit exceeded); 130 interrupted (Ctrl-C). With --tests: 0 when every case "
+    "is Accepted, 1 when not.";
 
 // --kubeconfig, --context, -n (and -A, -o where they mean something) on each subcommand, as
 // kubectl takes them.
@@ -59,6 +60,11 @@ absl::StatusOr<Invocation> ParseArgs(int argc, const char* const* argv) {
                   "name prefix (default: the file's name and a dash)")
       ->excludes(name);
   run->add_flag("--keep", r.keep, "keep the CodeRun when done or interrupted (default: delete it)");
+  run->add_option("--tests", r.tests_file,
+                  "judge mode: a YAML file of test cases (a list, or tests:, compare:, "
+                  "stopOnFirstFailure:); prints a verdict per case")
+      ->check(CLI::ExistingFile)
+      ->excludes("--stdin");
   AddConnectionFlags(run, inv, &output);
 
   CLI::App* get = app.add_subcommand("get", "list CodeRuns, or show one");

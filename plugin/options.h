@@ -38,6 +38,8 @@ struct RunSpec {
   std::string name;           // --name; else generateName
   std::string generate_name;  // --generate-name; default "<file's stem>-"
   bool keep = false;          // --keep: leave the CodeRun when done or interrupted
+  // --tests FILE.yaml: judge mode (docs/judge-mode.md); the cases carry their own stdin.
+  std::string tests_file;
 };
 
 struct Invocation {

@@ -1,5 +1,7 @@
 #include "plugin/outcome.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "api/coderun.h"
 
@@ -26,6 +28,25 @@ bool BoolAt(const json& object, const char* pointer) {
   return v.is_boolean() && v.get<bool>();
 }
 
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 3, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
 bool IsFinished(const json& run) {
   const std::string phase = StringAt(run, "/status/phase");
   return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed;
@@ -35,6 +56,10 @@ int ExitCodeFor(const json& run) {
   const std::string reason = StringAt(run, "/status/reason");
   const long long exit_code = IntAt(run, "/status/exitCode");
   const long long signal = IntAt(run, "/status/signal");
+  // A judge run the platform completed: whether every case passed.
+  if (reason == api::kReasonCompleted && run.contains(json::json_pointer("/status/testsTotal"))) {
+    return StringAt(run, "/status/verdict") == "Accepted" ? 0 : kExitTestsFailed;
+  }
   if (reason == api::kReasonCompleted) return 0;
   if (reason == api::kReasonTimeLimitExceeded) return kExitTimeLimit;
   if (reason == api::kReasonMemoryLimitExceeded) return kExitMemoryLimit;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 
@@ -19,6 +20,7 @@ inline constexpr int kExitInvalidSpec = 126;  // InvalidSpec, or the schema refu
 inline constexpr int kExitSignalBase = 128;   // Killed by signal N: 128+N
 inline constexpr int kExitMemoryLimit = 137;  // MemoryLimitExceeded: 128+SIGKILL, as a shell shows an OOM kill
 inline constexpr int kExitInterrupted = 130;  // Ctrl-C: 128+SIGINT
+inline constexpr int kExitTestsFailed = 1;    // a judge run with a case not Accepted
 
 // True when status.phase is Succeeded or Failed (a terminal status is never rewritten).
 bool IsFinished(const json& run);
@@ -34,6 +36,10 @@ std::string EndingNote(const json& run);
 // "Pending: Unschedulable: 0/1 nodes are available: ...". "" before the controller's first
 // status.
 std::string ProgressLine(const json& run);
+
+// Rows as kubectl prints a table: each column padded to its widest cell plus three spaces,
+// no trailing spaces, one line per row.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 
 // A string, integer or boolean field at a JSON Pointer, or the default.
 std::string StringAt(const json& object, const char* pointer);

@@ -23,6 +23,12 @@ TEST(OutcomeTest, ExitCodesMeanWhatAShellExpects) {
   EXPECT_EQ(ExitCodeFor(Finished("Failed", "InvalidSpec")), kExitInvalidSpec);
   EXPECT_EQ(ExitCodeFor(Finished("Failed", "PodFailed")), kExitCouldNotRun);
   EXPECT_EQ(ExitCodeFor(Finished("Failed", "QueueTimeout")), kExitCouldNotRun);
+  // A judge run: every case Accepted, or not.
+  EXPECT_EQ(ExitCodeFor(Finished("Succeeded", "Completed",
+                                 {{"verdict", "Accepted"}, {"testsTotal", 2}})), 0);
+  EXPECT_EQ(ExitCodeFor(Finished("Succeeded", "Completed",
+                                 {{"verdict", "TimeLimitExceeded"}, {"testsTotal", 2}})),
+            kExitTestsFailed);
   // Nothing this version does not know is ever a success.
   EXPECT_EQ(ExitCodeFor(Finished("Failed", "SomethingNew")), kExitCouldNotRun);
   EXPECT_EQ(ExitCodeFor(Finished("Failed", "NonZeroExit", {{"exitCode", 0}})), kExitCouldNotRun);

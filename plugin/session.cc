@@ -14,6 +14,7 @@
 #include "kube/errors.h"
 #include "kube/kubeconfig.h"
 #include "plugin/outcome.h"
+#include "plugin/tests_file.h"
 #include "yaml-cpp/yaml.h"
 
 namespace coderun::plugin {
@@ -47,23 +48,6 @@ std::string AgeOf(const json& object) {
 std::string ExitColumn(const json& run) {
   if (!run.contains(json::json_pointer("/status/exitCode"))) return "";
   return std::to_string(IntAt(run, "/status/exitCode"));
-}
-
-// Columns padded to their widest cell plus three spaces, as kubectl's printer.
-void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 3, ' ');
-    }
-    out << line << "\n";
-  }
 }
 
 // What kubectl prints: no managedFields.
@@ -219,7 +203,15 @@ absl::StatusOr<json> Session::BuildCodeRun(const RunSpec& spec) {
   absl::StatusOr<std::string> code = kube::ReadFileToString(spec.file);
   if (!code.ok()) return code.status();
   std::string input;
-  const bool from_ours = spec.stdin_file ? *spec.stdin_file == "-" : !io_.in_is_tty;
+  std::optional<json> judge;
+  if (!spec.tests_file.empty()) {
+    absl::StatusOr<json> read = ReadTestsFile(spec.tests_file);
+    if (!read.ok()) return read.status();
+    judge = *std::move(read);
+  }
+  // A judge run's cases carry their own stdin; ours is never read then.
+  const bool from_ours =
+      !judge && (spec.stdin_file ? *spec.stdin_file == "-" : !io_.in_is_tty);
   if (from_ours) {
     input.assign(std::istreambuf_iterator<char>(io_.in), std::istreambuf_iterator<char>());
   } else if (spec.stdin_file) {
@@ -247,6 +239,7 @@ absl::StatusOr<json> Session::BuildCodeRun(const RunSpec& spec) {
   if (spec.pids) limits["pids"] = *spec.pids;
   if (spec.output_bytes) limits["outputBytes"] = *spec.output_bytes;
   if (!limits.empty()) s["limits"] = std::move(limits);
+  if (judge) s.update(*judge);
   return run;
 }
 
@@ -357,6 +350,14 @@ absl::StatusOr<json> Session::WaitFinished(json run, const Context& ctx) {
 }
 
 void Session::PrintOutput(const json& run) {
+  if (run.contains(json::json_pointer("/status/testsTotal"))) {
+    io_.out << VerdictTable(run);
+    io_.out.flush();
+    if (const std::string note = EndingNote(run); !note.empty()) {
+      io_.err << "coderun: " << note << "\n";
+    }
+    return;
+  }
   io_.out << StringAt(run, "/status/stdout");
   io_.out.flush();
   io_.err << StringAt(run, "/status/stderr");
@@ -459,7 +460,7 @@ int Session::Get(const Invocation& inv) {
     }
     rows.push_back(std::move(row));
   }
-  PrintTable(io_.out, rows);
+  io_.out << FormatTable(rows);
   return failed ? 1 : 0;
 }
 

@@ -353,6 +353,29 @@ TEST_F(SessionTest, DeleteReportsEachName) {
   EXPECT_EQ(Stored(), 0u);
 }
 
+TEST_F(SessionTest, JudgeRunsPrintAVerdictPerCaseAndExit1UnlessAllAreAccepted) {
+  const std::string tests = ::testing::TempDir() + "/cases.yaml";
+  Write(tests, "- {name: one, stdin: \"1\\n\", expectedStdout: \"1\\n\"}\n"
+               "- {name: two, stdin: \"2\\n\", expectedStdout: \"2\\n\"}\n");
+  FakeController controller(client_, Ends(json::parse(R"({"phase": "Succeeded",
+      "reason": "Completed", "exitCode": 0, "verdict": "WrongAnswer", "testsPassed": 1,
+      "testsTotal": 2, "tests": [
+        {"name": "one", "verdict": "Accepted", "usage": {"wallMillis": 5}},
+        {"name": "two", "verdict": "WrongAnswer", "usage": {"wallMillis": 6},
+         "message": "line 1: expected \"2\", got \"3\""}]})")));
+  in_.str("never read");
+  in_is_tty_ = false;
+  Invocation inv = RunOf(program_);
+  inv.run.tests_file = tests;
+  EXPECT_EQ(Execute(inv), kExitTestsFailed);
+  const json seen = controller.seen();
+  EXPECT_EQ(seen["spec"]["tests"][1], json::parse(R"({"name": "two", "stdin": "2\n",
+      "expectedStdout": "2\n"})"));
+  EXPECT_FALSE(seen["spec"].contains("stdin"));
+  EXPECT_THAT(out_.str(), HasSubstr("two    WrongAnswer   6 ms   line 1: expected \"2\", got \"3\"\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("1/2 passed: WrongAnswer\n"));
+}
+
 TEST(GenerateNameTest, FileNamesBecomeDnsLabels) {
   EXPECT_EQ(GenerateNameFor("/a/b/Hello_World.py"), "hello-world-");
   EXPECT_EQ(GenerateNameFor("solve.v2.py"), "solve-v2-");
