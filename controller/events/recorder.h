@@ -29,6 +29,7 @@ inline constexpr char kForeignPod[] = "ForeignPod";
 inline constexpr char kForeignSecret[] = "ForeignSecret";
 inline constexpr char kWorkloadCreated[] = "WorkloadCreated";  // queued in Kueue
 inline constexpr char kForeignWorkload[] = "ForeignWorkload";
+inline constexpr char kJudgeVerdict[] = "JudgeVerdict";  // "3/5 passed: WrongAnswer"
 inline constexpr char kEvicted[] = "Evicted";  // by Kueue, while the run's Pod lived
 
 struct ObjectRef {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "api/coderun.h"
@@ -61,15 +62,68 @@ static json ObjectMeta(const CodeRun& run) {
           {"ownerReferences", json::array({OwnerReference(run)})}};
 }
 
-RunInput MakeRunInput(const json& spec) {
-  auto text = [&](const char* key) {
-    auto it = spec.find(key);
-    return it != spec.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
+namespace {
+
+std::string Text(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json Args(const json& obj) {
+  auto it = obj.find("args");
+  return it != obj.end() && it->is_array() ? *it : json::array();
+}
+
+const json& Tests(const json& spec) {
+  static const json kNone = json::array();
+  auto it = spec.find("tests");
+  return it != spec.end() && it->is_array() ? *it : kNone;
+}
+
+// The Secret's tests.json: each case's name, stdin, args and timeout, nothing else.
+std::string TestsJson(const json& spec, std::int64_t default_timeout_seconds) {
+  const json& tests = Tests(spec);
+  if (tests.empty()) return "";
+  json out = json::array();
+  for (const json& t : tests) {
+    if (!t.is_object()) continue;
+    auto timeout = t.find("timeoutSeconds");
+    out.push_back({{"name", Text(t, "name")},
+                   {"stdin", Text(t, "stdin")},
+                   {"args", Args(t)},
+                   {"timeoutSeconds", timeout != t.end() && timeout->is_number_integer()
+                                          ? timeout->get<std::int64_t>()
+                                          : default_timeout_seconds}});
+  }
+  return out.dump();
+}
+
+bool IsDnsLabel(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  return std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-'; });
+}
+
+std::optional<std::string> ArgsProblem(const json& obj, const std::string& field) {
+  const json args = Args(obj);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const json& a = args[i];
+    if (a.is_string() && a.get_ref<const std::string&>().find('\0') != std::string::npos) {
+      return absl::StrCat(field, "[", i, "] contains a NUL byte, which no program argument can hold");
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+RunInput MakeRunInput(const json& spec, std::int64_t default_timeout_seconds) {
   RunInput in;
-  in.code = text("code");
-  in.stdin_data = text("stdin");
-  in.args_json = (spec.contains("args") && spec["args"].is_array() ? spec["args"] : json::array()).dump();
+  in.code = Text(spec, "code");
+  in.stdin_data = Text(spec, "stdin");
+  in.args_json = Args(spec).dump();
+  in.tests_json = TestsJson(spec, default_timeout_seconds);
   unsigned char random[16];
   if (RAND_bytes(random, sizeof(random)) != 1) {
     // No entropy (never seen on Linux): a nonce from the clock still binds the digest; it
@@ -78,33 +132,53 @@ RunInput MakeRunInput(const json& spec) {
     std::memcpy(random, &now, std::min(sizeof(now), sizeof(random)));
   }
   in.nonce = Hex(random, sizeof(random));
-  in.digest = api::InputDigest(in.nonce, in.code, in.stdin_data, in.args_json);
+  in.digest = api::InputDigest(in.nonce, in.code, in.stdin_data, in.args_json, in.tests_json);
   return in;
 }
 
 std::optional<std::string> InputProblem(const json& spec) {
-  auto args = spec.find("args");
-  if (args == spec.end() || !args->is_array()) return std::nullopt;
-  for (size_t i = 0; i < args->size(); ++i) {
-    const json& a = (*args)[i];
-    if (a.is_string() && a.get_ref<const std::string&>().find('\0') != std::string::npos) {
-      return absl::StrCat("spec.args[", i, "] contains a NUL byte, which no program argument can hold");
+  if (auto bad = ArgsProblem(spec, "spec.args")) return bad;
+  const json& tests = Tests(spec);
+  std::set<std::string> names;
+  for (size_t i = 0; i < tests.size(); ++i) {
+    const json& t = tests[i];
+    const std::string field = absl::StrCat("spec.tests[", i, "]");
+    if (!t.is_object()) return absl::StrCat(field, ": not an object");
+    const std::string name = Text(t, "name");
+    if (!IsDnsLabel(name)) {
+      return absl::StrCat(field, ".name: \"", name.substr(0, 64),
+                          "\" is not a DNS label (lowercase letters, digits and '-', at most 63)");
     }
+    if (!names.insert(name).second) {
+      return absl::StrCat(field, ".name: \"", name, "\" names another case too");
+    }
+    if (auto bad = ArgsProblem(t, field + ".args")) return bad;
   }
   return std::nullopt;
 }
 
+std::optional<std::string> SecretProblem(const RunInput& in) {
+  const size_t total = in.code.size() + in.stdin_data.size() + in.args_json.size() +
+                       in.tests_json.size() + in.nonce.size();
+  if (total <= kSecretDataLimitBytes) return std::nullopt;
+  return absl::StrCat("the run's input (code, stdin, args", in.tests_json.empty() ? "" : " and the test cases' stdin and args",
+                      ") takes ", total, " bytes in its Secret, above the ", kSecretDataLimitBytes,
+                      " bytes a Secret may hold");
+}
+
 json BuildSecret(const CodeRun& run, const RunInput& input) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Secret"},
-          {"metadata", ObjectMeta(run)},
-          {"type", "Opaque"},
-          {"immutable", true},
-          {"stringData",
-           {{"code", input.code},
-            {"stdin", input.stdin_data},
-            {"args.json", input.args_json},
-            {"nonce", input.nonce}}}};
+  json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", ObjectMeta(run)},
+                 {"type", "Opaque"},
+                 {"immutable", true},
+                 {"stringData",
+                  {{"code", input.code},
+                   {"stdin", input.stdin_data},
+                   {"args.json", input.args_json},
+                   {"nonce", input.nonce}}}};
+  if (!input.tests_json.empty()) secret["stringData"]["tests.json"] = input.tests_json;
+  return secret;
 }
 
 std::string RuntimeClassFor(const std::string& language, const Settings& settings) {
@@ -139,16 +213,23 @@ json RunnerResources(const ValidLimits& limits, const Settings& s) {
 json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
               std::int64_t run_uid, const std::string& input_digest) {
   const std::string name = PodName(run.name, run.uid);
+  json args = {absl::StrCat("--input-dir=", kInputMountPath),
+               absl::StrCat("--timeout-seconds=", limits.timeout_seconds),
+               absl::StrCat("--pids=", limits.pids),
+               absl::StrCat("--output-bytes=",
+                            limits.judge ? limits.judge->case_share_bytes : limits.output_bytes),
+               absl::StrCat("--input-digest=", input_digest)};
+  if (limits.judge) {
+    args.push_back("--tests");
+    args.push_back(absl::StrCat("--case-stdout-bytes=", limits.judge->case_stdout_bytes));
+    if (run.judge.stop_on_first_failure) args.push_back("--stop-on-failure");
+  }
   json container = {
       {"name", api::kRunnerContainer},
       {"image", s.runner_image},
       {"imagePullPolicy", "IfNotPresent"},
       {"command", {kRunnerPath}},
-      {"args",
-       {absl::StrCat("--input-dir=", kInputMountPath),
-        absl::StrCat("--timeout-seconds=", limits.timeout_seconds),
-        absl::StrCat("--pids=", limits.pids), absl::StrCat("--output-bytes=", limits.output_bytes),
-        absl::StrCat("--input-digest=", input_digest)}},
+      {"args", std::move(args)},
       {"resources", RunnerResources(limits, s)},
       {"securityContext",
        {{"allowPrivilegeEscalation", false},
@@ -166,7 +247,7 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
       {"metadata", ObjectMeta(run)},
       {"spec",
        {{"restartPolicy", "Never"},
-        {"activeDeadlineSeconds", limits.timeout_seconds + s.deadline_margin_seconds},
+        {"activeDeadlineSeconds", DeadlineSeconds(limits, s)},
         {"automountServiceAccountToken", false},
         {"enableServiceLinks", false},
         {"hostNetwork", false},

@@ -30,18 +30,30 @@ kube::json OwnerReference(const CodeRun& run);
 // (api/input_digest.h), so a Secret replaced after the controller created it is never
 // run. The random `nonce` (also in the Secret) keeps the digest, which anyone who may read
 // Pods sees, from confirming a guess at a run's code or stdin.
+// A judge run's `tests_json` (the Secret's tests.json) is a JSON array with one object per
+// case of spec.tests, in order: {"name", "stdin", "args", "timeoutSeconds"}, all four always
+// present (args [] when unset; timeoutSeconds the case's, else limits.timeoutSeconds).
+// Expected outputs are never part of it. "" for a plain run.
 struct RunInput {
-  std::string code, stdin_data, args_json, nonce, digest;
+  std::string code, stdin_data, args_json, tests_json, nonce, digest;
 };
-// From the full CodeRun `spec`, with a fresh random nonce.
-RunInput MakeRunInput(const kube::json& spec);
+// From the full CodeRun `spec`, with a fresh random nonce. `default_timeout_seconds` is
+// limits.timeoutSeconds (a judge case's timeout where it has none).
+RunInput MakeRunInput(const kube::json& spec, std::int64_t default_timeout_seconds);
 
 // What makes a spec impossible to run that the schema may not have refused (an object stored
-// before the schema said so): an argument holding a NUL byte, which no argv can carry.
-// nullopt if none; else one line naming the field.
+// before the schema said so): an argument holding a NUL byte, which no argv can carry; test
+// cases without a name, with a name that is not a DNS label, or with a name another case
+// has. nullopt if none; else one line naming the field.
 std::optional<std::string> InputProblem(const kube::json& spec);
 
-// The per-run Secret: keys "code", "stdin", "args.json" and "nonce".
+// What a Secret's data may hold in total (the apiserver's limit, 1 MiB).
+inline constexpr size_t kSecretDataLimitBytes = 1 << 20;
+// nullopt when `input` fits one Secret; else one line saying by how much it does not.
+std::optional<std::string> SecretProblem(const RunInput& input);
+
+// The per-run Secret: keys "code", "stdin", "args.json" and "nonce", and "tests.json" for a
+// judge run.
 kube::json BuildSecret(const CodeRun& run, const RunInput& input);
 
 // The runtimeClassName for runs of `language` ("" = none).
@@ -58,6 +70,9 @@ void AddPlacement(const CodeRun& run, const Settings& settings, kube::json& pod_
 // The run's Pod. `run_uid` is the Linux UID allocated for this run; `input_digest` is
 // RunInput::digest, passed to the runner as --input-digest. Placement (runtime class, node
 // selector, tolerations, priority class, image pull secrets) comes from `settings` only.
+// A judge run (limits.judge) adds --tests, --case-stdout-bytes and, with
+// spec.stopOnFirstFailure, --stop-on-failure; its --output-bytes is each case's stderr cap
+// and its deadline covers every case (DeadlineSeconds).
 kube::json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& settings,
                     std::int64_t run_uid, const std::string& input_digest);
 

@@ -88,7 +88,7 @@ TEST(BuildPodTest, CpuRequestFollowsTheRatio) {
 TEST(BuildPodTest, NeverPutsCodeInArgvOrEnv) {
   json pod = BuildPod(SampleRun(), Limits(), Settings{}, 200000, kDigest);
   std::string dumped = pod.dump();
-  RunInput input = MakeRunInput({{"code", "print('SECRET-CODE')"}, {"stdin", "SECRET-IN"}});
+  RunInput input = MakeRunInput({{"code", "print('SECRET-CODE')"}, {"stdin", "SECRET-IN"}}, 10);
   json secret = BuildSecret(SampleRun(), input);
   EXPECT_EQ(dumped.find("SECRET"), std::string::npos);
   EXPECT_EQ(secret["stringData"]["code"], "print('SECRET-CODE')");
@@ -100,8 +100,8 @@ TEST(BuildPodTest, NeverPutsCodeInArgvOrEnv) {
 
 TEST(RunInputTest, DigestBindsTheSecretToThePodAndHidesGuessesBehindANonce) {
   const json spec = {{"code", "print(input())"}, {"stdin", "42\n"}, {"args", {"a", "b"}}};
-  RunInput a = MakeRunInput(spec);
-  RunInput b = MakeRunInput(spec);
+  RunInput a = MakeRunInput(spec, 10);
+  RunInput b = MakeRunInput(spec, 10);
   EXPECT_EQ(a.args_json, R"(["a","b"])");
   EXPECT_EQ(a.nonce.size(), 32u);
   EXPECT_NE(a.nonce, b.nonce) << "a fresh nonce per Secret";
@@ -110,6 +110,89 @@ TEST(RunInputTest, DigestBindsTheSecretToThePodAndHidesGuessesBehindANonce) {
   EXPECT_NE(a.digest, api::InputDigest(a.nonce, "print(7)", a.stdin_data, a.args_json));
   json pod = BuildPod(SampleRun(), Limits(), Settings{}, 200000, a.digest);
   EXPECT_EQ(pod["spec"]["containers"][0]["args"].back(), "--input-digest=" + a.digest);
+}
+
+// A plain run's Secret, arguments and deadline are what they were before judge mode.
+TEST(RunInputTest, PlainRunHasNoTestsKeyAndTheFourFieldDigest) {
+  RunInput in = MakeRunInput({{"code", "print(1)"}, {"stdin", "x"}}, 10);
+  EXPECT_EQ(in.tests_json, "");
+  EXPECT_EQ(in.digest, api::InputDigest(in.nonce, in.code, in.stdin_data, in.args_json));
+  EXPECT_FALSE(BuildSecret(SampleRun(), in)["stringData"].contains("tests.json"));
+  json pod = BuildPod(SampleRun(), Limits(), Settings{}, 200000, in.digest);
+  EXPECT_EQ(pod["spec"]["containers"][0]["args"],
+            json({"--input-dir=/coderun/input", "--timeout-seconds=10", "--pids=50",
+                  "--output-bytes=65536", "--input-digest=" + in.digest}));
+  EXPECT_EQ(pod["spec"]["activeDeadlineSeconds"], 10 + Settings{}.deadline_margin_seconds);
+}
+
+const json kJudgeSpec = {
+    {"code", "print(sum(map(int, input().split())))"},
+    {"limits", {{"timeoutSeconds", 3}}},
+    {"tests",
+     {{{"name", "small"}, {"stdin", "1 2\n"}, {"expectedStdout", "EXPECTED-3\n"}},
+      {{"name", "big"},
+       {"stdin", "5 6\n"},
+       {"args", {"-v"}},
+       {"timeoutSeconds", 7},
+       {"expectedStdout", "EXPECTED-11\n"}}}}};
+
+TEST(RunInputTest, JudgeRunSecretCarriesEachCasesInputButNeverAnExpectedOutput) {
+  RunInput in = MakeRunInput(kJudgeSpec, 3);
+  EXPECT_EQ(json::parse(in.tests_json),
+            json::parse(R"([{"name":"small","stdin":"1 2\n","args":[],"timeoutSeconds":3},
+                            {"name":"big","stdin":"5 6\n","args":["-v"],"timeoutSeconds":7}])"));
+  EXPECT_EQ(in.digest,
+            api::InputDigest(in.nonce, in.code, in.stdin_data, in.args_json, in.tests_json));
+  EXPECT_NE(in.digest, api::InputDigest(in.nonce, in.code, in.stdin_data, in.args_json));
+  json secret = BuildSecret(SampleRun(), in);
+  EXPECT_EQ(secret["stringData"]["tests.json"], in.tests_json);
+  EXPECT_EQ(secret.dump().find("EXPECTED"), std::string::npos);
+}
+
+TEST(BuildPodTest, JudgeRunGetsTheTestsFlagsPerCaseCapsAndADeadlineForEveryCase) {
+  CodeRun run = SampleRun();
+  run.judge.cases = 2;
+  run.judge.stop_on_first_failure = true;
+  ValidLimits limits = Limits();
+  limits.judge = JudgeLimits{2, 65536, 16384, 12};
+  json pod = BuildPod(run, limits, Settings{}, 200000, kDigest);
+  EXPECT_EQ(pod["spec"]["containers"][0]["args"],
+            json({"--input-dir=/coderun/input", "--timeout-seconds=10", "--pids=50",
+                  "--output-bytes=16384", "--input-digest=" + kDigest, "--tests",
+                  "--case-stdout-bytes=65536", "--stop-on-failure"}));
+  EXPECT_EQ(pod["spec"]["activeDeadlineSeconds"], 12 + Settings{}.deadline_margin_seconds);
+  EXPECT_EQ(pod.dump().find("EXPECTED"), std::string::npos);
+  run.judge.stop_on_first_failure = false;
+  json args = BuildPod(run, limits, Settings{}, 200000, kDigest)["spec"]["containers"][0]["args"];
+  EXPECT_EQ(args.back(), "--case-stdout-bytes=65536");
+}
+
+TEST(RunInputTest, TestCaseNamesMustBeUniqueDnsLabelsWithoutNulArguments) {
+  EXPECT_FALSE(InputProblem(kJudgeSpec).has_value());
+  json dup = kJudgeSpec;
+  dup["tests"][1]["name"] = "small";
+  EXPECT_NE(InputProblem(dup).value_or("").find("spec.tests[1].name: \"small\" names another"),
+            std::string::npos);
+  json bad = kJudgeSpec;
+  bad["tests"][0]["name"] = "Small_1";
+  EXPECT_NE(InputProblem(bad).value_or("").find("spec.tests[0].name"), std::string::npos);
+  bad["tests"][0].erase("name");
+  EXPECT_NE(InputProblem(bad).value_or("").find("spec.tests[0].name"), std::string::npos);
+  json nul = kJudgeSpec;
+  nul["tests"][1]["args"] = {std::string("a\0b", 3)};
+  EXPECT_NE(InputProblem(nul).value_or("").find("spec.tests[1].args[0]"), std::string::npos);
+}
+
+TEST(RunInputTest, InputOverTheSecretsMiBIsASecretProblem) {
+  json spec = kJudgeSpec;
+  spec["code"] = std::string(262144, 'c');
+  spec["stdin"] = std::string(262144, 's');
+  EXPECT_FALSE(SecretProblem(MakeRunInput(spec, 3)).has_value());
+  // Control characters take 6 bytes each in tests.json.
+  spec["tests"][0]["stdin"] = std::string(100000, '\x01');
+  auto problem = SecretProblem(MakeRunInput(spec, 3));
+  ASSERT_TRUE(problem.has_value());
+  EXPECT_NE(problem->find("1048576"), std::string::npos) << *problem;
 }
 
 TEST(RunInputTest, ArgumentWithNulIsAnInputProblem) {

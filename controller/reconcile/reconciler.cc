@@ -9,6 +9,8 @@
 #include "common/status_macros.h"
 #include "kube/errors.h"
 #include "kube/object.h"
+#include "judge/verdict.h"
+#include "reconcile/judging.h"
 #include "reconcile/kueue.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/output.h"
@@ -61,6 +63,11 @@ absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry) {
                    registry.AddHistogram("coderun_run_duration_seconds",
                                          "Seconds from a run's startTime to its completionTime.",
                                          kRunDurationBuckets));
+  ASSIGN_OR_RETURN(m.test_verdicts,
+                   registry.AddCounter("coderun_test_verdicts_total",
+                                       "Test cases of finished judge runs, by verdict (counted "
+                                       "once per run).",
+                                       {"verdict"}));
   ASSIGN_OR_RETURN(m.run_latency,
                    registry.AddHistogram("coderun_run_latency_seconds",
                                          "Seconds from a run's creation to its completionTime "
@@ -251,19 +258,33 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   // can produce, must fit what the store accepts, or the final status could never be
   // written.
   const size_t stored = StoredSize(*full);
-  const size_t worst = stored + 2 * static_cast<size_t>(limits.output_bytes + 2) + kStatusOverheadBytes;
+  // A judge run's top-level streams stay empty; its cases' share the output budget.
+  const size_t output = limits.judge ? JudgeStatusBytes(*limits.judge)
+                                     : 2 * static_cast<size_t>(limits.output_bytes + 2);
+  const size_t worst = stored + output + kStatusOverheadBytes;
   if (worst > kStoreLimitBytes) {
     return WriteStatus(
         run,
         FailedStatus(api::kReasonInvalidSpec,
-                     absl::StrCat("the CodeRun takes ", stored, " bytes as the apiserver stores it; "
+                     limits.judge
+                         ? absl::StrCat("the CodeRun takes ", stored,
+                                        " bytes as the apiserver stores it; with its ",
+                                        limits.judge->cases, " test cases' results (up to ", output,
+                                        " bytes) its final status could exceed the ",
+                                        kStoreLimitBytes,
+                                        " bytes the store accepts: shorten code, stdin, the "
+                                        "test cases or annotations, or use fewer test cases")
+                         : absl::StrCat("the CodeRun takes ", stored, " bytes as the apiserver stores it; "
                                   "with up to 2 x limits.outputBytes (", limits.output_bytes,
                                   ") of output its final status could exceed the ", kStoreLimitBytes,
                                   " bytes the store accepts: shorten code, stdin, args or "
                                   "annotations, or lower limits.outputBytes")),
         "invalid");
   }
-  RunInput input = MakeRunInput((*full)["spec"]);
+  RunInput input = MakeRunInput((*full)["spec"], limits.timeout_seconds);
+  if (std::optional<std::string> too_big = SecretProblem(input)) {
+    return WriteStatus(run, FailedStatus(api::kReasonInvalidSpec, *too_big), "invalid");
+  }
   if (auto s = CreateSecret(run, input); !s.ok()) {
     if (kube::IsQuotaExceeded(s)) return quota_wait(s);
     if (kube::IsForbidden(s) || kube::IsInvalid(s)) {
@@ -359,7 +380,7 @@ Result Reconciler::NameTaken(const CodeRun& run, const std::string& pod_name) {
 }
 
 Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits) {
-  RunStatus desired = ObservePod(pod, limits.timeout_seconds + settings_.deadline_margin_seconds);
+  RunStatus desired = ObservePod(pod, DeadlineSeconds(limits, settings_));
   desired.pod_uid = pod.uid;  // recorded if a restart kept the creating process from it
   if (desired.phase == api::kPhasePending) {
     return Waiting(run, desired.reason, desired.message,
@@ -372,6 +393,7 @@ Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits
   if (desired.Terminal() && !platform_failure && !run.Terminal()) {
     if (pod.terminated) {
       auto completed = WithReport(run, pod, limits, std::move(desired));
+      if (!completed.ok() && kube::IsNotFound(completed.status())) return Done("noop");  // gone
       if (!completed.ok()) return Error(completed.status());
       desired = std::move(*completed);
     } else {
@@ -387,10 +409,13 @@ Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits
 absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& pod,
                                                  const ValidLimits& limits, RunStatus from_pod) {
   auto log = client_.PodLog(ctx_, run.ns, pod.name, api::kRunnerContainer,
-                            static_cast<long>(api::MaxFrameBytes(limits.output_bytes)));
+                            static_cast<long>(ReportLimitBytes(limits)));
   std::string problem;
   if (log.ok()) {
     auto report = api::ParseReport(*log, &problem);
+    if (report && limits.judge && report->runner_error.empty()) {
+      return WithVerdicts(run, pod, *report, limits, std::move(from_pod));
+    }
     if (report) return FromReport(pod, *report, limits.output_bytes);
     problem = absl::StrCat("runner report unreadable: ", problem);
   } else {
@@ -403,6 +428,33 @@ absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& 
   }
   log::Warn("no runner report", {{"coderun", run.Key()}, {"why", problem}});
   return WithoutReport(std::move(from_pod), problem);
+}
+
+absl::StatusOr<RunStatus> Reconciler::WithVerdicts(const CodeRun& run, const Pod& pod,
+                                                   const api::Report& report,
+                                                   const ValidLimits& limits,
+                                                   RunStatus from_pod) {
+  // The expected outputs are read now, never cached, never in the Pod.
+  static const kube::DropKeys drop = {"/metadata/managedFields", "/metadata/annotations",
+                                      "/spec/code", "/spec/stdin", "/spec/args", "/status"};
+  auto full = client_.Get(ctx_, kube::kCodeRuns, run.ns, run.name, drop);
+  if (!full.ok()) return full.status();
+  if ((*full)["metadata"].value("uid", "") != run.uid) {
+    return absl::NotFoundError(absl::StrCat("CodeRun ", run.Key(), " was replaced"));
+  }
+  absl::StatusOr<JudgeStatus> judged = JudgeReport(run, (*full)["spec"], report, limits);
+  if (!judged.ok()) {
+    const std::string problem = absl::StrCat("runner report unusable: ", judged.status().message());
+    log::Warn("no runner report", {{"coderun", run.Key()}, {"why", problem}});
+    return WithoutReport(std::move(from_pod), problem);
+  }
+  RunStatus st = FromReport(pod, report, limits.output_bytes);
+  if (st.phase == api::kPhaseSucceeded) {
+    st.exit_code = 0;
+    st.message = JudgeSummary(*judged);
+  }
+  st.judge = std::move(*judged);
+  return st;
 }
 
 Result Reconciler::PodMissing(const CodeRun& run) {
@@ -631,6 +683,10 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
     Event(run, "Warning",
           desired.reason == api::kReasonInvalidSpec ? events::kInvalidSpec : events::kRunFailed, summary);
   }
+  if (desired.judge) {
+    Event(run, desired.judge->verdict == judge::VerdictName(judge::Verdict::kAccepted) ? "Normal" : "Warning",
+          events::kJudgeVerdict, JudgeSummary(*desired.judge));
+  }
   if (auto s = Cleanup(run); !s.ok()) return Error(s);
   if (auto s = FinishWorkload(run, desired.phase == api::kPhaseSucceeded, summary); !s.ok()) {
     return Error(s);
@@ -650,15 +706,29 @@ absl::StatusOr<kube::json> Reconciler::PatchStatus(const CodeRun& run, const Run
     RunStatus smaller = desired;
     std::string why;
     if (attempt < 2 && smaller.output) {
-      RunOutput& o = *smaller.output;
-      const size_t keep = attempt == 0 ? std::max(o.stdout_text.size(), o.stderr_text.size()) / 4 : 0;
-      o.stdout_truncated |= CutToEncodedSize(o.stdout_text, keep);
-      o.stderr_truncated |= CutToEncodedSize(o.stderr_text, keep);
+      // A judge run's cases' streams shrink alike (each to a quarter of the largest's).
+      std::vector<RunOutput*> outputs = {&*smaller.output};
+      if (smaller.judge) {
+        for (CaseStatus& c : smaller.judge->cases) {
+          if (c.output) outputs.push_back(&*c.output);
+        }
+      }
+      size_t largest = 0;
+      for (const RunOutput* o : outputs) {
+        largest = std::max({largest, o->stdout_text.size(), o->stderr_text.size()});
+      }
+      const size_t keep = attempt == 0 ? largest / 4 : 0;
+      for (RunOutput* o : outputs) {
+        o->stdout_truncated |= CutToEncodedSize(o->stdout_text, keep);
+        o->stderr_truncated |= CutToEncodedSize(o->stderr_text, keep);
+      }
       why = keep == 0 ? "output dropped" : absl::StrCat("output cut to ", keep, " bytes per stream");
     } else {
       smaller.output.reset();
       smaller.message.clear();
-      why = "output and details dropped";
+      if (smaller.judge) smaller.judge->cases.clear();
+      why = smaller.judge ? "output and details (the test cases' results) dropped"
+                          : "output and details dropped";
     }
     smaller.message = absl::StrCat(smaller.message, smaller.message.empty() ? "" : "; ", why,
                                    ": the CodeRun would have exceeded the size the apiserver "
@@ -696,6 +766,11 @@ void Reconciler::CountFinished(const CodeRun& run, const RunStatus& desired,
                                std::int64_t completed) {
   if (metrics_.runs_finished) {
     metrics_.runs_finished->WithLabels({desired.phase, desired.reason}).Inc();
+  }
+  if (metrics_.test_verdicts && desired.judge) {
+    for (const CaseStatus& c : desired.judge->cases) {
+      metrics_.test_verdicts->WithLabels({c.verdict}).Inc();
+    }
   }
   if (metrics_.run_latency && run.creation_time > 0) {
     metrics_.run_latency->WithLabels().Observe(

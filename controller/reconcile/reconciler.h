@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "api/report.h"
 #include "common/clock.h"
 #include "common/context.h"
 #include "events/recorder.h"
@@ -50,11 +51,15 @@ struct Result {
 std::string NetworkPolicyKey(const std::string& ns);
 
 // The reconciler's metric families: coderun_runs_finished_total{phase,reason}, counted once
-// per run when its terminal status is written, and coderun_run_duration_seconds (startTime
+// per run when its terminal status is written, coderun_test_verdicts_total{verdict} (judge
+// runs' cases, counted with it), and coderun_run_duration_seconds (startTime
 // to completionTime) for runs that started, and coderun_run_latency_seconds (creation to
 // completionTime, every finished run). Null families record nothing.
 struct ReconcilerMetrics {
   metrics::CounterFamily* runs_finished = nullptr;
+  // coderun_test_verdicts_total{verdict}: each case of a judge run, counted with the run's
+  // terminal status (so once per run).
+  metrics::CounterFamily* test_verdicts = nullptr;
   metrics::HistogramFamily* run_duration = nullptr;
   metrics::HistogramFamily* run_latency = nullptr;
 };
@@ -102,6 +107,13 @@ class Reconciler {
   // is missing or cut short, `from_pod` stands, with the reason in its message.
   absl::StatusOr<struct RunStatus> WithReport(const CodeRun& run, const Pod& pod,
                                               const ValidLimits& limits, RunStatus from_pod);
+  // A judge run's status from its report (no runnerError): each case judged against the
+  // expected outputs of the full spec, read with a GET (its error returned; NotFound when
+  // the run was replaced). A report whose cases are not the spec's is no report: `from_pod`
+  // stands, as in WithReport.
+  absl::StatusOr<struct RunStatus> WithVerdicts(const CodeRun& run, const Pod& pod,
+                                                const api::Report& report,
+                                                const ValidLimits& limits, RunStatus from_pod);
   Result PodMissing(const CodeRun& run);
   // The Pod under the run's name is not the one the status records: the recorded one is
   // gone. Reported, never read; the run fails.

@@ -389,6 +389,113 @@ TEST_F(ReconcilerTest, FinishedRunsAreCountedOnceByPhaseAndReasonWithTheirDurati
   EXPECT_EQ(metrics_.HistogramCountAndSum("coderun_run_latency_seconds").first, 2);  // waited too
 }
 
+// A judge run of three cases: the Secret carries their input (never the expected
+// outputs), the Pod runs them all, and the report's cases are judged into status, counted
+// once and announced once.
+TEST_F(ReconcilerTest, JudgeRunIsJudgedAgainstExpectedOutputsTheSecretNeverHeld) {
+  api_.Put(kube::kCodeRuns,
+           {{"apiVersion", "coderun.dev/v1alpha1"},
+            {"kind", "CodeRun"},
+            {"metadata", {{"name", "judge"}, {"namespace", "ns"}, {"generation", 1},
+                          {"creationTimestamp", Now()}}},
+            {"spec",
+             {{"code", "print(sum(map(int, input().split())))"},
+              {"limits", {{"timeoutSeconds", 2}}},
+              {"tests",
+               {{{"name", "one"}, {"stdin", "1 2\n"}, {"expectedStdout", "EXPECTED-3\n"}},
+                {{"name", "two"}, {"stdin", "2 2\n"}, {"expectedStdout", "EXPECTED-4\n"},
+                 {"timeoutSeconds", 5}},
+                {{"name", "three"}, {"stdin", "9 9\n"}, {"expectedStdout", "EXPECTED-18\n"}}}}}}});
+  ASSERT_EQ(Reconcile("judge").outcome, "created");
+  const CodeRun run = Run("judge");
+  json secret = *api_.Get({}, kube::kSecrets, "ns", run.pod_name);
+  const std::string tests_json = secret["stringData"]["tests.json"];
+  EXPECT_EQ(json::parse(tests_json),
+            json::parse(R"([{"name":"one","stdin":"1 2\n","args":[],"timeoutSeconds":2},
+                            {"name":"two","stdin":"2 2\n","args":[],"timeoutSeconds":5},
+                            {"name":"three","stdin":"9 9\n","args":[],"timeoutSeconds":2}])"));
+  json pod = *api_.Get({}, kube::kPods, "ns", run.pod_name);
+  EXPECT_EQ(secret.dump().find("EXPECTED"), std::string::npos);
+  EXPECT_EQ(pod.dump().find("EXPECTED"), std::string::npos);
+  const json& args = pod["spec"]["containers"][0]["args"];
+  const std::string digest = api::InputDigest(
+      secret["stringData"]["nonce"].get<std::string>(), secret["stringData"]["code"].get<std::string>(),
+      "", "[]", tests_json);
+  EXPECT_NE(std::find(args.begin(), args.end(), "--input-digest=" + digest), args.end());
+  EXPECT_NE(std::find(args.begin(), args.end(), "--tests"), args.end());
+  EXPECT_NE(std::find(args.begin(), args.end(), "--case-stdout-bytes=65536"), args.end());
+  EXPECT_NE(std::find(args.begin(), args.end(), "--output-bytes=10922"), args.end());
+  EXPECT_EQ(std::find(args.begin(), args.end(), "--stop-on-failure"), args.end());
+  EXPECT_EQ(pod["spec"]["activeDeadlineSeconds"], 2 + 5 + 2 + 3 + settings_.deadline_margin_seconds);
+
+  api::Report report;
+  report.exit_code = 0;
+  report.wall_millis = 90;
+  for (const auto& [name, out] : std::vector<std::pair<std::string, std::string>>{
+           {"one", "EXPECTED-3\n"}, {"two", "EXPECTED-5\n"}}) {
+    api::CaseReport c;
+    c.name = name;
+    c.exit_code = 0;
+    c.stdout_text = out;
+    report.tests.push_back(c);
+  }
+  api_.SetPodLog("ns", run.pod_name, api::FormatReport(report));
+  Terminate("judge", 0);
+  ASSERT_EQ(Reconcile("judge").outcome, "finished");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Reconcile("judge").error.ok());
+  json status = (*api_.Get({}, kube::kCodeRuns, "ns", "judge"))["status"];
+  EXPECT_EQ(status["phase"], "Succeeded");
+  EXPECT_EQ(status["reason"], "Completed");
+  EXPECT_EQ(status["message"], "1/3 passed: WrongAnswer");
+  EXPECT_EQ(status["exitCode"], 0);
+  EXPECT_EQ(status["stdout"], "");
+  EXPECT_EQ(status["verdict"], "WrongAnswer");
+  EXPECT_EQ(status["testsPassed"], 1);
+  EXPECT_EQ(status["testsTotal"], 3);
+  EXPECT_EQ(status["passed"], "1/3");
+  ASSERT_EQ(status["tests"].size(), 3u);
+  EXPECT_EQ(status["tests"][0]["verdict"], "Accepted");
+  EXPECT_EQ(status["tests"][1]["verdict"], "WrongAnswer");
+  EXPECT_EQ(status["tests"][1]["message"], R"(line 1: expected "EXPECTED-4", got "EXPECTED-5")");
+  EXPECT_EQ(status["tests"][2]["verdict"], "Skipped");
+  EXPECT_TRUE(events_.Has("judge Warning JudgeVerdict 1/3 passed: WrongAnswer"));
+  int verdict_events = 0;
+  for (const std::string& e : events_.recorded) verdict_events += e.find("JudgeVerdict") != std::string::npos;
+  EXPECT_EQ(verdict_events, 1);
+  EXPECT_EQ(metrics_.CounterValue("coderun_test_verdicts_total", {{"verdict", "Accepted"}}), 1);
+  EXPECT_EQ(metrics_.CounterValue("coderun_test_verdicts_total", {{"verdict", "WrongAnswer"}}), 1);
+  EXPECT_EQ(metrics_.CounterValue("coderun_test_verdicts_total", {{"verdict", "Skipped"}}), 1);
+  EXPECT_EQ(metrics_.CounterValue("coderun_runs_finished_total",
+                                  {{"phase", "Succeeded"}, {"reason", "Completed"}}),
+            1);
+  EXPECT_EQ(PodCount(), 0);
+}
+
+// A runner that could not run the program makes no verdicts: the run failed, as before.
+TEST_F(ReconcilerTest, JudgeRunWhoseRunnerFailedIsPodFailedWithoutVerdicts) {
+  api_.Put(kube::kCodeRuns,
+           {{"apiVersion", "coderun.dev/v1alpha1"},
+            {"kind", "CodeRun"},
+            {"metadata", {{"name", "judge"}, {"namespace", "ns"}, {"generation", 1},
+                          {"creationTimestamp", Now()}}},
+            {"spec",
+             {{"code", "print(1)"},
+              {"tests", {{{"name", "one"}, {"stdin", ""}, {"expectedStdout", "1\n"}}}}}}});
+  ASSERT_EQ(Reconcile("judge").outcome, "created");
+  api::Report report;
+  report.runner_error = "tests.json does not match --input-digest";
+  api_.SetPodLog("ns", Run("judge").pod_name, api::FormatReport(report));
+  Terminate("judge", 1);
+  ASSERT_EQ(Reconcile("judge").outcome, "finished");
+  json status = (*api_.Get({}, kube::kCodeRuns, "ns", "judge"))["status"];
+  EXPECT_EQ(status["phase"], "Failed");
+  EXPECT_EQ(status["reason"], "PodFailed");
+  EXPECT_FALSE(status.contains("verdict"));
+  EXPECT_FALSE(status.contains("tests"));
+  EXPECT_FALSE(events_.Has("JudgeVerdict"));
+  EXPECT_EQ(metrics_.CounterValue("coderun_test_verdicts_total", {{"verdict", "Skipped"}}), 0);
+}
+
 TEST_F(ReconcilerTest, OverMaximaIsInvalidSpecWithoutPod) {
   CreateRun("big", {{"memory", "64Gi"}});
   ASSERT_TRUE(Reconcile("big").error.ok());

@@ -222,6 +222,32 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
                        {"cpuMillis", o.cpu_millis},
                        {"maxRSSBytes", o.max_rss_bytes}};
   }
+  if (d.judge) {
+    const JudgeStatus& j = *d.judge;
+    status["verdict"] = j.verdict;
+    status["testsPassed"] = j.passed;
+    status["testsTotal"] = j.total;
+    status["passed"] = absl::StrCat(j.passed, "/", j.total);
+    json tests = json::array();
+    for (const CaseStatus& c : j.cases) {
+      json t = {{"name", c.name}, {"verdict", c.verdict}};
+      if (!c.message.empty()) t["message"] = c.message;
+      if (c.exit_code) t["exitCode"] = *c.exit_code;
+      if (c.signal) t["signal"] = *c.signal;
+      if (c.output) {
+        const RunOutput& o = *c.output;
+        t["stdout"] = o.stdout_text;
+        t["stderr"] = o.stderr_text;
+        t["stdoutTruncated"] = o.stdout_truncated;
+        t["stderrTruncated"] = o.stderr_truncated;
+        t["usage"] = {{"wallMillis", o.wall_millis},
+                      {"cpuMillis", o.cpu_millis},
+                      {"maxRSSBytes", o.max_rss_bytes}};
+      }
+      tests.push_back(std::move(t));
+    }
+    status["tests"] = std::move(tests);
+  }
   const std::string cond_status = d.Terminal() ? "True" : "False";
   const std::string transition =
       run.finished_condition_status == cond_status && run.finished_condition_time != 0

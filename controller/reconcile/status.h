@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/coderun.h"
 #include "api/report.h"
@@ -20,6 +21,25 @@ struct RunOutput {
   std::uint64_t wall_millis = 0, cpu_millis = 0, max_rss_bytes = 0;
 };
 
+// One test case of a judge run as status.tests[] shows it.
+struct CaseStatus {
+  std::string name;
+  std::string verdict;  // judge::VerdictName
+  std::string message;  // why (WrongAnswer: where the output first differs); "" if Accepted
+  std::optional<std::int32_t> exit_code;
+  std::optional<std::int32_t> signal;
+  std::optional<RunOutput> output;  // streams (cut to the case's share) and usage; absent if not run
+};
+
+// A judge run's results (docs/judge-mode.md): status.verdict, testsPassed, testsTotal,
+// passed ("3/5", the PASSED printer column) and tests.
+struct JudgeStatus {
+  std::string verdict;  // judge::OverallVerdict's name
+  std::int64_t passed = 0;
+  std::int64_t total = 0;
+  std::vector<CaseStatus> cases;  // one per spec case, in spec order
+};
+
 // The status the controller wants a CodeRun to have.
 struct RunStatus {
   std::string phase, reason, message;
@@ -29,6 +49,7 @@ struct RunStatus {
   std::optional<std::int32_t> exit_code;
   std::optional<std::int32_t> signal;
   std::optional<RunOutput> output;
+  std::optional<JudgeStatus> judge;  // a judge run whose runner reported
   std::optional<std::int64_t> queue_position;  // only while Queued; absent removes it
 
   bool Terminal() const { return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed; }
@@ -66,7 +87,8 @@ bool StatusDiffers(const CodeRun& run, const RunStatus& desired);
 RunStatus WithoutReport(RunStatus from_pod, const std::string& problem);
 
 // A merge patch for the /status subresource: metadata.resourceVersion (optimistic
-// concurrency), the status fields, observedGeneration and the Finished condition.
+// concurrency), the status fields (a judge run's verdict, testsPassed, testsTotal, passed and
+// tests included), observedGeneration and the Finished condition.
 // `now` is RFC 3339; it stamps completionTime for terminal statuses and the condition's
 // lastTransitionTime when its status flips.
 kube::json StatusPatch(const CodeRun& run, const RunStatus& desired, const std::string& now);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "judge/compare.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/status.h"
 
@@ -62,12 +63,46 @@ void ControllerOf(const json& meta, std::string& uid, std::string& kind, std::st
   }
 }
 
+std::optional<double> Number(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it != obj.end() && it->is_number()) return it->get<double>();
+  return std::nullopt;
+}
+
+JudgeSpec DecodeJudge(const json& spec, std::int64_t default_timeout) {
+  JudgeSpec j;
+  const json& tests = Arr(spec, "tests");
+  j.cases = static_cast<std::int64_t>(tests.size());
+  for (const json& t : tests) {
+    const std::int64_t timeout =
+        t.is_object() ? Int(t, "timeoutSeconds").value_or(default_timeout) : default_timeout;
+    j.timeout_sum_seconds += timeout;
+    if (j.min_case_timeout_seconds == 0 || timeout < j.min_case_timeout_seconds) {
+      j.min_case_timeout_seconds = timeout;
+    }
+    j.max_case_timeout_seconds = std::max(j.max_case_timeout_seconds, timeout);
+  }
+  const json& compare = Obj(spec, "compare");
+  j.compare_mode = Str(compare, "mode");
+  if (j.compare_mode.empty()) {
+    j.compare_mode = judge::CompareModeName(judge::CompareSpec{}.mode);
+  }
+  j.absolute_tolerance = Number(compare, "absoluteTolerance").value_or(judge::kDefaultAbsoluteTolerance);
+  j.relative_tolerance = Number(compare, "relativeTolerance").value_or(judge::kDefaultRelativeTolerance);
+  if (auto it = spec.find("stopOnFirstFailure"); it != spec.end() && it->is_boolean()) {
+    j.stop_on_first_failure = it->get<bool>();
+  }
+  return j;
+}
+
 }  // namespace
 
 const kube::DropKeys& CodeRunDropKeys() {
   static const kube::DropKeys paths = {
       "/metadata/managedFields", "/metadata/annotations", "/spec/code",    "/spec/stdin",
-      "/spec/args",              "/status/stdout",        "/status/stderr"};
+      "/spec/args",              "/status/stdout",        "/status/stderr",
+      "/spec/tests/*/name",      "/spec/tests/*/stdin",   "/spec/tests/*/args",
+      "/spec/tests/*/expectedStdout", "/status/tests"};
   return paths;
 }
 
@@ -99,6 +134,7 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.limits.memory = QuantityText(limits, "memory", api::kDefaultMemory);
   run.limits.pids = Int(limits, "pids").value_or(api::kDefaultPids);
   run.limits.output_bytes = Int(limits, "outputBytes").value_or(api::kDefaultOutputBytes);
+  run.judge = DecodeJudge(spec, run.limits.timeout_seconds);
   run.ttl_seconds_after_finished = Int(spec, "ttlSecondsAfterFinished");
   run.queue_name = Str(Obj(meta, "labels"), kQueueNameLabel);
   run.priority = Int(spec, "priority").value_or(api::kDefaultPriority);

@@ -23,8 +23,10 @@ inline constexpr char kQueueNameLabel[] = "kueue.x-k8s.io/queue-name";
 
 // Paths dropped while parsing CodeRuns for the cache (see kube::DropKeys): code, stdin,
 // args, stdout, stderr, managedFields and annotations (kubectl's last-applied copy holds
-// the whole spec). The reconciler reads code, stdin and args with one GET when it creates
-// the run's Secret.
+// the whole spec), and of each judge test case (spec.tests[*]) its name, stdin, args and
+// expectedStdout, and status.tests (the cases' results) whole. The
+// reconciler reads the spec's texts with one GET when it creates the run's Secret, and
+// again when it judges the runner's report.
 const kube::DropKeys& CodeRunDropKeys();
 // Paths dropped while parsing Pods for the cache: /metadata/managedFields and
 // /metadata/annotations.
@@ -40,6 +42,21 @@ struct Limits {
   std::int64_t output_bytes = 0;
 };
 
+// Judge mode (docs/judge-mode.md): spec.tests, spec.compare and spec.stopOnFirstFailure as
+// the cache keeps them. The cases' texts (name, stdin, args, expectedStdout) are dropped
+// while parsing; what is left is a summary of the case timeouts, a few bytes per run.
+struct JudgeSpec {
+  std::int64_t cases = 0;  // spec.tests' length; 0: a plain run
+  // Each case's timeoutSeconds, or limits.timeoutSeconds where it has none.
+  std::int64_t timeout_sum_seconds = 0;
+  std::int64_t min_case_timeout_seconds = 0;
+  std::int64_t max_case_timeout_seconds = 0;
+  std::string compare_mode;  // spec.compare.mode as written; DecodeCodeRun: the default when missing
+  double absolute_tolerance = 0;
+  double relative_tolerance = 0;
+  bool stop_on_first_failure = false;
+};
+
 // What the controller needs of a CodeRun.
 struct CodeRun {
   // Kept small: 10,000 finished runs must fit in a few MiB. Times are Unix seconds, 0 = unset.
@@ -49,6 +66,7 @@ struct CodeRun {
   bool deleting = false;  // metadata.deletionTimestamp set
   std::string language;  // DecodeCodeRun: api::kDefaultLanguage when missing
   Limits limits;
+  JudgeSpec judge;  // judge.cases == 0 for a run without spec.tests
   std::optional<std::int64_t> ttl_seconds_after_finished;
   std::string queue_name;  // label kueue.x-k8s.io/queue-name
   std::int64_t priority = 0;  // spec.priority: order within the namespace's queue
@@ -65,6 +83,7 @@ struct CodeRun {
   std::int64_t finished_condition_time = 0;  // its lastTransitionTime
 
   bool Terminal() const { return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed; }
+  bool Judged() const { return judge.cases > 0; }
   std::string Key() const { return ns + "/" + name; }
 };
 

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "api/coderun.h"
+#include "api/report.h"
+#include "judge/compare.h"
 #include "kube/client.h"
 #include "yaml-cpp/yaml.h"
 
@@ -136,6 +138,67 @@ TEST(DecodeCodeRunTest, PhasesAreTheCrdsEnum) {
   }
   EXPECT_EQ(phases, (std::set<std::string>{api::kPhasePending, api::kPhaseRunning,
                                            api::kPhaseSucceeded, api::kPhaseFailed}));
+}
+
+TEST(DecodeCodeRunTest, JudgeSpecKeepsASummaryOfTheCases) {
+  const json object = {
+      {"metadata", {{"name", "r"}}},
+      {"spec",
+       {{"limits", {{"timeoutSeconds", 4}}},
+        {"tests",
+         {{{"name", "a"}, {"stdin", "1"}, {"expectedStdout", "1"}},
+          {{"name", "b"}, {"timeoutSeconds", 9}},
+          {{"name", "c"}, {"timeoutSeconds", 2}, {"args", {"x"}}}}},
+        {"compare", {{"mode", "float"}, {"absoluteTolerance", 0.5}, {"relativeTolerance", 0}}},
+        {"stopOnFirstFailure", true}}}};
+  // Parsed as the cache parses it: the cases' texts never arrive.
+  absl::StatusOr<json> cached = kube::ParseJson(object.dump(), CodeRunDropKeys());
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ((*cached)["spec"]["tests"],
+            json::parse(R"([{}, {"timeoutSeconds": 9}, {"timeoutSeconds": 2}])"));
+  absl::StatusOr<CodeRun> run = DecodeCodeRun(*cached);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_TRUE(run->Judged());
+  EXPECT_EQ(run->judge.cases, 3);
+  EXPECT_EQ(run->judge.timeout_sum_seconds, 4 + 9 + 2);
+  EXPECT_EQ(run->judge.min_case_timeout_seconds, 2);
+  EXPECT_EQ(run->judge.max_case_timeout_seconds, 9);
+  EXPECT_EQ(run->judge.compare_mode, "float");
+  EXPECT_EQ(run->judge.absolute_tolerance, 0.5);
+  EXPECT_EQ(run->judge.relative_tolerance, 0);
+  EXPECT_TRUE(run->judge.stop_on_first_failure);
+
+  // status.tests (the cases' outputs) is never cached either.
+  absl::StatusOr<json> done = kube::ParseJson(
+      R"({"metadata":{"name":"r"},"status":{"verdict":"Accepted","tests":[{"name":"a","stdout":"x"}]}})",
+      CodeRunDropKeys());
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ((*done)["status"], json({{"verdict", "Accepted"}}));
+}
+
+TEST(DecodeCodeRunTest, JudgeDefaultsAreTheCrdsAndTheComparisonsDefaults) {
+  const YAML::Node spec = CrdSchema()["properties"]["spec"]["properties"];
+  const YAML::Node compare = spec["compare"]["properties"];
+  absl::StatusOr<CodeRun> run = DecodeCodeRun({{"metadata", {{"name", "r"}}}, {"spec", {}}});
+  ASSERT_TRUE(run.ok());
+  EXPECT_FALSE(run->Judged());
+  EXPECT_EQ(compare["mode"]["default"].as<std::string>(), run->judge.compare_mode);
+  EXPECT_EQ(compare["mode"]["default"].as<std::string>(),
+            judge::CompareModeName(judge::CompareSpec{}.mode));
+  // The tolerances have no schema default (helm's toYaml writes 1e-06, which YAML 1.1
+  // readers take for a string): the decoder's is the comparison's.
+  EXPECT_FALSE(compare["absoluteTolerance"]["default"]);
+  EXPECT_FALSE(compare["relativeTolerance"]["default"]);
+  EXPECT_EQ(run->judge.absolute_tolerance, judge::kDefaultAbsoluteTolerance);
+  EXPECT_EQ(run->judge.relative_tolerance, judge::kDefaultRelativeTolerance);
+  EXPECT_EQ(spec["stopOnFirstFailure"]["default"].as<bool>(), run->judge.stop_on_first_failure);
+  std::set<std::string> modes;
+  for (const YAML::Node& m : compare["mode"]["enum"]) {
+    modes.insert(m.as<std::string>());
+    EXPECT_TRUE(judge::ParseCompareMode(m.as<std::string>()).has_value()) << m.as<std::string>();
+  }
+  EXPECT_EQ(modes.size(), 4u);
+  EXPECT_EQ(spec["tests"]["maxItems"].as<std::size_t>(), api::kMaxTestCases);
 }
 
 TEST(DecodeWorkloadTest, ReadsOwnerQueueAdmissionEvictionAndFlavors) {

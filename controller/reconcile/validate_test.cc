@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
+#include "api/report.h"
 #include "reconcile/types.h"
 
 namespace coderun::reconcile {
@@ -97,6 +101,65 @@ TEST(ValidateTest, RefusesWhatTheSchemaCannotCatch) {
   run = DefaultRun();
   run.limits.memory = "0";
   EXPECT_NE(Refusal(run).find("spec.limits.memory"), std::string::npos);
+}
+
+
+CodeRun JudgeRun(std::int64_t cases, std::int64_t case_timeout = 2) {
+  CodeRun run = DefaultRun();
+  run.judge.cases = cases;
+  run.judge.timeout_sum_seconds = cases * case_timeout;
+  run.judge.min_case_timeout_seconds = case_timeout;
+  run.judge.max_case_timeout_seconds = case_timeout;
+  return run;
+}
+
+TEST(ValidateTest, JudgeRunGetsPerCaseCapsAndItsWholeBudget) {
+  Validation v = Validate(JudgeRun(4), Settings{});
+  ASSERT_TRUE(std::holds_alternative<ValidLimits>(v)) << std::get<std::string>(v);
+  const ValidLimits& l = std::get<ValidLimits>(v);
+  ASSERT_TRUE(l.judge.has_value());
+  EXPECT_EQ(l.judge->cases, 4);
+  EXPECT_EQ(l.judge->case_stdout_bytes, 65536);  // min(outputBytes, 8 MiB / 4)
+  EXPECT_EQ(l.judge->case_share_bytes, 8192);    // 65536 / (2 x 4)
+  EXPECT_EQ(l.judge->budget_seconds, 4 * 2 + 4 * kJudgeCaseAllowanceSeconds);
+  EXPECT_EQ(DeadlineSeconds(l, Settings{}), 12 + Settings{}.deadline_margin_seconds);
+  EXPECT_EQ(ReportLimitBytes(l), static_cast<std::int64_t>(api::MaxJudgeFrameBytes(4, 65536, 8192)));
+
+  v = Validate(JudgeRun(256), Settings{});
+  ASSERT_TRUE(std::holds_alternative<ValidLimits>(v));
+  EXPECT_EQ(std::get<ValidLimits>(v).judge->case_stdout_bytes, 32768);  // 8 MiB / 256
+  EXPECT_EQ(std::get<ValidLimits>(v).judge->case_share_bytes, 256);     // the floor
+
+  // A plain run: no judge limits, the deadline and log read of before.
+  const ValidLimits plain = std::get<ValidLimits>(Validate(DefaultRun(), Settings{}));
+  EXPECT_FALSE(plain.judge.has_value());
+  EXPECT_EQ(DeadlineSeconds(plain, Settings{}), 10 + Settings{}.deadline_margin_seconds);
+  EXPECT_EQ(ReportLimitBytes(plain), static_cast<std::int64_t>(api::MaxFrameBytes(65536)));
+}
+
+TEST(ValidateTest, JudgeRunRefusalsNameTheirField) {
+  EXPECT_NE(Refusal(JudgeRun(257)).find("spec.tests: 257 test cases, more than the maximum 256"),
+            std::string::npos);
+  Settings s;
+  s.max_timeout_seconds = 60;
+  EXPECT_NE(Refusal(JudgeRun(3, 61), s).find("spec.tests[].timeoutSeconds: 61 is above the maximum 60"),
+            std::string::npos);
+  EXPECT_NE(Refusal(JudgeRun(3, 0)).find("spec.tests[].timeoutSeconds"), std::string::npos);
+  // 20 cases of 30 s: 620 s, above 10 x 60 s.
+  EXPECT_NE(Refusal(JudgeRun(20, 30), s).find("come to 620 s, above the maximum 600 s"),
+            std::string::npos);
+  EXPECT_EQ(Refusal(JudgeRun(19, 30), s), "");
+  CodeRun run = JudgeRun(2);
+  run.judge.compare_mode = "regex";
+  EXPECT_NE(Refusal(run).find("spec.compare.mode: \"regex\""), std::string::npos);
+  run = JudgeRun(2);
+  run.judge.absolute_tolerance = -1e-9;
+  EXPECT_NE(Refusal(run).find("spec.compare.absoluteTolerance"), std::string::npos);
+  run = JudgeRun(2);
+  run.judge.relative_tolerance = std::numeric_limits<double>::infinity();
+  EXPECT_NE(Refusal(run).find("spec.compare.relativeTolerance"), std::string::npos);
+  run.judge.relative_tolerance = std::nan("");
+  EXPECT_NE(Refusal(run).find("spec.compare.relativeTolerance"), std::string::npos);
 }
 
 }  // namespace
