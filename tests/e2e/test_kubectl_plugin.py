@@ -241,3 +241,22 @@ def test_a_terminal_sees_progress_and_a_pipe_does_not(user):
     assert text.endswith("\r\x1b[K"), text
     r = coderun(user, "run", path)  # stderr is a pipe here
     assert (r.returncode, r.stdout, r.stderr) == (0, "done\n", ""), r
+
+
+def test_run_tests_prints_a_verdict_per_case(user):
+    path = program(user, "adder.py", "a, b = map(int, input().split())\nprint(a + b)\n")
+    cases = user[2] / "cases.yaml"
+    cases.write_text('compare: {mode: tokens}\n'
+                     'tests:\n'
+                     '- {name: small, stdin: "1 2\\n", expectedStdout: "3\\n"}\n'
+                     '- {name: off, stdin: "2 2\\n", expectedStdout: "5\\n"}\n')
+    r = coderun(user, "run", path, "--tests", str(cases))
+    assert r.returncode == 1, r
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["CASE", "VERDICT", "WALL"], r.stdout
+    assert lines[1].split()[:2] == ["small", "Accepted"], r.stdout
+    assert lines[2].split()[:2] == ["off", "WrongAnswer"] and 'expected "5"' in lines[2], r.stdout
+    assert lines[3] == "1/2 passed: WrongAnswer", r.stdout
+    cases.write_text('- {name: small, stdin: "1 2\\n", expectedStdout: "3\\n"}\n')
+    r = coderun(user, "run", path, "--tests", str(cases))
+    assert (r.returncode, r.stdout.splitlines()[-1]) == (0, "1/1 passed: Accepted"), r
