@@ -94,8 +94,7 @@ bool ParseLimit(std::string_view name, Limit* out) {
 }
 
 // The members a whole run and one case have in common (exitCode .. limit).
-template <typename R>
-bool FillOutcome(const json& doc, R* r, std::string* error) {
+bool FillOutcome(const json& doc, Outcome* r, std::string* error) {
   std::string limit;
   if (!GetInt(doc, "exitCode", -1, 255, &r->exit_code, error) ||
       !GetInt(doc, "signal", 0, 128, &r->signal, error) ||
@@ -161,8 +160,7 @@ std::string_view LimitName(Limit limit) {
 
 namespace {
 
-template <typename R>
-nlohmann::ordered_json OutcomeJson(const R& r) {
+nlohmann::ordered_json OutcomeJson(const Outcome& r) {
   return {
       {"exitCode", r.exit_code},
       {"signal", r.signal},

@@ -76,26 +76,8 @@ inline constexpr size_t kMaxTestCases = 256;
 // "", "time", "memory", "terminated".
 std::string_view LimitName(Limit limit);
 
-// One test case of a judge run, as the runner ran it.
-struct CaseReport {
-  std::string name;
-  int exit_code = -1;
-  int signal = 0;
-  uint64_t wall_millis = 0;
-  uint64_t cpu_millis = 0;
-  uint64_t max_rss_bytes = 0;
-  std::string stdout_text;
-  std::string stderr_text;
-  bool stdout_truncated = false;
-  bool stderr_truncated = false;
-  uint64_t stdout_bytes = 0;
-  uint64_t stderr_bytes = 0;
-  Limit limit = Limit::kNone;
-
-  bool operator==(const CaseReport&) const = default;
-};
-
-struct Report {
+// What one run of the program did: a whole plain run, or one case of a judge run.
+struct Outcome {
   int exit_code = -1;
   int signal = 0;
   uint64_t wall_millis = 0;
@@ -108,6 +90,19 @@ struct Report {
   uint64_t stdout_bytes = 0;
   uint64_t stderr_bytes = 0;
   Limit limit = Limit::kNone;
+
+  bool operator==(const Outcome&) const = default;
+};
+
+// One test case of a judge run, as the runner ran it.
+struct CaseReport : Outcome {
+  std::string name;
+
+  bool operator==(const CaseReport&) const = default;
+};
+
+// The run: its outcome (for a judge run, of the run as a whole) and the runner's notes.
+struct Report : Outcome {
   std::string runner_message;
   std::string runner_error;
   int landlock_abi = 0;

@@ -91,8 +91,8 @@ class Supervisor {
   // `spec`, waits for it, its timer or a stop, kills and reaps every process, drains the
   // pipes and accounts for it. Usage is the case's own; `cgroup_peak` takes the memory peak
   // from the cgroup (a whole run) rather than from the largest process reaped.
-  api::CaseReport RunOnce(const ProgramSpec& spec, int64_t timeout_seconds, size_t stdout_cap,
-                          size_t stderr_cap, bool cgroup_peak);
+  api::Outcome RunOnce(const ProgramSpec& spec, int64_t timeout_seconds, size_t stdout_cap,
+                       size_t stderr_cap, bool cgroup_peak);
   // Judge mode: runs every case of `input`, in order, into report_.tests.
   void RunCases(const RunnerInput& input, ProgramSpec spec);
   // Waits for one event or until `until`; returns false once `until` has passed.
@@ -251,19 +251,8 @@ Report Supervisor::Run() {
     return report_;
   }
   const auto cap = static_cast<size_t>(options_.output_bytes);
-  api::CaseReport run = RunOnce(spec, options_.timeout_seconds, cap, cap, /*cgroup_peak=*/true);
-  report_.exit_code = run.exit_code;
-  report_.signal = run.signal;
-  report_.wall_millis = run.wall_millis;
-  report_.cpu_millis = run.cpu_millis;
-  report_.max_rss_bytes = run.max_rss_bytes;
-  report_.stdout_text = std::move(run.stdout_text);
-  report_.stderr_text = std::move(run.stderr_text);
-  report_.stdout_truncated = run.stdout_truncated;
-  report_.stderr_truncated = run.stderr_truncated;
-  report_.stdout_bytes = run.stdout_bytes;
-  report_.stderr_bytes = run.stderr_bytes;
-  report_.limit = run.limit;
+  static_cast<api::Outcome&>(report_) =
+      RunOnce(spec, options_.timeout_seconds, cap, cap, /*cgroup_peak=*/true);
   return report_;
 }
 
@@ -290,7 +279,8 @@ void Supervisor::RunCases(const RunnerInput& input, ProgramSpec spec) {
     }
     spec.stdin_fd = stdin_fd;
     spec.args = test.args;
-    api::CaseReport result =
+    api::CaseReport result;
+    static_cast<api::Outcome&>(result) =
         RunOnce(spec, test.timeout_seconds, stdout_cap, stderr_cap, /*cgroup_peak=*/false);
     close(stdin_fd);
     for (const DirSnapshot& snapshot : before) {
@@ -312,9 +302,9 @@ void Supervisor::RunCases(const RunnerInput& input, ProgramSpec spec) {
   }
 }
 
-api::CaseReport Supervisor::RunOnce(const ProgramSpec& spec, int64_t timeout_seconds,
-                                    size_t stdout_cap, size_t stderr_cap, bool cgroup_peak) {
-  api::CaseReport result;
+api::Outcome Supervisor::RunOnce(const ProgramSpec& spec, int64_t timeout_seconds,
+                                 size_t stdout_cap, size_t stderr_cap, bool cgroup_peak) {
+  api::Outcome result;
   pid_ = -1;
   exited_ = false;
   status_ = 0;

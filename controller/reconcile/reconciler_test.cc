@@ -85,12 +85,15 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   json CreateRun(const std::string& name, json limits = json::object()) {
+    return CreateRunWithSpec(name, {{"code", "print(1)"}, {"stdin", "in"}, {"limits", limits}});
+  }
+  json CreateRunWithSpec(const std::string& name, json spec) {
     return api_.Put(kube::kCodeRuns,
                     {{"apiVersion", "coderun.dev/v1alpha1"},
                      {"kind", "CodeRun"},
                      {"metadata", {{"name", name}, {"namespace", "ns"}, {"generation", 1},
                                    {"creationTimestamp", Now()}}},
-                     {"spec", {{"code", "print(1)"}, {"stdin", "in"}, {"limits", limits}}}});
+                     {"spec", std::move(spec)}});
   }
 
   CodeRun Run(const std::string& name) { return *DecodeCodeRun(*api_.Get({}, kube::kCodeRuns, "ns", name)); }
@@ -393,19 +396,14 @@ TEST_F(ReconcilerTest, FinishedRunsAreCountedOnceByPhaseAndReasonWithTheirDurati
 // outputs), the Pod runs them all, and the report's cases are judged into status, counted
 // once and announced once.
 TEST_F(ReconcilerTest, JudgeRunIsJudgedAgainstExpectedOutputsTheSecretNeverHeld) {
-  api_.Put(kube::kCodeRuns,
-           {{"apiVersion", "coderun.dev/v1alpha1"},
-            {"kind", "CodeRun"},
-            {"metadata", {{"name", "judge"}, {"namespace", "ns"}, {"generation", 1},
-                          {"creationTimestamp", Now()}}},
-            {"spec",
-             {{"code", "print(sum(map(int, input().split())))"},
-              {"limits", {{"timeoutSeconds", 2}}},
-              {"tests",
-               {{{"name", "one"}, {"stdin", "1 2\n"}, {"expectedStdout", "EXPECTED-3\n"}},
-                {{"name", "two"}, {"stdin", "2 2\n"}, {"expectedStdout", "EXPECTED-4\n"},
-                 {"timeoutSeconds", 5}},
-                {{"name", "three"}, {"stdin", "9 9\n"}, {"expectedStdout", "EXPECTED-18\n"}}}}}}});
+  CreateRunWithSpec("judge",
+                    {{"code", "print(sum(map(int, input().split())))"},
+                    {"limits", {{"timeoutSeconds", 2}}},
+                    {"tests",
+                     {{{"name", "one"}, {"stdin", "1 2\n"}, {"expectedStdout", "EXPECTED-3\n"}},
+                      {{"name", "two"}, {"stdin", "2 2\n"}, {"expectedStdout", "EXPECTED-4\n"},
+                       {"timeoutSeconds", 5}},
+                      {{"name", "three"}, {"stdin", "9 9\n"}, {"expectedStdout", "EXPECTED-18\n"}}}}});
   ASSERT_EQ(Reconcile("judge").outcome, "created");
   const CodeRun run = Run("judge");
   json secret = *api_.Get({}, kube::kSecrets, "ns", run.pod_name);
@@ -473,14 +471,9 @@ TEST_F(ReconcilerTest, JudgeRunIsJudgedAgainstExpectedOutputsTheSecretNeverHeld)
 
 // A runner that could not run the program makes no verdicts: the run failed, as before.
 TEST_F(ReconcilerTest, JudgeRunWhoseRunnerFailedIsPodFailedWithoutVerdicts) {
-  api_.Put(kube::kCodeRuns,
-           {{"apiVersion", "coderun.dev/v1alpha1"},
-            {"kind", "CodeRun"},
-            {"metadata", {{"name", "judge"}, {"namespace", "ns"}, {"generation", 1},
-                          {"creationTimestamp", Now()}}},
-            {"spec",
-             {{"code", "print(1)"},
-              {"tests", {{{"name", "one"}, {"stdin", ""}, {"expectedStdout", "1\n"}}}}}}});
+  CreateRunWithSpec("judge",
+                    {{"code", "print(1)"},
+                    {"tests", {{{"name", "one"}, {"stdin", ""}, {"expectedStdout", "1\n"}}}}});
   ASSERT_EQ(Reconcile("judge").outcome, "created");
   api::Report report;
   report.runner_error = "tests.json does not match --input-digest";

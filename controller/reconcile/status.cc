@@ -60,6 +60,17 @@ RunStatus FromTerminated(const Pod& pod, const ContainerTerminated& t) {
   return st;
 }
 
+// A run's (or a case's) output and usage, as status shows them, into `target`.
+void PutOutput(const RunOutput& o, json& target) {
+  target["stdout"] = o.stdout_text;
+  target["stderr"] = o.stderr_text;
+  target["stdoutTruncated"] = o.stdout_truncated;
+  target["stderrTruncated"] = o.stderr_truncated;
+  target["usage"] = {{"wallMillis", o.wall_millis},
+                     {"cpuMillis", o.cpu_millis},
+                     {"maxRSSBytes", o.max_rss_bytes}};
+}
+
 }  // namespace
 
 RunStatus ObservePod(const Pod& pod, std::int64_t deadline_seconds) {
@@ -212,16 +223,7 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
   if (d.exit_code) status["exitCode"] = *d.exit_code;
   if (d.signal) status["signal"] = *d.signal;
   if (d.Terminal()) status["completionTime"] = now;
-  if (d.output) {
-    const RunOutput& o = *d.output;
-    status["stdout"] = o.stdout_text;
-    status["stderr"] = o.stderr_text;
-    status["stdoutTruncated"] = o.stdout_truncated;
-    status["stderrTruncated"] = o.stderr_truncated;
-    status["usage"] = {{"wallMillis", o.wall_millis},
-                       {"cpuMillis", o.cpu_millis},
-                       {"maxRSSBytes", o.max_rss_bytes}};
-  }
+  if (d.output) PutOutput(*d.output, status);
   if (d.judge) {
     const JudgeStatus& j = *d.judge;
     status["verdict"] = j.verdict;
@@ -234,16 +236,7 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
       if (!c.message.empty()) t["message"] = c.message;
       if (c.exit_code) t["exitCode"] = *c.exit_code;
       if (c.signal) t["signal"] = *c.signal;
-      if (c.output) {
-        const RunOutput& o = *c.output;
-        t["stdout"] = o.stdout_text;
-        t["stderr"] = o.stderr_text;
-        t["stdoutTruncated"] = o.stdout_truncated;
-        t["stderrTruncated"] = o.stderr_truncated;
-        t["usage"] = {{"wallMillis", o.wall_millis},
-                      {"cpuMillis", o.cpu_millis},
-                      {"maxRSSBytes", o.max_rss_bytes}};
-      }
+      if (c.output) PutOutput(*c.output, t);
       tests.push_back(std::move(t));
     }
     status["tests"] = std::move(tests);
