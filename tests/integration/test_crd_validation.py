@@ -191,14 +191,22 @@ def test_conditions_have_the_metav1_condition_shape(namespace, change, field):
     assert proc.returncode != 0 and f"status.conditions[0].{field}" in proc.stderr, proc.stderr
 
 
-def test_get_crun_shows_phase_reason_exit_and_age(namespace):
+def test_get_crun_shows_phase_reason_verdict_passed_exit_and_age(namespace):
     create(coderun("columns"), namespace)
     kube.patch("coderun", "columns", namespace, {"status": {
         "phase": "Failed", "reason": "NonZeroExit", "exitCode": 3}}, subresource="status")
+    # A judge run (docs/judge-mode.md) fills VERDICT and PASSED; a plain run leaves them empty.
+    create(coderun("judged", tests=[{"name": "a", "stdin": "", "expectedStdout": "1\n"}]),
+           namespace)
+    kube.patch("coderun", "judged", namespace, {"status": {
+        "phase": "Succeeded", "reason": "Completed", "exitCode": 0, "verdict": "WrongAnswer",
+        "testsPassed": 3, "testsTotal": 5, "passed": "3/5"}}, subresource="status")
     out = kube.kubectl("get", "crun", "-n", namespace).stdout.splitlines()
-    assert out[0].split() == ["NAME", "PHASE", "REASON", "EXIT", "AGE"], out
-    row = out[1].split()
-    assert row[:4] == ["columns", "Failed", "NonZeroExit", "3"], out
+    assert out[0].split() == ["NAME", "PHASE", "REASON", "VERDICT", "PASSED", "EXIT", "AGE"], out
+    rows = {line.split()[0]: line.split() for line in out[1:]}
+    assert rows["columns"][:4] == ["columns", "Failed", "NonZeroExit", "3"], out
+    assert rows["judged"][:6] == ["judged", "Succeeded", "Completed", "WrongAnswer", "3/5",
+                                  "0"], out
 
 
 def test_kubectl_explain_describes_the_limits(cluster):
