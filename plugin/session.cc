@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/coderun.h"
 #include "common/status_macros.h"
@@ -109,11 +110,6 @@ void EmitYaml(YAML::Emitter& out, const json& v) {
   }
 }
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 std::string GenerateNameFor(const std::string& file) {
@@ -122,7 +118,7 @@ std::string GenerateNameFor(const std::string& file) {
     stem.resize(dot);
   }
   std::string name;
-  for (char c : Lower(stem)) {
+  for (char c : absl::AsciiStrToLower(stem)) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     if (ok) {
       name += c;

@@ -5,15 +5,15 @@
 #include <cstdlib>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/utf8.h"
 
 namespace coderun::judge {
 namespace {
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+// Space, \t, \n, \v, \f and \r: what "whitespace" means in every mode.
+bool IsSpace(char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); }
 
 // `text` for a message: valid UTF-8, at most kMaxQuotedBytes of it, control characters,
 // quotes and backslashes escaped, in double quotes.
@@ -109,11 +109,12 @@ bool NumbersMatch(const CompareSpec& spec, double actual, double expected) {
   return diff <= spec.absolute_tolerance || diff <= spec.relative_tolerance * std::fabs(expected);
 }
 
+// absl::EqualsIgnoreCase takes absl::string_view, which the system's Abseil does not make
+// from std::string_view.
 bool EqualsIgnoringCase(std::string_view a, std::string_view lower) {
   if (a.size() != lower.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    const char c = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    if (c != lower[i]) return false;
+    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) != lower[i]) return false;
   }
   return true;
 }

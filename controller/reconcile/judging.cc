@@ -13,11 +13,6 @@ namespace {
 using kube::json;
 using judge::Verdict;
 
-std::string Text(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 judge::CompareSpec CompareOf(const JudgeSpec& j) {
   judge::CompareSpec spec;
   spec.mode = judge::ParseCompareMode(j.compare_mode).value_or(spec.mode);
@@ -57,9 +52,7 @@ size_t JudgeStatusBytes(const JudgeLimits& limits) {
 
 absl::StatusOr<JudgeStatus> JudgeReport(const CodeRun& run, const json& spec,
                                         const api::Report& report, const ValidLimits& limits) {
-  static const json kNone = json::array();
-  auto it = spec.find("tests");
-  const json& tests = it != spec.end() && it->is_array() ? *it : kNone;
+  const json& tests = SpecTests(spec);
   if (!limits.judge || tests.empty()) {
     return absl::InvalidArgumentError("the run has no test cases");
   }
@@ -77,7 +70,7 @@ absl::StatusOr<JudgeStatus> JudgeReport(const CodeRun& run, const json& spec,
   for (size_t i = 0; i < tests.size(); ++i) {
     const json& t = tests[i];
     CaseStatus cs;
-    cs.name = t.is_object() ? Text(t, "name") : "";
+    cs.name = t.is_object() ? StringField(t, "name") : "";
     if (i >= report.tests.size()) {
       cs.verdict = judge::VerdictName(Verdict::kSkipped);
       cs.message = !failed_first.empty() && run.judge.stop_on_first_failure
@@ -94,7 +87,7 @@ absl::StatusOr<JudgeStatus> JudgeReport(const CodeRun& run, const json& spec,
                                                      c.name.substr(0, 64), "\", the spec's \"",
                                                      cs.name, "\""));
     }
-    const judge::Comparison cmp = judge::Compare(compare, c.stdout_text, Text(t, "expectedStdout"));
+    const judge::Comparison cmp = judge::Compare(compare, c.stdout_text, StringField(t, "expectedStdout"));
     Verdict v = judge::VerdictFor(
         judge::CaseRun{c.limit, c.exit_code, c.signal, c.stdout_truncated}, cmp.equal);
     std::string message = v == Verdict::kWrongAnswer ? cmp.difference : Why(v, c, jl);

@@ -64,32 +64,21 @@ static json ObjectMeta(const CodeRun& run) {
 
 namespace {
 
-std::string Text(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 json Args(const json& obj) {
   auto it = obj.find("args");
   return it != obj.end() && it->is_array() ? *it : json::array();
 }
 
-const json& Tests(const json& spec) {
-  static const json kNone = json::array();
-  auto it = spec.find("tests");
-  return it != spec.end() && it->is_array() ? *it : kNone;
-}
-
 // The Secret's tests.json: each case's name, stdin, args and timeout, nothing else.
 std::string TestsJson(const json& spec, std::int64_t default_timeout_seconds) {
-  const json& tests = Tests(spec);
+  const json& tests = SpecTests(spec);
   if (tests.empty()) return "";
   json out = json::array();
   for (const json& t : tests) {
     if (!t.is_object()) continue;
     auto timeout = t.find("timeoutSeconds");
-    out.push_back({{"name", Text(t, "name")},
-                   {"stdin", Text(t, "stdin")},
+    out.push_back({{"name", StringField(t, "name")},
+                   {"stdin", StringField(t, "stdin")},
                    {"args", Args(t)},
                    {"timeoutSeconds", timeout != t.end() && timeout->is_number_integer()
                                           ? timeout->get<std::int64_t>()
@@ -120,8 +109,8 @@ std::optional<std::string> ArgsProblem(const json& obj, const std::string& field
 
 RunInput MakeRunInput(const json& spec, std::int64_t default_timeout_seconds) {
   RunInput in;
-  in.code = Text(spec, "code");
-  in.stdin_data = Text(spec, "stdin");
+  in.code = StringField(spec, "code");
+  in.stdin_data = StringField(spec, "stdin");
   in.args_json = Args(spec).dump();
   in.tests_json = TestsJson(spec, default_timeout_seconds);
   unsigned char random[16];
@@ -138,13 +127,13 @@ RunInput MakeRunInput(const json& spec, std::int64_t default_timeout_seconds) {
 
 std::optional<std::string> InputProblem(const json& spec) {
   if (auto bad = ArgsProblem(spec, "spec.args")) return bad;
-  const json& tests = Tests(spec);
+  const json& tests = SpecTests(spec);
   std::set<std::string> names;
   for (size_t i = 0; i < tests.size(); ++i) {
     const json& t = tests[i];
     const std::string field = absl::StrCat("spec.tests[", i, "]");
     if (!t.is_object()) return absl::StrCat(field, ": not an object");
-    const std::string name = Text(t, "name");
+    const std::string name = StringField(t, "name");
     if (!IsDnsLabel(name)) {
       return absl::StrCat(field, ".name: \"", name.substr(0, 64),
                           "\" is not a DNS label (lowercase letters, digits and '-', at most 63)");

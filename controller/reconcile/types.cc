@@ -11,10 +11,6 @@ namespace {
 
 using kube::json;
 
-std::string Str(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 std::optional<std::int64_t> Int(const json& obj, const char* key) {
   auto it = obj.find(key);
@@ -23,7 +19,7 @@ std::optional<std::int64_t> Int(const json& obj, const char* key) {
 }
 
 std::int64_t Time(const json& obj, const char* key) {
-  return ParseTime(Str(obj, key)).value_or(0);
+  return ParseTime(StringField(obj, key)).value_or(0);
 }
 
 // A quantity field as text: strings as they are, numbers as JSON prints them.
@@ -56,9 +52,9 @@ absl::Status CheckMetadata(const json& object, const char* kind) {
 void ControllerOf(const json& meta, std::string& uid, std::string& kind, std::string& name) {
   for (const json& ref : Arr(meta, "ownerReferences")) {
     if (ref.is_object() && ref.value("controller", false)) {
-      uid = Str(ref, "uid");
-      kind = Str(ref, "kind");
-      name = Str(ref, "name");
+      uid = StringField(ref, "uid");
+      kind = StringField(ref, "kind");
+      name = StringField(ref, "name");
     }
   }
 }
@@ -83,7 +79,7 @@ JudgeSpec DecodeJudge(const json& spec, std::int64_t default_timeout) {
     j.max_case_timeout_seconds = std::max(j.max_case_timeout_seconds, timeout);
   }
   const json& compare = Obj(spec, "compare");
-  j.compare_mode = Str(compare, "mode");
+  j.compare_mode = StringField(compare, "mode");
   if (j.compare_mode.empty()) {
     j.compare_mode = judge::CompareModeName(judge::CompareSpec{}.mode);
   }
@@ -96,6 +92,17 @@ JudgeSpec DecodeJudge(const json& spec, std::int64_t default_timeout) {
 }
 
 }  // namespace
+
+std::string StringField(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+const json& SpecTests(const json& spec) {
+  static const json kNone = json::array();
+  auto it = spec.find("tests");
+  return it != spec.end() && it->is_array() ? *it : kNone;
+}
 
 const kube::DropKeys& CodeRunDropKeys() {
   static const kube::DropKeys paths = {
@@ -120,14 +127,14 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   const json& limits = Obj(spec, "limits");
   const json& status = Obj(object, "status");
   CodeRun run;
-  run.ns = Str(meta, "namespace");
-  run.name = Str(meta, "name");
-  run.uid = Str(meta, "uid");
-  run.resource_version = Str(meta, "resourceVersion");
+  run.ns = StringField(meta, "namespace");
+  run.name = StringField(meta, "name");
+  run.uid = StringField(meta, "uid");
+  run.resource_version = StringField(meta, "resourceVersion");
   run.creation_time = Time(meta, "creationTimestamp");
   run.generation = Int(meta, "generation").value_or(0);
   run.deleting = meta.contains("deletionTimestamp");
-  run.language = Str(spec, "language");
+  run.language = StringField(spec, "language");
   if (run.language.empty()) run.language = api::kDefaultLanguage;
   run.limits.timeout_seconds = Int(limits, "timeoutSeconds").value_or(api::kDefaultTimeoutSeconds);
   run.limits.cpu = QuantityText(limits, "cpu", api::kDefaultCpu);
@@ -136,21 +143,21 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.limits.output_bytes = Int(limits, "outputBytes").value_or(api::kDefaultOutputBytes);
   run.judge = DecodeJudge(spec, run.limits.timeout_seconds);
   run.ttl_seconds_after_finished = Int(spec, "ttlSecondsAfterFinished");
-  run.queue_name = Str(Obj(meta, "labels"), kQueueNameLabel);
+  run.queue_name = StringField(Obj(meta, "labels"), kQueueNameLabel);
   run.priority = Int(spec, "priority").value_or(api::kDefaultPriority);
-  run.phase = Str(status, "phase");
-  run.reason = Str(status, "reason");
-  run.message = Str(status, "message");
-  run.pod_name = Str(status, "podName");
-  run.pod_uid = Str(status, "podUID");
+  run.phase = StringField(status, "phase");
+  run.reason = StringField(status, "reason");
+  run.message = StringField(status, "message");
+  run.pod_name = StringField(status, "podName");
+  run.pod_uid = StringField(status, "podUID");
   run.queue_position = Int(status, "queuePosition");
   run.start_time = Time(status, "startTime");
   run.completion_time = Time(status, "completionTime");
   run.exit_code = Int(status, "exitCode");
   run.observed_generation = Int(status, "observedGeneration").value_or(0);
   for (const json& cond : Arr(status, "conditions")) {
-    if (Str(cond, "type") == api::kConditionFinished) {
-      run.finished_condition_status = Str(cond, "status");
+    if (StringField(cond, "type") == api::kConditionFinished) {
+      run.finished_condition_status = StringField(cond, "status");
       run.finished_condition_time = Time(cond, "lastTransitionTime");
     }
   }
@@ -163,44 +170,44 @@ absl::StatusOr<Pod> DecodePod(const json& object) {
   const json& spec = Obj(object, "spec");
   const json& status = Obj(object, "status");
   Pod pod;
-  pod.ns = Str(meta, "namespace");
-  pod.name = Str(meta, "name");
-  pod.uid = Str(meta, "uid");
-  pod.creation_timestamp = Str(meta, "creationTimestamp");
+  pod.ns = StringField(meta, "namespace");
+  pod.name = StringField(meta, "name");
+  pod.uid = StringField(meta, "uid");
+  pod.creation_timestamp = StringField(meta, "creationTimestamp");
   pod.deleting = meta.contains("deletionTimestamp");
-  pod.run_uid_label = Str(Obj(meta, "labels"), kUidLabel);
+  pod.run_uid_label = StringField(Obj(meta, "labels"), kUidLabel);
   ControllerOf(meta, pod.controller_uid, pod.controller_kind, pod.controller_name);
   pod.run_as_user = Int(Obj(spec, "securityContext"), "runAsUser");
-  pod.phase = Str(status, "phase");
-  pod.reason = Str(status, "reason");
-  pod.message = Str(status, "message");
-  pod.start_time = Str(status, "startTime");
+  pod.phase = StringField(status, "phase");
+  pod.reason = StringField(status, "reason");
+  pod.message = StringField(status, "message");
+  pod.start_time = StringField(status, "startTime");
   for (const json& cond : Arr(status, "conditions")) {
-    if (Str(cond, "type") == "PodScheduled" && Str(cond, "status") == "False") {
+    if (StringField(cond, "type") == "PodScheduled" && StringField(cond, "status") == "False") {
       pod.has_unschedulable = true;
-      pod.unschedulable_message = Str(cond, "message");
-      if (pod.unschedulable_message.empty()) pod.unschedulable_message = Str(cond, "reason");
+      pod.unschedulable_message = StringField(cond, "message");
+      if (pod.unschedulable_message.empty()) pod.unschedulable_message = StringField(cond, "reason");
     }
   }
   for (const json& cs : Arr(status, "containerStatuses")) {
-    if (Str(cs, "name") != api::kRunnerContainer) continue;
+    if (StringField(cs, "name") != api::kRunnerContainer) continue;
     const json& state = Obj(cs, "state");
     if (state.contains("terminated")) {
       const json& t = Obj(state, "terminated");
       ContainerTerminated term;
       term.exit_code = static_cast<std::int32_t>(Int(t, "exitCode").value_or(0));
       term.signal = static_cast<std::int32_t>(Int(t, "signal").value_or(0));
-      term.reason = Str(t, "reason");
-      term.message = Str(t, "message");
-      term.started_at = Str(t, "startedAt");
-      term.finished_at = Str(t, "finishedAt");
+      term.reason = StringField(t, "reason");
+      term.message = StringField(t, "message");
+      term.started_at = StringField(t, "startedAt");
+      term.finished_at = StringField(t, "finishedAt");
       pod.terminated = std::move(term);
     } else if (state.contains("waiting")) {
       const json& w = Obj(state, "waiting");
-      pod.waiting = ContainerWaiting{Str(w, "reason"), Str(w, "message")};
+      pod.waiting = ContainerWaiting{StringField(w, "reason"), StringField(w, "message")};
     } else if (state.contains("running")) {
       pod.running = true;
-      pod.running_started_at = Str(Obj(state, "running"), "startedAt");
+      pod.running_started_at = StringField(Obj(state, "running"), "startedAt");
     }
   }
   return pod;
@@ -210,11 +217,11 @@ absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const json& object) {
   if (auto s = CheckMetadata(object, "NetworkPolicy"); !s.ok()) return s;
   const json& meta = object["metadata"];
   NetworkPolicy np;
-  np.ns = Str(meta, "namespace");
-  np.name = Str(meta, "name");
-  np.uid = Str(meta, "uid");
-  np.resource_version = Str(meta, "resourceVersion");
-  np.managed = Str(Obj(meta, "labels"), kManagedByLabel) == kManagedByValue;
+  np.ns = StringField(meta, "namespace");
+  np.name = StringField(meta, "name");
+  np.uid = StringField(meta, "uid");
+  np.resource_version = StringField(meta, "resourceVersion");
+  np.managed = StringField(Obj(meta, "labels"), kManagedByLabel) == kManagedByValue;
   const json& spec = Obj(object, "spec");
   np.deny_all_spec = spec == DenyAllSpec();
   auto selector = spec.find("podSelector");
@@ -230,26 +237,26 @@ absl::StatusOr<Workload> DecodeWorkload(const json& object) {
   const json& spec = Obj(object, "spec");
   const json& status = Obj(object, "status");
   Workload w;
-  w.ns = Str(meta, "namespace");
-  w.name = Str(meta, "name");
-  w.uid = Str(meta, "uid");
-  w.resource_version = Str(meta, "resourceVersion");
+  w.ns = StringField(meta, "namespace");
+  w.name = StringField(meta, "name");
+  w.uid = StringField(meta, "uid");
+  w.resource_version = StringField(meta, "resourceVersion");
   w.deleting = meta.contains("deletionTimestamp");
   ControllerOf(meta, w.controller_uid, w.controller_kind, w.controller_name);
-  w.queue_name = Str(spec, "queueName");
+  w.queue_name = StringField(spec, "queueName");
   if (auto it = spec.find("active"); it != spec.end() && it->is_boolean()) w.active = it->get<bool>();
   w.pod_sets = Arr(spec, "podSets");
   w.conditions = Arr(status, "conditions");
   for (const json& cond : w.conditions) {
-    if (Str(cond, "status") != "True") continue;
-    const std::string type = Str(cond, "type");
+    if (StringField(cond, "status") != "True") continue;
+    const std::string type = StringField(cond, "type");
     if (type == "Admitted") {
       w.admitted = true;
       w.admitted_time = Time(cond, "lastTransitionTime");
     } else if (type == "Evicted") {
       w.evicted = true;
-      w.evicted_reason = Str(cond, "reason");
-      w.evicted_message = Str(cond, "message");
+      w.evicted_reason = StringField(cond, "reason");
+      w.evicted_message = StringField(cond, "message");
     } else if (type == "Finished") {
       w.finished = true;
     }

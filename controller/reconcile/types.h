@@ -160,6 +160,11 @@ struct Workload {
 
 // The one place a missing spec field gets its default (api::kDefault*; the apiserver
 // normally fills them from the CRD's schema first).
+// obj[key] if it is a string, else "" (absent, null or another type).
+std::string StringField(const kube::json& obj, const char* key);
+// A full spec's `tests` array (judge mode), or an empty array.
+const kube::json& SpecTests(const kube::json& spec);
+
 absl::StatusOr<CodeRun> DecodeCodeRun(const kube::json& object);
 absl::StatusOr<Pod> DecodePod(const kube::json& object);
 absl::StatusOr<NetworkPolicy> DecodeNetworkPolicy(const kube::json& object);
