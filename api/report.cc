@@ -114,6 +114,12 @@ bool FillOutcome(const json& doc, Outcome* r, std::string* error) {
   return true;
 }
 
+// One case object: name and the members exitCode .. limit.
+bool FillCase(const json& doc, CaseReport* c, std::string* error) {
+  if (!doc.is_object()) return Fail(error, "case is not a JSON object");
+  return GetString(doc, "name", &c->name, error) && FillOutcome(doc, c, error);
+}
+
 bool FillReport(const json& doc, Report* r, std::string* error) {
   if (!doc.is_object()) return Fail(error, "report is not a JSON object");
   if (!FillOutcome(doc, r, error) ||
@@ -127,7 +133,7 @@ bool FillReport(const json& doc, Report* r, std::string* error) {
     for (const json& item : *tests) {
       CaseReport c;
       if (!item.is_object()) return Fail(error, "a member of tests is not an object");
-      if (!GetString(item, "name", &c.name, error) || !FillOutcome(item, &c, error)) {
+      if (!FillCase(item, &c, error)) {
         return Fail(error, "tests[" + std::to_string(r->tests.size()) + "]: " +
                                (error != nullptr ? *error : std::string()));
       }
@@ -140,6 +146,77 @@ bool FillReport(const json& doc, Report* r, std::string* error) {
     return false;
   }
   return true;
+}
+
+// The frame (`header` <N>\n<body>\n`trailer`) at the start of `log`: its body, and how
+// many bytes of `log` it spans. `what` names it in errors ("report", "case frame 3").
+struct Frame {
+  std::string_view body;
+  size_t size = 0;
+};
+std::optional<Frame> ReadFrame(std::string_view log, std::string_view header,
+                               std::string_view trailer, const std::string& what,
+                               std::string* error) {
+  if (!log.starts_with(header)) return Fail(error, what + " header missing"), std::nullopt;
+  std::string_view rest = log.substr(header.size());
+  const size_t eol = rest.find('\n');
+  if (eol == std::string_view::npos) return Fail(error, what + " header cut short"), std::nullopt;
+  const std::string_view digits = rest.substr(0, eol);
+  size_t length = 0;
+  const bool digits_ok = !digits.empty() && digits.size() <= 10 &&
+                         (digits.size() == 1 || digits[0] != '0') &&
+                         digits.find_first_not_of("0123456789") == std::string_view::npos;
+  if (!digits_ok || std::from_chars(digits.data(), digits.data() + digits.size(), length).ec !=
+                        std::errc()) {
+    return Fail(error, what + " header has a malformed length"), std::nullopt;
+  }
+  if (length > kMaxReportJsonBytes) return Fail(error, what + " too large"), std::nullopt;
+  rest.remove_prefix(eol + 1);
+  const size_t frame_rest = length + 1 + trailer.size();
+  if (rest.size() < frame_rest) {
+    return Fail(error, what + " cut short: log has " + std::to_string(rest.size()) +
+                           " bytes after the header, the frame needs " +
+                           std::to_string(frame_rest)),
+           std::nullopt;
+  }
+  if (rest[length] != '\n' || rest.substr(length + 1, trailer.size()) != trailer) {
+    return Fail(error, what + " length does not match its end marker"), std::nullopt;
+  }
+  return Frame{rest.substr(0, length), header.size() + eol + 1 + frame_rest};
+}
+
+// Parses JSON `body`, refusing nesting deeper than `max_depth` first (keeps nlohmann's
+// recursion bounded); nullopt with *error set on failure.
+std::optional<json> ParseJson(std::string_view body, int max_depth, const std::string& what,
+                              std::string* error) {
+  if (TooDeep(body, max_depth)) return Fail(error, what + " JSON is nested too deep"), std::nullopt;
+  try {
+    json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return Fail(error, what + " is not valid JSON"), std::nullopt;
+    return doc;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    return Fail(error, what + " JSON: " + e.what()), std::nullopt;
+  }
+}
+
+// The case frame at the start of `log`, case `index` (0-based) of the log, and its size in
+// bytes in *size.
+std::optional<CaseReport> ReadCase(std::string_view log, size_t index, size_t* size,
+                                   std::string* error) {
+  const std::string what = "case frame " + std::to_string(index);
+  const std::optional<Frame> frame = ReadFrame(log, kCaseHeader, kCaseTrailer, what, error);
+  if (!frame) return std::nullopt;
+  // 1 for the object; 2 leaves room for a member a newer runner may add.
+  const std::optional<json> doc = ParseJson(frame->body, 2, what, error);
+  if (!doc) return std::nullopt;
+  CaseReport c;
+  if (!FillCase(*doc, &c, error)) {
+    return Fail(error, what + ": " + (error != nullptr ? *error : std::string())), std::nullopt;
+  }
+  *size = frame->size;
+  return c;
 }
 
 }  // namespace
@@ -177,74 +254,91 @@ nlohmann::ordered_json OutcomeJson(const Outcome& r) {
   };
 }
 
+std::string MakeFrame(std::string_view header, const std::string& body,
+                      std::string_view trailer) {
+  std::string frame;
+  frame.reserve(header.size() + 12 + body.size() + trailer.size());
+  frame.append(header).append(std::to_string(body.size())).append("\n");
+  frame.append(body).append("\n").append(trailer);
+  return frame;
+}
+
+std::string Dump(const nlohmann::ordered_json& doc) {
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 }  // namespace
 
+std::string FormatCase(const CaseReport& c) {
+  nlohmann::ordered_json doc = {{"name", SanitizeUtf8(c.name)}};
+  doc.update(OutcomeJson(c));
+  return MakeFrame(kCaseHeader, Dump(doc), kCaseTrailer);
+}
+
 std::string FormatReport(const Report& r) {
+  std::string log;
+  for (const CaseReport& c : r.tests) log += FormatCase(c);
   nlohmann::ordered_json doc = OutcomeJson(r);
   doc["runnerMessage"] = CutToEncodedSize(r.runner_message, kMaxMessageBytes).text;
   doc["runnerError"] = CutToEncodedSize(r.runner_error, kMaxMessageBytes).text;
   doc["landlockAbi"] = r.landlock_abi;
-  if (!r.tests.empty()) {
-    nlohmann::ordered_json tests = nlohmann::ordered_json::array();
-    for (const CaseReport& c : r.tests) {
-      nlohmann::ordered_json item = {{"name", SanitizeUtf8(c.name)}};
-      item.update(OutcomeJson(c));
-      tests.push_back(std::move(item));
-    }
-    doc["tests"] = std::move(tests);
-  }
-  const std::string body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
-  std::string frame;
-  frame.reserve(body.size() + 64);
-  frame.append(kReportHeader).append(std::to_string(body.size())).append("\n");
-  frame.append(body).append("\n").append(kReportTrailer);
-  return frame;
+  log += MakeFrame(kReportHeader, Dump(doc), kReportTrailer);
+  return log;
 }
 
 std::optional<Report> ParseReport(std::string_view log, std::string* error) {
   if (log.empty()) return Fail(error, "empty log: no report"), std::nullopt;
+  std::vector<CaseReport> cases;
+  while (log.starts_with(kCaseHeader)) {
+    if (cases.size() == kMaxTestCases) {
+      return Fail(error, "more than " + std::to_string(kMaxTestCases) + " case frames"),
+             std::nullopt;
+    }
+    size_t size = 0;
+    std::optional<CaseReport> c = ReadCase(log, cases.size(), &size, error);
+    if (!c) return std::nullopt;
+    cases.push_back(std::move(*c));
+    log.remove_prefix(size);
+  }
   if (!log.starts_with(kReportHeader)) {
-    return Fail(error, "log does not start with a report header"), std::nullopt;
-  }
-  std::string_view rest = log.substr(kReportHeader.size());
-  const size_t eol = rest.find('\n');
-  if (eol == std::string_view::npos) return Fail(error, "report header cut short"), std::nullopt;
-  const std::string_view digits = rest.substr(0, eol);
-  size_t length = 0;
-  const bool digits_ok = !digits.empty() && digits.size() <= 10 &&
-                         (digits.size() == 1 || digits[0] != '0') &&
-                         digits.find_first_not_of("0123456789") == std::string_view::npos;
-  if (!digits_ok || std::from_chars(digits.data(), digits.data() + digits.size(), length).ec !=
-                        std::errc()) {
-    return Fail(error, "report header has a malformed length"), std::nullopt;
-  }
-  if (length > kMaxReportJsonBytes) return Fail(error, "report too large"), std::nullopt;
-  rest.remove_prefix(eol + 1);
-  const size_t frame_rest = length + 1 + kReportTrailer.size();
-  if (rest.size() < frame_rest) {
-    return Fail(error, "report cut short: log has " + std::to_string(rest.size()) +
-                           " bytes after the header, the frame needs " +
-                           std::to_string(frame_rest)),
+    const std::string after = std::to_string(cases.size()) + " case frames";
+    return Fail(error, cases.empty() ? "log does not start with a report header"
+                       : log.empty() ? "log ends after " + after + ", without a report"
+                                     : "neither a case frame nor the report after " + after),
            std::nullopt;
   }
-  if (rest.size() > frame_rest) return Fail(error, "extra data after the report"), std::nullopt;
-  const std::string_view body = rest.substr(0, length);
-  if (rest[length] != '\n' || rest.substr(length + 1) != kReportTrailer) {
-    return Fail(error, "report length does not match its end marker"), std::nullopt;
+  const std::optional<Frame> frame = ReadFrame(log, kReportHeader, kReportTrailer, "report", error);
+  if (!frame) return std::nullopt;
+  if (frame->size < log.size()) {
+    return Fail(error, log.substr(frame->size).starts_with(kCaseHeader)
+                           ? "a case frame after the report"
+                           : "extra data after the report"),
+           std::nullopt;
   }
-  // 1 for the document; 3 for a judge run's tests array of case objects.
-  if (TooDeep(body, 3)) return Fail(error, "report JSON is nested too deep"), std::nullopt;
-  try {
-    const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return Fail(error, "report is not valid JSON"), std::nullopt;
-    Report report;
-    if (!FillReport(doc, &report, error)) return std::nullopt;
-    return report;
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    return Fail(error, std::string("report JSON: ") + e.what()), std::nullopt;
+  // 1 for the document; 3 for an older runner's tests array of case objects.
+  const std::optional<json> doc = ParseJson(frame->body, 3, "report", error);
+  if (!doc) return std::nullopt;
+  Report report;
+  if (!FillReport(*doc, &report, error)) return std::nullopt;
+  if (!cases.empty()) {
+    if (doc->contains("tests")) {
+      return Fail(error, "report has a tests member after case frames"), std::nullopt;
+    }
+    report.tests = std::move(cases);
   }
+  return report;
+}
+
+std::vector<CaseReport> ParseCases(std::string_view log) {
+  std::vector<CaseReport> cases;
+  while (cases.size() < kMaxTestCases && log.starts_with(kCaseHeader)) {
+    size_t size = 0;
+    std::optional<CaseReport> c = ReadCase(log, cases.size(), &size, nullptr);
+    if (!c) break;
+    cases.push_back(std::move(*c));
+    log.remove_prefix(size);
+  }
+  return cases;
 }
 
 }  // namespace coderun::api

@@ -172,10 +172,35 @@ TEST(ReportTest, DeepNestingIsRejectedCheaply) {
             "report JSON is nested too deep");
 }
 
-TEST(ReportTest, JudgeCasesRoundTrip) {
+// The JSON of a single frame (case or report).
+std::string Body(const std::string& frame) {
+  const size_t begin = frame.find('\n') + 1;
+  return frame.substr(begin, frame.rfind('\n', frame.size() - 2) - begin);
+}
+
+std::string Framed(std::string_view header, const std::string& body, std::string_view trailer) {
+  return std::string(header) + std::to_string(body.size()) + "\n" + body + "\n" +
+         std::string(trailer);
+}
+
+// The log an older runner wrote: one report frame whose tests member holds the cases.
+std::string SingleFrame(const Report& r) {
+  Report top = r;
+  top.tests.clear();
+  std::string body = Body(FormatReport(top));
+  std::string tests = ",\"tests\":[";
+  for (size_t i = 0; i < r.tests.size(); ++i) {
+    tests += (i > 0 ? "," : "") + Body(FormatCase(r.tests[i]));
+  }
+  body.insert(body.size() - 1, tests + "]");
+  return Framed(kReportHeader, body, kReportTrailer);
+}
+
+Report JudgeSample() {
   Report r;
   r.exit_code = 0;
   r.wall_millis = 30;
+  r.runner_message = "note";
   CaseReport ok;
   ok.name = "small";
   ok.exit_code = 0;
@@ -186,43 +211,235 @@ TEST(ReportTest, JudgeCasesRoundTrip) {
   slow.name = "big";
   slow.signal = 9;
   slow.limit = Limit::kTime;
-  slow.stderr_text = "partial \xFF";  // repaired on the way out
-  r.tests = {ok, slow};
+  slow.stderr_text = "partial";
+  CaseReport oom;
+  oom.name = "huge";
+  oom.signal = 9;
+  oom.limit = Limit::kMemory;
+  oom.max_rss_bytes = 1 << 30;
+  r.tests = {ok, slow, oom};
+  return r;
+}
+
+TEST(ReportTest, JudgeCasesRoundTrip) {
+  Report r = JudgeSample();
+  r.tests[1].stderr_text = "partial \xFF";  // repaired on the way out
   std::string error;
   std::optional<Report> back = ParseReport(FormatReport(r), &error);
   ASSERT_TRUE(back.has_value()) << error;
-  ASSERT_EQ(back->tests.size(), 2u);
-  EXPECT_EQ(back->tests[0], ok);
+  ASSERT_EQ(back->tests.size(), 3u);
+  EXPECT_EQ(back->tests[0], r.tests[0]);
   EXPECT_EQ(back->tests[1].limit, Limit::kTime);
   EXPECT_EQ(back->tests[1].stderr_text, "partial \xEF\xBF\xBD");
+  EXPECT_EQ(back->tests[2], r.tests[2]);
+  EXPECT_EQ(back->runner_message, "note");
   // A plain run's report has no tests member at all.
   EXPECT_EQ(FormatReport(Report{}).find("\"tests\""), std::string::npos);
+}
+
+TEST(ReportTest, AJudgeLogIsACaseFramePerCaseThenTheReportWithoutTests) {
+  const Report r = JudgeSample();
+  const std::string log = FormatReport(r);
+  std::string expected;
+  for (const CaseReport& c : r.tests) expected += FormatCase(c);
+  ASSERT_TRUE(log.starts_with(expected));
+  const std::string report_frame = log.substr(expected.size());
+  EXPECT_TRUE(report_frame.starts_with(kReportHeader));
+  EXPECT_EQ(report_frame.find("\"tests\""), std::string::npos);
+  EXPECT_TRUE(FormatCase(r.tests[0]).starts_with("coderun-case/v1 "));
+  EXPECT_TRUE(FormatCase(r.tests[0]).ends_with("}\ncoderun-case-end\n"));
+  EXPECT_TRUE(Body(FormatCase(r.tests[0])).starts_with(R"({"name":"small","exitCode":0,)"));
+  // The report frame alone is the report of the run without its cases.
+  Report top = r;
+  top.tests.clear();
+  EXPECT_EQ(report_frame, FormatReport(top));
+  EXPECT_EQ(ParseCases(log), r.tests);
+}
+
+TEST(ReportTest, AnOlderRunnersSingleFrameWithTestsStillParses) {
+  const Report r = JudgeSample();
+  std::string error;
+  std::optional<Report> back = ParseReport(SingleFrame(r), &error);
+  ASSERT_TRUE(back.has_value()) << error;
+  EXPECT_EQ(*back, r);
+  EXPECT_TRUE(ParseCases(SingleFrame(r)).empty());
+}
+
+TEST(ReportTest, ATornLastCaseFrameFailsTheReportButKeepsTheCompleteCases) {
+  const Report r = JudgeSample();
+  const std::string two = FormatCase(r.tests[0]) + FormatCase(r.tests[1]);
+  const std::string third = FormatCase(r.tests[2]);
+  const std::vector<CaseReport> first_two = {r.tests[0], r.tests[1]};
+  for (size_t n = 0; n < third.size(); ++n) {
+    const std::string log = two + third.substr(0, n);
+    EXPECT_NE(Parse(log), "ok") << n;
+    EXPECT_EQ(ParseCases(log), first_two) << n;
+  }
+  EXPECT_EQ(Parse(two), "log ends after 2 case frames, without a report");
+  EXPECT_EQ(Parse(two + third.substr(0, third.size() - 1)),
+            "case frame 2 cut short: log has " +
+                std::to_string(third.size() - third.find('\n') - 2) +
+                " bytes after the header, the frame needs " +
+                std::to_string(third.size() - third.find('\n') - 1));
+  // Every complete case is kept, also when the report frame is what is torn, or garbage
+  // follows.
+  const std::string all = FormatReport(r);
+  const std::string cases = two + third;
+  for (size_t n = cases.size(); n < all.size(); ++n) {
+    EXPECT_NE(Parse(all.substr(0, n)), "ok") << n;
+    EXPECT_EQ(ParseCases(all.substr(0, n)), r.tests) << n;
+  }
+  EXPECT_EQ(Parse(cases + "Killed\n"), "neither a case frame nor the report after 3 case frames");
+  EXPECT_EQ(ParseCases(cases + "Killed\n"), r.tests);
+}
+
+TEST(ReportTest, ACaseFrameAfterTheReportIsRefused) {
+  const Report r = JudgeSample();
+  const std::string log = FormatReport(r);
+  EXPECT_EQ(Parse(log + FormatCase(r.tests[0])), "a case frame after the report");
+  Report top = r;
+  top.tests.clear();
+  EXPECT_EQ(Parse(FormatReport(top) + FormatCase(r.tests[0])), "a case frame after the report");
+  EXPECT_EQ(Parse(FormatReport(top) + FormatReport(top)), "extra data after the report");
+}
+
+TEST(ReportTest, CaseFramesAndATestsMemberTogetherAreRefused) {
+  const Report r = JudgeSample();
+  EXPECT_EQ(Parse(FormatCase(r.tests[0]) + SingleFrame(r)),
+            "report has a tests member after case frames");
+  // Even an empty one.
+  Report top = r;
+  top.tests.clear();
+  std::string body = Body(FormatReport(top));
+  body.insert(body.size() - 1, ",\"tests\":[]");
+  EXPECT_EQ(Parse(FormatCase(r.tests[0]) + Framed(kReportHeader, body, kReportTrailer)),
+            "report has a tests member after case frames");
+}
+
+TEST(ReportTest, CaseFramesWithABadLengthAreRefused) {
+  const Report r = JudgeSample();
+  Report top = r;
+  top.tests.clear();
+  const std::string report = FormatReport(top);
+  const std::string body = Body(FormatCase(r.tests[0]));
+  const std::string size = std::to_string(body.size());
+  const auto with_length = [&](const std::string& length) {
+    return std::string(kCaseHeader) + length + "\n" + body + "\n" + std::string(kCaseTrailer);
+  };
+  ASSERT_EQ(Parse(with_length(size) + report), "ok");
+  EXPECT_EQ(Parse(with_length("0" + size) + report), "case frame 0 header has a malformed length");
+  EXPECT_EQ(Parse(with_length("+" + size) + report), "case frame 0 header has a malformed length");
+  EXPECT_EQ(Parse(with_length("") + report), "case frame 0 header has a malformed length");
+  EXPECT_EQ(Parse(with_length("99999999999") + report),
+            "case frame 0 header has a malformed length");
+  EXPECT_EQ(Parse(with_length("4294967295") + report), "case frame 0 too large");
+  EXPECT_EQ(Parse(with_length(std::to_string(body.size() - 1)) + report),
+            "case frame 0 length does not match its end marker");
+  EXPECT_EQ(Parse(with_length(std::to_string(body.size() + 1)) + report),
+            "case frame 0 length does not match its end marker");
+  for (const std::string& bad : {"0" + size, std::to_string(body.size() + 1), std::string("x")}) {
+    EXPECT_TRUE(ParseCases(with_length(bad) + report).empty()) << bad;
+    EXPECT_EQ(ParseCases(FormatCase(r.tests[1]) + with_length(bad) + report).size(), 1u) << bad;
+  }
+  // The length counts the body exactly: a frame with one more byte of JSON is refused.
+  EXPECT_NE(Parse(std::string(kCaseHeader) + size + "\n" + body + " \n" +
+                  std::string(kCaseTrailer) + report),
+            "ok");
 }
 
 TEST(ReportTest, MalformedCasesAreRefusedWithTheirIndex) {
   Report r;
   CaseReport c;
   c.name = "a";
-  r.tests = {c};
-  const std::string good = FormatReport(r);
+  r.tests = {c, c};
+  r.tests[1].name = "b";
+  const std::string body = Body(FormatCase(r.tests[1]));
   auto edit = [&](const std::string& from, const std::string& to) {
-    std::string body = good.substr(good.find('\n') + 1);
-    body = body.substr(0, body.rfind('\n', body.size() - 2));
-    const size_t at = body.find(from, body.find("\"tests\""));
-    body.replace(at, from.size(), to);
-    return std::string(kReportHeader) + std::to_string(body.size()) + "\n" + body + "\n" +
-           std::string(kReportTrailer);
+    std::string edited = body;
+    edited.replace(edited.find(from), from.size(), to);
+    return FormatCase(r.tests[0]) + Framed(kCaseHeader, edited, kCaseTrailer) +
+           FormatReport(Report{});
   };
+  EXPECT_EQ(Parse(edit("\"limit\":\"\"", "\"limit\":\"x\"")),
+            "case frame 1: member limit has an unknown value");
+  EXPECT_EQ(Parse(edit("\"name\":\"b\",", "")), "case frame 1: missing member name");
+  EXPECT_EQ(Parse(edit("\"exitCode\":-1", "\"exitCode\":\"-1\"")),
+            "case frame 1: member exitCode is not an integer");
+  EXPECT_EQ(Parse(edit("\"limit\":\"\"", "\"limit\":\"\",\"new\":[1]")), "ok");
+  EXPECT_EQ(Parse(edit("\"limit\":\"\"", "\"limit\":\"\",\"new\":[[1]]")),
+            "case frame 1 JSON is nested too deep");
+  EXPECT_EQ(Parse(FormatCase(c) + Framed(kCaseHeader, "[]", kCaseTrailer) +
+                  FormatReport(Report{})),
+            "case frame 1: case is not a JSON object");
+  EXPECT_EQ(ParseCases(edit("\"name\":\"b\",", "")), std::vector<CaseReport>{r.tests[0]});
+
+  // An older runner's tests member, checked the same way.
+  std::string old = SingleFrame(r);
   std::string error;
-  EXPECT_FALSE(ParseReport(edit("\"limit\":\"\"", "\"limit\":\"x\""), &error));
-  EXPECT_EQ(error, "tests[0]: member limit has an unknown value");
-  EXPECT_FALSE(ParseReport(edit("\"name\":\"a\",", ""), &error));
-  EXPECT_EQ(error, "tests[0]: missing member name");
+  std::string old_body = Body(old);
+  old_body.replace(old_body.rfind("\"limit\":\"\""), 10, "\"limit\":\"x\"");
+  EXPECT_FALSE(ParseReport(Framed(kReportHeader, old_body, kReportTrailer), &error));
+  EXPECT_EQ(error, "tests[1]: member limit has an unknown value");
+}
+
+TEST(ReportTest, NoMoreCaseFramesThanTheCasesOfARun) {
+  CaseReport c;
+  c.name = "a";
+  std::string frames;
+  for (size_t i = 0; i < kMaxTestCases; ++i) frames += FormatCase(c);
+  EXPECT_EQ(Parse(frames + FormatReport(Report{})), "ok");
+  EXPECT_EQ(ParseCases(frames + FormatCase(c)).size(), kMaxTestCases);
+  EXPECT_EQ(Parse(frames + FormatCase(c) + FormatReport(Report{})), "more than 256 case frames");
+}
+
+TEST(ReportTest, ParseCasesOfNothingOrGarbageIsEmpty) {
+  EXPECT_TRUE(ParseCases("").empty());
+  EXPECT_TRUE(ParseCases("Hello World\n").empty());
+  EXPECT_TRUE(ParseCases(std::string(kCaseHeader)).empty());
+  EXPECT_TRUE(ParseCases(FormatReport(Sample())).empty());
+  EXPECT_TRUE(ParseCases(" " + FormatCase(CaseReport{})).empty());
+  EXPECT_EQ(Parse(std::string(kCaseHeader)), "case frame 0 header cut short");
 }
 
 TEST(ReportTest, JudgeFramesAreBoundedByTheirCases) {
   EXPECT_EQ(MaxJudgeFrameBytes(0, 100, 100), MaxFrameBytes(0));
   EXPECT_GT(MaxJudgeFrameBytes(256, 32768, 256), 256u * (32768 + 256));
+}
+
+TEST(ReportTest, AJudgeLogAtTheMaximumSizesStaysWithinMaxJudgeFrameBytes) {
+  // The controller's caps at 256 cases: stdout 8 MiB / 256, stderr the status share.
+  constexpr size_t kStdout = (8 << 20) / kMaxTestCases, kStderr = 256;
+  Report r;
+  r.exit_code = -1;
+  r.signal = 128;
+  r.wall_millis = r.cpu_millis = r.max_rss_bytes = UINT64_MAX;
+  r.stdout_bytes = r.stderr_bytes = UINT64_MAX;
+  r.runner_message = r.runner_error = std::string(100000, '\x01');
+  r.limit = Limit::kTerminated;
+  r.landlock_abi = 1000;
+  CaseReport c;
+  c.name = std::string(63, 'n');  // a DNS label at its longest
+  c.exit_code = -1;
+  c.signal = 128;
+  c.wall_millis = c.cpu_millis = c.max_rss_bytes = UINT64_MAX;
+  c.stdout_bytes = c.stderr_bytes = UINT64_MAX;
+  c.stdout_text = std::string(kStdout / 6, '\x01');  // JSON-encoded: 6 bytes each
+  c.stdout_text += std::string(kStdout % 6, 'x');
+  c.stderr_text = std::string(kStderr / 2, '"');
+  c.limit = Limit::kTerminated;
+  const size_t case_frame = FormatCase(c).size();
+  EXPECT_LE(case_frame, kStdout + kStderr + 512);
+  EXPECT_GE(case_frame, kStdout + kStderr);  // the streams are at their caps
+  r.tests.assign(kMaxTestCases, c);
+  const std::string log = FormatReport(r);
+  EXPECT_LE(log.size(), MaxJudgeFrameBytes(kMaxTestCases, kStdout, kStderr));
+  // Without streams, the frame alone fits a case's allowance.
+  c.stdout_text = c.stderr_text = "";
+  EXPECT_LE(FormatCase(c).size(), 512u);
+  std::string error;
+  auto back = ParseReport(log, &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->tests.size(), kMaxTestCases);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // coderun-runner: runs one Python program under the limits of a CodeRun and writes the
-// report (runner/report.h) to its stdout. See runner/options.h for the command line.
+// report (api/report.h) to its stdout; in judge mode, a case frame as each case ends, then
+// the report frame. See runner/options.h for the command line.
 //
 // Exit status: 0 when the program ran (whatever it did), 2 when the report carries a
-// runnerError, 3 when the report could not be written.
+// runnerError, 3 when the report or a case frame could not be written (no case runs after
+// such a frame, and no report frame follows it).
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
@@ -37,6 +39,8 @@ extern "C" int __lsan_is_turned_off() { return 1; }
 
 int main(int argc, char** argv) {
   using namespace coderun::runner;
+  using coderun::api::CaseReport;
+  using coderun::api::FormatCase;
   using coderun::api::FormatReport;
   using coderun::api::Report;
   // libcrypto (the input digest) reads no configuration file of the image.
@@ -48,8 +52,13 @@ int main(int argc, char** argv) {
   if (signal_fd < 0 || !options) {
     report.runner_error = error;
   } else {
-    report = RunProgram(*options, signal_fd);
+    bool written = true;
+    report = RunProgram(*options, signal_fd, [&written](const CaseReport& test) {
+      return written = WriteAll(1, FormatCase(test));
+    });
+    if (!written) return 3;
   }
+  // No tests in `report`: its cases' frames are out already.
   if (!WriteAll(1, FormatReport(report))) return 3;
   return report.runner_error.empty() ? 0 : 2;
 }

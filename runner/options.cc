@@ -29,6 +29,7 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
   };
   bool unused = false;
   bool writable_dir_seen = false;
+  bool first_case_seen = false;
   const IntFlag int_flags[] = {
       {"--timeout-seconds", 1, 86400, &options.timeout_seconds, &have_timeout},
       {"--pids", 1, 1 << 20, &options.pids, &have_pids},
@@ -37,6 +38,8 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
       {"--open-files", 8, 1 << 20, &options.open_files, &unused},
       {"--drain-millis", 0, 600000, &options.drain_millis, &unused},
       {"--case-stdout-bytes", 0, 16 << 20, &options.case_stdout_bytes, &unused},
+      // Checked against the number of cases once tests.json is read.
+      {"--first-case", 0, 1 << 20, &options.first_case, &first_case_seen},
   };
   for (const std::string& arg : args) {
     if (arg == "--tests" || arg == "--stop-on-failure") {
@@ -92,8 +95,9 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
     *error = "required: --input-dir, --timeout-seconds, --pids, --output-bytes";
     return std::nullopt;
   }
-  if (!options.tests && (options.case_stdout_bytes >= 0 || options.stop_on_failure)) {
-    *error = "--case-stdout-bytes and --stop-on-failure need --tests";
+  if (!options.tests &&
+      (options.case_stdout_bytes >= 0 || options.stop_on_failure || first_case_seen)) {
+    *error = "--case-stdout-bytes, --stop-on-failure and --first-case need --tests";
     return std::nullopt;
   }
   if (options.case_stdout_bytes < 0) options.case_stdout_bytes = options.output_bytes;

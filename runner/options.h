@@ -4,7 +4,7 @@
 //                  [--python=PATH] [--file-bytes=N] [--open-files=N]
 //                  [--cgroup-root=DIR] [--drain-millis=N] [--input-digest=HEX]
 //                  [--writable-dir=DIR]... [--termination-log=PATH] [--landlock=auto|off]
-//                  [--tests [--case-stdout-bytes=N] [--stop-on-failure]]
+//                  [--tests [--case-stdout-bytes=N] [--stop-on-failure] [--first-case=K]]
 //
 // --input-dir        holds `code` (Python source), `stdin` (optional, default empty) and
 //                    `args.json` (optional, a JSON array of strings, default [])
@@ -41,6 +41,11 @@
 //                    args.json are ignored). --output-bytes caps each case's stderr
 // --case-stdout-bytes  judge mode: cap on each case's stdout (default --output-bytes)
 // --stop-on-failure  judge mode: no case runs after one that did not exit 0 by itself
+// --first-case       judge mode: run the cases of tests.json from index K (0-based) on,
+//                    the earlier ones not at all (a run continued in a new Pod after the
+//                    old one died in case K-1); default 0. K must be below the number of
+//                    cases (else runnerError). The report's top level sums up only the
+//                    cases run; --input-digest still covers all of tests.json
 #pragma once
 
 #include <cstdint>
@@ -67,6 +72,7 @@ struct Options {
   bool tests = false;
   int64_t case_stdout_bytes = -1;  // -1: output_bytes
   bool stop_on_failure = false;
+  int64_t first_case = 0;
 };
 
 // Parses argv[1..]. Returns nullopt and sets *error to a one-line reason for unknown

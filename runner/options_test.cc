@@ -46,10 +46,36 @@ TEST(OptionsTest, JudgeModeFlags) {
   args = kControllerArgs;
   args.push_back("--stop-on-failure");
   EXPECT_FALSE(ParseOptions(args, &error));
-  EXPECT_EQ(error, "--case-stdout-bytes and --stop-on-failure need --tests");
+  EXPECT_EQ(error, "--case-stdout-bytes, --stop-on-failure and --first-case need --tests");
   args = kControllerArgs;
   args.insert(args.end(), {"--tests", "--case-stdout-bytes=-1"});
   EXPECT_FALSE(ParseOptions(args, &error));
+}
+
+TEST(OptionsTest, FirstCaseIsAJudgeModeFlag) {
+  std::string error;
+  auto plain = ParseOptions(kControllerArgs, &error);
+  ASSERT_TRUE(plain) << error;
+  EXPECT_EQ(plain->first_case, 0);
+
+  auto args = kControllerArgs;
+  args.insert(args.end(), {"--tests", "--first-case=3"});
+  auto judge = ParseOptions(args, &error);
+  ASSERT_TRUE(judge) << error;
+  EXPECT_EQ(judge->first_case, 3);
+
+  // Even 0, without --tests, means a confused caller.
+  for (const char* flag : {"--first-case=0", "--first-case=3"}) {
+    args = kControllerArgs;
+    args.push_back(flag);
+    EXPECT_FALSE(ParseOptions(args, &error)) << flag;
+    EXPECT_EQ(error, "--case-stdout-bytes, --stop-on-failure and --first-case need --tests");
+  }
+  for (const char* bad : {"--first-case=-1", "--first-case=", "--first-case=1x", "--first-case"}) {
+    args = kControllerArgs;
+    args.insert(args.end(), {"--tests", bad});
+    EXPECT_FALSE(ParseOptions(args, &error)) << bad;
+  }
 }
 
 TEST(OptionsTest, ParsesTheWallsAndTheInputDigest) {

@@ -82,7 +82,8 @@ uint64_t Millis(Clock::duration d) {
 // Everything a run is waiting for, and its state.
 class Supervisor {
  public:
-  Supervisor(const Options& options, int signal_fd) : options_(options), signal_fd_(signal_fd) {}
+  Supervisor(const Options& options, int signal_fd, const CaseSink& on_case)
+      : options_(options), signal_fd_(signal_fd), on_case_(on_case) {}
 
   Report Run();
 
@@ -93,7 +94,8 @@ class Supervisor {
   // from the cgroup (a whole run) rather than from the largest process reaped.
   api::Outcome RunOnce(const ProgramSpec& spec, int64_t timeout_seconds, size_t stdout_cap,
                        size_t stderr_cap, bool cgroup_peak);
-  // Judge mode: runs every case of `input`, in order, into report_.tests.
+  // Judge mode: runs the cases of `input` from options_.first_case on, in order, handing
+  // each to on_case_.
   void RunCases(const RunnerInput& input, ProgramSpec spec);
   // Waits for one event or until `until`; returns false once `until` has passed.
   bool WaitOnce(Clock::time_point until);
@@ -112,6 +114,7 @@ class Supervisor {
 
   const Options& options_;
   const int signal_fd_;
+  const CaseSink& on_case_;
   Report report_;
   Capture out_, err_;
   pid_t pid_ = -1;
@@ -226,6 +229,12 @@ Report Supervisor::Run() {
   RunnerInput input;
   report_.runner_error = input.Open(options_.input_dir, options_.input_digest, options_.tests);
   if (!report_.runner_error.empty()) return report_;
+  if (options_.tests && static_cast<size_t>(options_.first_case) >= input.tests().size()) {
+    report_.runner_error = "--first-case=" + std::to_string(options_.first_case) +
+                           ": tests.json has only " + std::to_string(input.tests().size()) +
+                           " cases";
+    return report_;
+  }
   ProgramSpec spec;
   spec.python = options_.python;
   spec.code_fd = input.code_fd();
@@ -264,7 +273,9 @@ void Supervisor::RunCases(const RunnerInput& input, ProgramSpec spec) {
   const auto stdout_cap = static_cast<size_t>(options_.case_stdout_bytes);
   const auto stderr_cap = static_cast<size_t>(options_.output_bytes);
   report_.exit_code = 0;
-  for (const RunnerInput::TestCase& test : input.tests()) {
+  const auto& tests = input.tests();
+  for (size_t i = static_cast<size_t>(options_.first_case); i < tests.size(); ++i) {
+    const RunnerInput::TestCase& test = tests[i];
     if (stop_requested_) break;
     const int stdin_fd = SealedMemoryFile(test.stdin_data);
     if (stdin_fd < 0) {
@@ -283,6 +294,8 @@ void Supervisor::RunCases(const RunnerInput& input, ProgramSpec spec) {
     static_cast<api::Outcome&>(result) =
         RunOnce(spec, test.timeout_seconds, stdout_cap, stderr_cap, /*cgroup_peak=*/false);
     close(stdin_fd);
+    // Not started (runner_error says why): no result to pass on, and no point going on.
+    if (!report_.runner_error.empty()) return;
     for (const DirSnapshot& snapshot : before) {
       if (std::string error = RemoveAddedEntries(snapshot); !error.empty()) Note(error);
     }
@@ -293,7 +306,9 @@ void Supervisor::RunCases(const RunnerInput& input, ProgramSpec spec) {
     const bool clean = result.limit == Limit::kNone && result.exit_code == 0 &&
                        result.signal == 0 && !result.stdout_truncated;
     const bool terminated = result.limit == Limit::kTerminated;
-    report_.tests.push_back(std::move(result));
+    // Out now, with nothing of the program left running: a kill of the whole container
+    // (cgroup v2's memory.oom.group) in a later case loses none of this one.
+    if (!on_case_(result)) return;
     if (terminated) {
       report_.limit = Limit::kTerminated;
       break;
@@ -414,8 +429,8 @@ int PrepareProcess(std::string* error) {
   return fd;
 }
 
-Report RunProgram(const Options& options, int signal_fd) {
-  return Supervisor(options, signal_fd).Run();
+Report RunProgram(const Options& options, int signal_fd, const CaseSink& on_case) {
+  return Supervisor(options, signal_fd, on_case).Run();
 }
 
 }  // namespace coderun::runner

@@ -5,6 +5,8 @@
 // PrepareProcess().
 #pragma once
 
+#include <functional>
+
 #include "runner/options.h"
 #include "api/report.h"
 
@@ -16,6 +18,11 @@ namespace coderun::runner {
 // the signalfd, or -1 with *error set.
 int PrepareProcess(std::string* error);
 
+// Judge mode: takes each case's result as soon as the case has ended and every process
+// and file it left is gone (before the next case starts); returns false if it could not
+// pass the result on, which ends the run there (no further case starts).
+using CaseSink = std::function<bool(const api::CaseReport&)>;
+
 // Runs the program described by `options` and returns the report. Ends the run when the
 // program exits, the timer fires (limit "time"), or an accepted SIGTERM/SIGINT/SIGHUP
 // arrives (limit "terminated"): accepted only when sent by kill() (si_code SI_USER) from
@@ -23,9 +30,14 @@ int PrepareProcess(std::string* error);
 // the program starts, the input is checked against options.input_digest and the Landlock
 // ruleset (landlock.h) is built; after every process is gone, the termination log is
 // truncated if the program wrote to it. CPU usage is the cgroup's (cgroup.h) minus the
-// runner's own, or the wait status's where the cgroup cannot be read (runner_message says so). Every other process of the run is then
-// killed and reaped, the pipes drained for at most options.drain_millis, and usage read.
-// A setup failure yields a report with runner_error set.
-api::Report RunProgram(const Options& options, int signal_fd);
+// runner's own, or the wait status's where the cgroup cannot be read (runner_message says
+// so). Every other process of the run is then killed and reaped, the pipes drained for at
+// most options.drain_millis, and usage read. A setup failure yields a report with
+// runner_error set.
+//
+// Judge mode (options.tests): runs the cases from options.first_case on, hands each to
+// `on_case` (which must be callable then) and does not keep it: the returned report's tests
+// is empty, its top level sums up the cases run.
+api::Report RunProgram(const Options& options, int signal_fd, const CaseSink& on_case);
 
 }  // namespace coderun::runner

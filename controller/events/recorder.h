@@ -30,6 +30,8 @@ inline constexpr char kForeignSecret[] = "ForeignSecret";
 inline constexpr char kWorkloadCreated[] = "WorkloadCreated";  // queued in Kueue
 inline constexpr char kForeignWorkload[] = "ForeignWorkload";
 inline constexpr char kJudgeVerdict[] = "JudgeVerdict";  // "3/5 passed: WrongAnswer"
+// A judge run's container was OOM-killed as a whole; the run goes on in a new Pod.
+inline constexpr char kJudgeContinued[] = "JudgeContinued";
 inline constexpr char kEvicted[] = "Evicted";  // by Kueue, while the run's Pod lived
 
 struct ObjectRef {

@@ -51,15 +51,18 @@ size_t JudgeStatusBytes(const JudgeLimits& limits) {
 }
 
 absl::StatusOr<JudgeStatus> JudgeReport(const CodeRun& run, const json& spec,
-                                        const api::Report& report, const ValidLimits& limits) {
+                                        const api::Report& report, const ValidLimits& limits,
+                                        const std::vector<CaseStatus>& earlier) {
   const json& tests = SpecTests(spec);
   if (!limits.judge || tests.empty()) {
     return absl::InvalidArgumentError("the run has no test cases");
   }
   const JudgeLimits& jl = *limits.judge;
-  if (report.tests.size() > tests.size()) {
+  const size_t first = earlier.size();  // the report's first case is the spec's case `first`
+  if (first + report.tests.size() > tests.size()) {
     return absl::InvalidArgumentError(absl::StrCat("the report holds ", report.tests.size(),
-                                                   " cases, the spec ", tests.size()));
+                                                   " cases from case ", first + 1, ", the spec ",
+                                                   tests.size()));
   }
   const judge::CompareSpec compare = CompareOf(run.judge);
   const size_t share = static_cast<size_t>(jl.case_share_bytes);
@@ -71,7 +74,21 @@ absl::StatusOr<JudgeStatus> JudgeReport(const CodeRun& run, const json& spec,
     const json& t = tests[i];
     CaseStatus cs;
     cs.name = t.is_object() ? StringField(t, "name") : "";
-    if (i >= report.tests.size()) {
+    if (i < first) {  // judged when an earlier Pod of the run ended
+      if (earlier[i].name != cs.name) {
+        return absl::InvalidArgumentError(absl::StrCat("case ", i + 1, " of status.tests is \"",
+                                                       earlier[i].name.substr(0, 64),
+                                                       "\", the spec's \"", cs.name, "\""));
+      }
+      cs = earlier[i];
+      const Verdict v = judge::ParseVerdict(cs.verdict).value_or(Verdict::kSkipped);
+      if (v != Verdict::kAccepted && failed_first.empty()) failed_first = cs.name;
+      if (v == Verdict::kAccepted) ++out.passed;
+      verdicts.push_back(v);
+      out.cases.push_back(std::move(cs));
+      continue;
+    }
+    if (i - first >= report.tests.size()) {
       cs.verdict = judge::VerdictName(Verdict::kSkipped);
       cs.message = !failed_first.empty() && run.judge.stop_on_first_failure
                        ? absl::StrCat("not run: case ", failed_first,
@@ -81,7 +98,7 @@ absl::StatusOr<JudgeStatus> JudgeReport(const CodeRun& run, const json& spec,
       out.cases.push_back(std::move(cs));
       continue;
     }
-    const api::CaseReport& c = report.tests[i];
+    const api::CaseReport& c = report.tests[i - first];
     if (c.name != cs.name) {
       return absl::InvalidArgumentError(absl::StrCat("case ", i + 1, " of the report is \"",
                                                      c.name.substr(0, 64), "\", the spec's \"",

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "api/report.h"
@@ -31,10 +32,14 @@ size_t JudgeStatusBytes(const JudgeLimits& limits);
 // WrongAnswer says where the output first differs; a case not reported is Skipped; with
 // spec.stopOnFirstFailure every case after the first that is not Accepted is Skipped. Each
 // case keeps limits.judge->case_share_bytes of each stream (cut as the apiserver encodes it,
-// flagged as truncated). InvalidArgument if the report's cases are not a prefix of the
-// spec's (by name, in order): such a report is not the run's.
+// flagged as truncated). `earlier`: the cases judged when earlier Pods of the run ended
+// (status.tests of a run that went on from status.nextCase); they stand as they are and the
+// report's first case is the spec's case earlier.size(). InvalidArgument if earlier and the
+// report's cases are not a prefix of the spec's (by name, in order): such a report is not
+// the run's.
 absl::StatusOr<JudgeStatus> JudgeReport(const CodeRun& run, const kube::json& spec,
-                                        const api::Report& report, const ValidLimits& limits);
+                                        const api::Report& report, const ValidLimits& limits,
+                                        const std::vector<CaseStatus>& earlier = {});
 
 // "3/5 passed: WrongAnswer": the run's message and its JudgeVerdict event.
 std::string JudgeSummary(const JudgeStatus& judged);

@@ -156,6 +156,38 @@ TEST(JudgeReportTest, AReportWhoseCasesAreNotTheSpecsIsRefused) {
 // 256 cases that each print their whole capture cap of characters the apiserver escapes
 // (6 bytes each): the status keeps each case's share, and the whole patch stays within the
 // bound the stored-size check assumes.
+// A run that went on in a new Pod: the cases judged before stand as they are (their
+// verdicts count), the report covers the spec's cases from there on.
+TEST(JudgeReportTest, CasesJudgedByAnEarlierPodStandAndTheReportContinuesAfterThem) {
+  json spec = {{"code", "x"},
+               {"tests", {Case("a", "1\n"), Case("b", "2\n"), Case("c", "3\n"), Case("d", "4\n")}}};
+  Judged j = Prepare(spec);
+  CaseStatus a{"a", "Accepted", "", 0, std::nullopt, RunOutput{"1\n", "", false, false, 5, 5, 5}};
+  CaseStatus b{"b", "MemoryLimitExceeded", "ran out of memory", std::nullopt, 9, std::nullopt};
+  api::Report report;
+  report.exit_code = 0;
+  report.tests = {Ran("c", "3\n"), Ran("d", "4\n")};
+  auto judged = JudgeReport(j.run, spec, report, j.limits, {a, b});
+  ASSERT_TRUE(judged.ok()) << judged.status();
+  ASSERT_EQ(judged->cases.size(), 4u);
+  EXPECT_EQ(judged->cases[0].output->stdout_text, "1\n");
+  EXPECT_EQ(judged->cases[1].verdict, "MemoryLimitExceeded");
+  EXPECT_EQ(judged->cases[2].verdict, "Accepted");
+  EXPECT_EQ(judged->cases[3].verdict, "Accepted");
+  EXPECT_EQ(judged->passed, 3);
+  EXPECT_EQ(judged->verdict, "MemoryLimitExceeded");
+
+  // The report must start where the earlier cases end, and they must be the spec's.
+  report.tests = {Ran("b", "2\n"), Ran("c", "3\n")};
+  EXPECT_FALSE(JudgeReport(j.run, spec, report, j.limits, {a, b}).ok());
+  CaseStatus other = a;
+  other.name = "z";
+  report.tests = {Ran("c", "3\n")};
+  EXPECT_FALSE(JudgeReport(j.run, spec, report, j.limits, {other, b}).ok());
+  report.tests = {Ran("c", "3\n"), Ran("d", "4\n"), Ran("e", "5\n")};
+  EXPECT_FALSE(JudgeReport(j.run, spec, report, j.limits, {a, b}).ok());
+}
+
 TEST(JudgeReportTest, StatusOfTheLargestJudgeRunStaysBounded) {
   json tests = json::array();
   for (int i = 0; i < 256; ++i) tests.push_back(Case("case-" + std::to_string(i), "x"));

@@ -212,6 +212,8 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
     args.push_back("--tests");
     args.push_back(absl::StrCat("--case-stdout-bytes=", limits.judge->case_stdout_bytes));
     if (run.judge.stop_on_first_failure) args.push_back("--stop-on-failure");
+    // The cases before it were judged when an earlier Pod's container was OOM-killed whole.
+    if (run.next_case > 0) args.push_back(absl::StrCat("--first-case=", run.next_case));
   }
   json container = {
       {"name", api::kRunnerContainer},

@@ -156,6 +156,10 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
   const std::string pod_name = PodName(run.name, run.uid);
   if (auto pod = caches_.pod(run.ns + "/" + pod_name)) {
     if (pod->controller_uid != run.uid) return NameTaken(run, pod_name);
+    if (run.next_case > 0 && run.pod_uid.empty() && pod->terminated &&
+        CreatedHere(run) != pod->uid) {
+      return Superseded(run, *pod);
+    }
     if (!run.pod_uid.empty() && pod->uid != run.pod_uid) return Replaced(run, *pod);
     if (run.pod_uid.empty() && CreatedHere(run) != pod->uid) return Unrecorded(run, *pod);
     if (KueueManaged(run, settings_) && !pod->terminated) {
@@ -191,6 +195,19 @@ Result Reconciler::Replaced(const CodeRun& run, const Pod& pod) {
                                                "and another object took its name"),
                                   run.pod_name),
                      "finished");
+}
+
+Result Reconciler::Superseded(const CodeRun& run, const Pod& pod) {
+  if (pod.deleting) return After(seconds(1), "superseded");
+  // Its Secret goes too: the next Pod gets a new one (and a new nonce) from Start.
+  const std::string name = PodName(run.name, run.uid);
+  absl::Status st = client_.Delete(ctx_, kube::kSecrets, run.ns, name);
+  if (!st.ok() && !kube::IsNotFound(st)) return Error(st);
+  st = client_.Delete(ctx_, kube::kPods, run.ns, pod.name, kube::DeleteOptions{pod.uid, "Background"});
+  if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return Error(st);
+  log::Info("superseded pod deleted",
+            {{"coderun", run.Key()}, {"pod", pod.name}, {"nextCase", std::to_string(run.next_case)}});
+  return After(seconds(1), "superseded");
 }
 
 Result Reconciler::Unrecorded(const CodeRun& run, const Pod& pod) {
@@ -257,7 +274,12 @@ Result Reconciler::Start(const CodeRun& run, const ValidLimits& limits) {
   // Bound the whole stored object: this spec and metadata, plus the largest status the run
   // can produce, must fit what the store accepts, or the final status could never be
   // written.
-  const size_t stored = StoredSize(*full);
+  // A run going on from status.nextCase already holds some cases' results: counted in
+  // `output` below, not twice.
+  const size_t stored =
+      StoredSize(*full) - (run.next_case > 0 && full->contains("status")
+                               ? std::min(StoredSize((*full)["status"]), StoredSize(*full))
+                               : 0);
   // A judge run's top-level streams stay empty; its cases' share the output budget.
   const size_t output = limits.judge ? JudgeStatusBytes(*limits.judge)
                                      : 2 * static_cast<size_t>(limits.output_bytes + 2);
@@ -403,6 +425,14 @@ Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits
     }
   }
   if (!StatusDiffers(run, desired)) return Done("noop");
+  if (desired.next_case) {
+    Result written = WriteStatus(run, desired, "continued");
+    if (written.error.ok()) {
+      Forget(run);  // the Pod this process created is now an earlier one (Superseded)
+      Event(run, "Warning", events::kJudgeContinued, desired.message);
+    }
+    return written;
+  }
   return WriteStatus(run, desired, desired.Terminal() ? "finished" : "status");
 }
 
@@ -417,6 +447,11 @@ absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& 
       return WithVerdicts(run, pod, *report, limits, std::move(from_pod));
     }
     if (report) return FromReport(pod, *report, limits.output_bytes);
+    if (limits.judge && from_pod.reason == api::kReasonMemoryLimitExceeded) {
+      // The kernel killed the whole container (cgroup v2's memory.oom.group), the runner
+      // with the case that ran out of memory: the cases it finished are in the log.
+      return AfterContainerOom(run, pod, api::ParseCases(*log), limits, std::move(from_pod));
+    }
     problem = absl::StrCat("runner report unreadable: ", problem);
   } else {
     const std::int64_t ended =
@@ -430,19 +465,65 @@ absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& 
   return WithoutReport(std::move(from_pod), problem);
 }
 
-absl::StatusOr<RunStatus> Reconciler::WithVerdicts(const CodeRun& run, const Pod& pod,
-                                                   const api::Report& report,
-                                                   const ValidLimits& limits,
-                                                   RunStatus from_pod) {
-  // The expected outputs are read now, never cached, never in the Pod.
+absl::StatusOr<Reconciler::JudgeInput> Reconciler::ReadJudgeInput(const CodeRun& run) {
+  // The expected outputs are read now, never cached, never in the Pod. status.tests only
+  // when earlier Pods of the run judged some cases.
   static const kube::DropKeys drop = {"/metadata/managedFields", "/metadata/annotations",
                                       "/spec/code", "/spec/stdin", "/spec/args", "/status"};
-  auto full = client_.Get(ctx_, kube::kCodeRuns, run.ns, run.name, drop);
+  static const kube::DropKeys drop_keep_tests = {
+      "/metadata/managedFields", "/metadata/annotations", "/spec/code", "/spec/stdin",
+      "/spec/args", "/status/stdout", "/status/stderr", "/status/conditions"};
+  auto full = client_.Get(ctx_, kube::kCodeRuns, run.ns, run.name,
+                          run.next_case > 0 ? drop_keep_tests : drop);
   if (!full.ok()) return full.status();
   if ((*full)["metadata"].value("uid", "") != run.uid) {
     return absl::NotFoundError(absl::StrCat("CodeRun ", run.Key(), " was replaced"));
   }
-  absl::StatusOr<JudgeStatus> judged = JudgeReport(run, (*full)["spec"], report, limits);
+  JudgeInput in;
+  in.spec = std::move((*full)["spec"]);
+  if (run.next_case > 0) {
+    const kube::json& status = (*full)["status"];
+    auto tests = status.is_object() ? status.find("tests") : status.end();
+    const std::int64_t next = status.is_object() ? status.value("nextCase", std::int64_t{0}) : 0;
+    if (next != run.next_case || tests == status.end() || !tests->is_array() ||
+        tests->size() != static_cast<size_t>(next)) {
+      // Our own continuation write not yet in the cache, or status edited: retried.
+      return absl::UnavailableError(absl::StrCat("status.tests of ", run.Key(),
+                                                 " does not hold the cases before nextCase"));
+    }
+    for (const kube::json& item : *tests) {
+      auto c = ParseCaseStatus(item);
+      if (!c.ok()) return absl::UnavailableError(c.status().message());
+      in.earlier.push_back(std::move(*c));
+    }
+  }
+  return in;
+}
+
+namespace {
+
+// A judge run's own usage: its cases' wall and CPU time summed, the largest peak memory
+// (across all its Pods: the report of the last one covers only its own cases).
+void SumCaseUsage(const JudgeStatus& judged, RunStatus& st) {
+  if (!st.output) return;
+  st.output->wall_millis = st.output->cpu_millis = st.output->max_rss_bytes = 0;
+  for (const CaseStatus& c : judged.cases) {
+    if (!c.output) continue;
+    st.output->wall_millis += c.output->wall_millis;
+    st.output->cpu_millis += c.output->cpu_millis;
+    st.output->max_rss_bytes = std::max(st.output->max_rss_bytes, c.output->max_rss_bytes);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<RunStatus> Reconciler::WithVerdicts(const CodeRun& run, const Pod& pod,
+                                                   const api::Report& report,
+                                                   const ValidLimits& limits,
+                                                   RunStatus from_pod) {
+  auto in = ReadJudgeInput(run);
+  if (!in.ok()) return in.status();
+  absl::StatusOr<JudgeStatus> judged = JudgeReport(run, in->spec, report, limits, in->earlier);
   if (!judged.ok()) {
     const std::string problem = absl::StrCat("runner report unusable: ", judged.status().message());
     log::Warn("no runner report", {{"coderun", run.Key()}, {"why", problem}});
@@ -453,8 +534,67 @@ absl::StatusOr<RunStatus> Reconciler::WithVerdicts(const CodeRun& run, const Pod
     st.exit_code = 0;
     st.message = JudgeSummary(*judged);
   }
+  if (!in->earlier.empty()) SumCaseUsage(*judged, st);
   st.judge = std::move(*judged);
   return st;
+}
+
+absl::StatusOr<RunStatus> Reconciler::AfterContainerOom(const CodeRun& run, const Pod& pod,
+                                                        std::vector<api::CaseReport> finished,
+                                                        const ValidLimits& limits,
+                                                        RunStatus from_pod) {
+  auto in = ReadJudgeInput(run);
+  if (!in.ok()) return in.status();
+  const kube::json& tests = SpecTests(in->spec);
+  const size_t first = in->earlier.size();
+  const size_t killed = first + finished.size();  // the case that was running
+  api::Report report;
+  report.exit_code = 0;
+  report.tests = std::move(finished);
+  std::string killed_name;
+  if (killed < tests.size()) {
+    api::CaseReport oom;
+    oom.name = killed_name = StringField(tests[killed], "name");
+    oom.limit = api::Limit::kMemory;
+    oom.signal = 9;
+    oom.max_rss_bytes = static_cast<std::uint64_t>(limits.memory_bytes);  // it reached the limit
+    report.tests.push_back(std::move(oom));
+  }
+  absl::StatusOr<JudgeStatus> judged = JudgeReport(run, in->spec, report, limits, in->earlier);
+  if (!judged.ok()) {
+    const std::string problem =
+        absl::StrCat("the runner's case results are unusable: ", judged.status().message());
+    log::Warn("no runner report", {{"coderun", run.Key()}, {"why", problem}});
+    return WithoutReport(std::move(from_pod), problem);
+  }
+  const std::string what =
+      killed_name.empty()
+          ? std::string("the container was OOM-killed after its last case")
+          : absl::StrCat("case ", killed_name,
+                         " ran out of memory and the kernel stopped the whole container "
+                         "(memory.oom.group)");
+  const size_t next = killed + 1;
+  if (next >= tests.size() || run.judge.stop_on_first_failure) {
+    RunStatus st = FromReport(pod, report, limits.output_bytes);
+    st.exit_code = 0;
+    st.message = absl::StrCat(JudgeSummary(*judged), "; ", what);
+    SumCaseUsage(*judged, st);
+    st.judge = std::move(*judged);
+    return st;
+  }
+  // Goes on in a new Pod from the next case; the cases so far are kept in status.tests.
+  judged->cases.resize(next);
+  judged->passed = std::count_if(judged->cases.begin(), judged->cases.end(),
+                                 [](const CaseStatus& c) { return c.verdict == "Accepted"; });
+  judged->verdict.clear();
+  RunStatus going;
+  going.phase = api::kPhaseRunning;
+  going.reason = api::kReasonRunning;
+  going.message = absl::StrCat(what, "; the run goes on from case ",
+                               StringField(tests[next], "name"), " in a new Pod");
+  going.next_case = static_cast<std::int64_t>(next);
+  going.judge = std::move(*judged);
+  return going;
 }
 
 Result Reconciler::PodMissing(const CodeRun& run) {

@@ -23,6 +23,7 @@
 #include "metrics/registry.h"
 #include "reconcile/admission.h"
 #include "reconcile/settings.h"
+#include "reconcile/status.h"
 #include "reconcile/types.h"
 #include "reconcile/uid_allocator.h"
 #include "reconcile/validate.h"
@@ -114,6 +115,26 @@ class Reconciler {
   absl::StatusOr<struct RunStatus> WithVerdicts(const CodeRun& run, const Pod& pod,
                                                 const api::Report& report,
                                                 const ValidLimits& limits, RunStatus from_pod);
+  // A judge run's full spec (expected outputs included) and, when it goes on from
+  // status.nextCase, the cases judged before (status.tests): read with a GET (its error
+  // returned; NotFound when the run was replaced; Unavailable while status.tests does not
+  // hold exactly the cases before nextCase).
+  struct JudgeInput {
+    kube::json spec;
+    std::vector<CaseStatus> earlier;
+  };
+  absl::StatusOr<JudgeInput> ReadJudgeInput(const CodeRun& run);
+  // A judge run whose container was OOM-killed as a whole (the kernel's memory.oom.group on
+  // cgroup v2 nodes) before the runner's report: the cases it `finished` (streamed to the
+  // log) are judged, the one running then is MemoryLimitExceeded, and the run goes on from
+  // the case after it in a new Pod (status.nextCase; Running) unless that was the last or
+  // stopOnFirstFailure holds (then terminal, later cases Skipped).
+  absl::StatusOr<struct RunStatus> AfterContainerOom(const CodeRun& run, const Pod& pod,
+                                                     std::vector<api::CaseReport> finished,
+                                                     const ValidLimits& limits, RunStatus from_pod);
+  // The Pod of an earlier stage of a judge run that goes on from status.nextCase: it and
+  // the run's Secret are deleted; the next Pod starts once it is gone.
+  Result Superseded(const CodeRun& run, const Pod& pod);
   Result PodMissing(const CodeRun& run);
   // The Pod under the run's name is not the one the status records: the recorded one is
   // gone. Reported, never read; the run fails.

@@ -7,6 +7,8 @@
 
 #include <map>
 
+#include "absl/strings/ascii.h"
+
 #include "kube/testing/fake_client.h"
 #include "kube/errors.h"
 #include "reconcile/kueue.h"
@@ -487,6 +489,170 @@ TEST_F(ReconcilerTest, JudgeRunWhoseRunnerFailedIsPodFailedWithoutVerdicts) {
   EXPECT_FALSE(status.contains("tests"));
   EXPECT_FALSE(events_.Has("JudgeVerdict"));
   EXPECT_EQ(metrics_.CounterValue("coderun_test_verdicts_total", {{"verdict", "Skipped"}}), 0);
+}
+
+// cgroup v2 nodes: the kubelet sets memory.oom.group=1, so a case that runs out of memory
+// takes the runner (and its report) with it. The cases it finished were streamed to the
+// log; the run goes on from the case after the killed one in a new Pod.
+class ContainerOomTest : public ReconcilerTest {
+ protected:
+  void CreateFourCases(bool stop_on_first_failure = false) {
+    json tests = json::array();
+    for (const char* n : {"a", "b", "c", "d"}) {
+      tests.push_back({{"name", n}, {"stdin", ""}, {"expectedStdout", absl::AsciiStrToUpper(n) + "\n"}});
+    }
+    CreateRunWithSpec("judge", {{"code", "print(input())"},
+                                {"limits", {{"memory", "64Mi"}}},
+                                {"tests", tests},
+                                {"stopOnFirstFailure", stop_on_first_failure}});
+  }
+  static api::CaseReport Case(const std::string& name, const std::string& out) {
+    api::CaseReport c;
+    c.name = name;
+    c.exit_code = 0;
+    c.stdout_text = out;
+    c.wall_millis = 10;
+    c.cpu_millis = 7;
+    c.max_rss_bytes = 1000;
+    return c;
+  }
+  // The container was OOM-killed as a whole after the runner wrote these cases' frames (and
+  // began another one, cut off).
+  void OomKilledAfter(const std::vector<api::CaseReport>& cases) {
+    std::string log;
+    for (const auto& c : cases) log += api::FormatCase(c);
+    log += "coderun-case/v1 512\n{\"name\":\"";  // torn
+    api_.SetPodLog("ns", Run("judge").pod_name, log);
+    Terminate("judge", 137, "OOMKilled");
+  }
+  json Status() { return (*api_.Get({}, kube::kCodeRuns, "ns", "judge"))["status"]; }
+  json PodArgs() {
+    return (*api_.Get({}, kube::kPods, "ns", Run("judge").pod_name))["spec"]["containers"][0]["args"];
+  }
+  static bool HasArg(const json& args, const std::string& arg) {
+    return std::find(args.begin(), args.end(), arg) != args.end();
+  }
+  int SecretCount() { return static_cast<int>((*api_.List({}, kube::kSecrets, "ns", {}))["items"].size()); }
+};
+
+TEST_F(ContainerOomTest, TheRunGoesOnFromTheNextCaseInANewPodAndEveryCaseIsJudgedOnce) {
+  CreateFourCases();
+  ASSERT_EQ(Reconcile("judge").outcome, "created");
+  EXPECT_FALSE(HasArg(PodArgs(), "--first-case=0"));
+  const std::string first_pod_uid = Run("judge").pod_uid;
+  const std::string first_nonce =
+      (*api_.Get({}, kube::kSecrets, "ns", Run("judge").pod_name))["stringData"]["nonce"];
+
+  OomKilledAfter({Case("a", "A\n")});  // b ran out of memory
+  ASSERT_EQ(Reconcile("judge").outcome, "continued");
+  json st = Status();
+  EXPECT_EQ(st["phase"], "Running");
+  EXPECT_EQ(st["nextCase"], 2);
+  EXPECT_FALSE(st.contains("podName"));
+  EXPECT_FALSE(st.contains("podUID"));
+  EXPECT_FALSE(st.contains("verdict"));
+  EXPECT_EQ(st["passed"], "1/4");
+  ASSERT_EQ(st["tests"].size(), 2u);
+  EXPECT_EQ(st["tests"][0]["verdict"], "Accepted");
+  EXPECT_EQ(st["tests"][1]["verdict"], "MemoryLimitExceeded");
+  EXPECT_EQ(st["tests"][1]["usage"]["maxRSSBytes"], 64 << 20);
+  EXPECT_NE(st["message"].get<std::string>().find("case b ran out of memory"), std::string::npos);
+  EXPECT_NE(st["message"].get<std::string>().find("goes on from case c in a new Pod"), std::string::npos);
+  EXPECT_TRUE(events_.Has("judge Warning JudgeContinued case b ran out of memory"));
+
+  // A controller that restarts here knows nothing of the old Pod but that the status no
+  // longer records it: the Pod and its Secret go, and it is never read again.
+  reconciler_ =
+      std::make_unique<Reconciler>(api_, caches_, settings_, uids_, events_, clock_, run_metrics_);
+  const int reads = api_.pod_log_reads();
+  ASSERT_EQ(Reconcile("judge").outcome, "superseded");
+  EXPECT_EQ(PodCount(), 0);
+  EXPECT_EQ(SecretCount(), 0);
+  EXPECT_EQ(api_.pod_log_reads(), reads);
+  ASSERT_EQ(Reconcile("judge").outcome, "created");
+  EXPECT_TRUE(HasArg(PodArgs(), "--first-case=2"));
+  EXPECT_NE(Run("judge").pod_uid, first_pod_uid);
+  EXPECT_NE((*api_.Get({}, kube::kSecrets, "ns", Run("judge").pod_name))["stringData"]["nonce"],
+            first_nonce);
+
+  api::Report report;
+  report.exit_code = 0;
+  report.tests = {Case("c", "C\n"), Case("d", "wrong\n")};
+  report.tests[1].max_rss_bytes = 5000;
+  api_.SetPodLog("ns", Run("judge").pod_name, api::FormatReport(report));
+  Terminate("judge", 0, "OOMKilled");  // containerd keeps the reason once an OOM was seen
+  ASSERT_EQ(Reconcile("judge").outcome, "finished");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Reconcile("judge").error.ok());
+  st = Status();
+  EXPECT_EQ(st["phase"], "Succeeded");
+  EXPECT_EQ(st["verdict"], "MemoryLimitExceeded");
+  EXPECT_EQ(st["message"], "2/4 passed: MemoryLimitExceeded");
+  EXPECT_EQ(st["testsPassed"], 2);
+  ASSERT_EQ(st["tests"].size(), 4u);
+  EXPECT_EQ(st["tests"][0]["verdict"], "Accepted");
+  EXPECT_EQ(st["tests"][1]["verdict"], "MemoryLimitExceeded");
+  EXPECT_EQ(st["tests"][2]["verdict"], "Accepted");
+  EXPECT_EQ(st["tests"][3]["verdict"], "WrongAnswer");
+  EXPECT_EQ(st["usage"]["wallMillis"], 30);  // a, c and d; b's time is unknown
+  EXPECT_EQ(st["usage"]["maxRSSBytes"], 64 << 20);
+  EXPECT_EQ(metrics_.CounterValue("coderun_test_verdicts_total", {{"verdict", "Accepted"}}), 2);
+  EXPECT_EQ(metrics_.CounterValue("coderun_test_verdicts_total", {{"verdict", "MemoryLimitExceeded"}}), 1);
+  EXPECT_EQ(metrics_.CounterValue("coderun_test_verdicts_total", {{"verdict", "WrongAnswer"}}), 1);
+  EXPECT_EQ(PodCount(), 0);
+}
+
+TEST_F(ContainerOomTest, TheLastCaseOrStopOnFirstFailureEndsTheRunAtOnce) {
+  CreateFourCases(/*stop_on_first_failure=*/true);
+  ASSERT_EQ(Reconcile("judge").outcome, "created");
+  OomKilledAfter({Case("a", "A\n")});
+  ASSERT_EQ(Reconcile("judge").outcome, "finished");
+  json st = Status();
+  EXPECT_EQ(st["phase"], "Succeeded");
+  EXPECT_EQ(st["verdict"], "MemoryLimitExceeded");
+  EXPECT_FALSE(st.contains("nextCase"));
+  ASSERT_EQ(st["tests"].size(), 4u);
+  EXPECT_EQ(st["tests"][2]["verdict"], "Skipped");
+  EXPECT_EQ(st["tests"][3]["verdict"], "Skipped");
+
+  CreateRunWithSpec("last", {{"code", "print(1)"},
+                             {"tests", {{{"name", "x"}, {"stdin", ""}, {"expectedStdout", "1\n"}},
+                                        {{"name", "y"}, {"stdin", ""}, {"expectedStdout", "1\n"}}}}});
+  ASSERT_EQ(Reconcile("last").outcome, "created");
+  api_.SetPodLog("ns", Run("last").pod_name, api::FormatCase(Case("x", "1\n")));
+  Terminate("last", 137, "OOMKilled");
+  ASSERT_EQ(Reconcile("last").outcome, "finished");
+  st = (*api_.Get({}, kube::kCodeRuns, "ns", "last"))["status"];
+  EXPECT_EQ(st["message"],
+            "1/2 passed: MemoryLimitExceeded; case y ran out of memory and the kernel stopped the "
+            "whole container (memory.oom.group)");
+}
+
+// Only the kernel's OOM kill makes the killed case MemoryLimitExceeded: a runner that died
+// otherwise (or forged case frames in a log that does not end in a report) gives no verdict.
+TEST_F(ContainerOomTest, ARunnerThatDiedOtherwiseGivesNoVerdicts) {
+  CreateFourCases();
+  ASSERT_EQ(Reconcile("judge").outcome, "created");
+  api_.SetPodLog("ns", Run("judge").pod_name, api::FormatCase(Case("a", "A\n")));
+  Terminate("judge", 137, "Error");
+  ASSERT_EQ(Reconcile("judge").outcome, "finished");
+  json st = Status();
+  EXPECT_EQ(st["phase"], "Failed");
+  EXPECT_EQ(st["reason"], "PodFailed");
+  EXPECT_FALSE(st.contains("tests"));
+  EXPECT_FALSE(st.contains("nextCase"));
+}
+
+// Case frames that are not the spec's next cases are no results of this run.
+TEST_F(ContainerOomTest, CaseFramesOfOtherCasesAreNotTaken) {
+  CreateFourCases();
+  ASSERT_EQ(Reconcile("judge").outcome, "created");
+  OomKilledAfter({Case("b", "B\n")});
+  ASSERT_EQ(Reconcile("judge").outcome, "finished");
+  json st = Status();
+  EXPECT_EQ(st["phase"], "Failed");
+  EXPECT_EQ(st["reason"], "MemoryLimitExceeded");
+  EXPECT_FALSE(st.contains("tests"));
+  EXPECT_NE(st["message"].get<std::string>().find("unusable"), std::string::npos);
 }
 
 TEST_F(ReconcilerTest, OverMaximaIsInvalidSpecWithoutPod) {

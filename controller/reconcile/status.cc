@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "api/coderun.h"
 #include "common/time.h"
+#include "judge/verdict.h"
 #include "reconcile/output.h"
 
 namespace coderun::reconcile {
@@ -202,6 +203,7 @@ bool StatusDiffers(const CodeRun& run, const RunStatus& d) {
          (!d.pod_name.empty() && run.pod_name != d.pod_name) ||
          run.queue_position != d.queue_position ||
          (!d.pod_uid.empty() && run.pod_uid != d.pod_uid) ||
+         (d.next_case && run.next_case != *d.next_case) ||
          (!d.start_time.empty() && run.start_time != ParseTime(d.start_time).value_or(-1)) ||
          run.observed_generation != run.generation ||
          run.finished_condition_status != (d.Terminal() ? "True" : "False");
@@ -217,6 +219,11 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
   } else if (run.queue_position) {
     status["queuePosition"] = nullptr;  // merge patch: remove
   }
+  if (d.next_case) {
+    status["nextCase"] = *d.next_case;
+    status["podName"] = nullptr;  // merge patch: remove (the next Pod is not created yet)
+    status["podUID"] = nullptr;
+  }
   if (!d.pod_name.empty()) status["podName"] = d.pod_name;
   if (!d.pod_uid.empty()) status["podUID"] = d.pod_uid;
   if (!d.start_time.empty()) status["startTime"] = d.start_time;
@@ -226,7 +233,7 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
   if (d.output) PutOutput(*d.output, status);
   if (d.judge) {
     const JudgeStatus& j = *d.judge;
-    status["verdict"] = j.verdict;
+    if (!j.verdict.empty()) status["verdict"] = j.verdict;
     status["testsPassed"] = j.passed;
     status["testsTotal"] = j.total;
     status["passed"] = absl::StrCat(j.passed, "/", j.total);
@@ -264,6 +271,39 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
   if (d.phase == api::kPhaseFailed) conditions.push_back(condition(api::kConditionStalled, "True"));
   status["conditions"] = std::move(conditions);
   return {{"metadata", {{"resourceVersion", run.resource_version}}}, {"status", status}};
+}
+
+absl::StatusOr<CaseStatus> ParseCaseStatus(const json& item) {
+  if (!item.is_object()) return absl::InvalidArgumentError("a case is not an object");
+  CaseStatus c;
+  c.name = StringField(item, "name");
+  c.verdict = StringField(item, "verdict");
+  if (c.name.empty() || !judge::ParseVerdict(c.verdict)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("case \"", c.name.substr(0, 64), "\" has no known verdict"));
+  }
+  c.message = StringField(item, "message");
+  auto int32 = [&](const char* key) -> std::optional<std::int32_t> {
+    auto it = item.find(key);
+    if (it == item.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<std::int32_t>();
+  };
+  c.exit_code = int32("exitCode");
+  c.signal = int32("signal");
+  if (auto usage = item.find("usage"); usage != item.end() && usage->is_object()) {
+    auto uint = [&](const char* key) -> std::uint64_t {
+      auto it = usage->find(key);
+      return it != usage->end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+    };
+    auto flag = [&](const char* key) {
+      auto it = item.find(key);
+      return it != item.end() && it->is_boolean() && it->get<bool>();
+    };
+    c.output = RunOutput{StringField(item, "stdout"), StringField(item, "stderr"),
+                         flag("stdoutTruncated"), flag("stderrTruncated"),
+                         uint("wallMillis"), uint("cpuMillis"), uint("maxRSSBytes")};
+  }
+  return c;
 }
 
 std::string FormatTime(std::int64_t unix_seconds) {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "api/coderun.h"
 #include "api/report.h"
 #include "kube/client.h"
@@ -34,7 +35,7 @@ struct CaseStatus {
 // A judge run's results (docs/judge-mode.md): status.verdict, testsPassed, testsTotal,
 // passed ("3/5", the PASSED printer column) and tests.
 struct JudgeStatus {
-  std::string verdict;  // judge::OverallVerdict's name
+  std::string verdict;  // judge::OverallVerdict's name; "" while the run goes on (nextCase)
   std::int64_t passed = 0;
   std::int64_t total = 0;
   std::vector<CaseStatus> cases;  // one per spec case, in spec order
@@ -51,6 +52,9 @@ struct RunStatus {
   std::optional<RunOutput> output;
   std::optional<JudgeStatus> judge;  // a judge run whose runner reported
   std::optional<std::int64_t> queue_position;  // only while Queued; absent removes it
+  // A judge run going on in a new Pod from this case (status.nextCase); podName and podUID
+  // are removed with it, since the next Pod is not created yet.
+  std::optional<std::int64_t> next_case;
 
   bool Terminal() const { return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed; }
 };
@@ -92,6 +96,10 @@ RunStatus WithoutReport(RunStatus from_pod, const std::string& problem);
 // `now` is RFC 3339; it stamps completionTime for terminal statuses and the condition's
 // lastTransitionTime when its status flips.
 kube::json StatusPatch(const CodeRun& run, const RunStatus& desired, const std::string& now);
+
+// A case of status.tests as StatusPatch wrote it (the cases a judge run's earlier Pods
+// ran). InvalidArgument when it is not an object with a name and a known verdict.
+absl::StatusOr<CaseStatus> ParseCaseStatus(const kube::json& item);
 
 // RFC 3339 UTC with seconds ("2026-11-26T06:37:52Z"), and its inverse (nullopt if malformed).
 std::string FormatTime(std::int64_t unix_seconds);

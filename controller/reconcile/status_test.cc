@@ -194,6 +194,58 @@ TEST(StatusPatchTest, AReasonThatIsNoConditionReasonGivesThePhaseToTheConditions
   for (const json& c : patch["status"]["conditions"]) EXPECT_EQ(c["reason"], "Pending");
 }
 
+// A judge run that goes on in a new Pod keeps its judged cases in status.tests and reads
+// them back when it ends: what StatusPatch wrote, ParseCaseStatus returns.
+TEST(StatusPatchTest, JudgedCasesReadBackAsWrittenAndAContinuationDropsThePod) {
+  CodeRun run;
+  run.generation = 1;
+  run.pod_name = "p";
+  run.pod_uid = "u";
+  RunStatus going;
+  going.phase = api::kPhaseRunning;
+  going.reason = api::kReasonRunning;
+  going.next_case = 2;
+  JudgeStatus j;
+  j.total = 4;
+  j.passed = 1;
+  CaseStatus ok{"a", "Accepted", "", 0, std::nullopt,
+                RunOutput{"A\n\"<&>\"", "warn", false, true, 10, 7, 1000}};
+  CaseStatus oom{"b", "MemoryLimitExceeded", "ran out of memory", std::nullopt, 9,
+                 RunOutput{"", "", false, false, 0, 0, 67108864}};
+  j.cases = {ok, oom};
+  going.judge = j;
+  const json patch = StatusPatch(run, going, "2026-12-03T10:00:00Z");
+  const json& st = patch["status"];
+  EXPECT_EQ(st["nextCase"], 2);
+  EXPECT_TRUE(st["podName"].is_null());  // merge patch: removed
+  EXPECT_TRUE(st["podUID"].is_null());
+  EXPECT_FALSE(st.contains("verdict"));  // not decided yet
+  EXPECT_EQ(st["passed"], "1/4");
+  ASSERT_EQ(st["tests"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    auto back = ParseCaseStatus(json::parse(st["tests"][i].dump()));
+    ASSERT_TRUE(back.ok()) << back.status();
+    const CaseStatus& want = j.cases[i];
+    EXPECT_EQ(back->name, want.name);
+    EXPECT_EQ(back->verdict, want.verdict);
+    EXPECT_EQ(back->message, want.message);
+    EXPECT_EQ(back->exit_code, want.exit_code);
+    EXPECT_EQ(back->signal, want.signal);
+    ASSERT_TRUE(back->output.has_value());
+    EXPECT_EQ(back->output->stdout_text, want.output->stdout_text);
+    EXPECT_EQ(back->output->stderr_text, want.output->stderr_text);
+    EXPECT_EQ(back->output->stdout_truncated, want.output->stdout_truncated);
+    EXPECT_EQ(back->output->stderr_truncated, want.output->stderr_truncated);
+    EXPECT_EQ(back->output->wall_millis, want.output->wall_millis);
+    EXPECT_EQ(back->output->cpu_millis, want.output->cpu_millis);
+    EXPECT_EQ(back->output->max_rss_bytes, want.output->max_rss_bytes);
+  }
+  EXPECT_FALSE(ParseCaseStatus(json{{"name", "a"}, {"verdict", "Maybe"}}).ok());
+  EXPECT_FALSE(ParseCaseStatus(json{{"verdict", "Accepted"}}).ok());
+  EXPECT_FALSE(ParseCaseStatus(json::array()).ok());
+  EXPECT_TRUE(StatusDiffers(run, going));
+}
+
 TEST(StatusTest, DiffersOnlyWhenSomethingChanges) {
   CodeRun run;
   run.phase = "Pending";

@@ -151,6 +151,7 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.pod_name = StringField(status, "podName");
   run.pod_uid = StringField(status, "podUID");
   run.queue_position = Int(status, "queuePosition");
+  run.next_case = Int(status, "nextCase").value_or(0);
   run.start_time = Time(status, "startTime");
   run.completion_time = Time(status, "completionTime");
   run.exit_code = Int(status, "exitCode");

@@ -76,6 +76,9 @@ struct CodeRun {
   // Pod may produce the run's result.
   std::string pod_uid;
   std::optional<std::int64_t> queue_position;  // status.queuePosition, while Queued
+  // status.nextCase: a judge run whose container the kernel OOM-killed as a whole goes on in
+  // a new Pod from this case (0-based); status.tests then holds the cases before it.
+  std::int64_t next_case = 0;
   std::int64_t start_time = 0, completion_time = 0;
   std::optional<std::int64_t> exit_code;
   std::int64_t observed_generation = 0;

@@ -2,10 +2,13 @@
 a verdict per case; nothing a case leaves reaches the next; the program cannot find an
 expected output anywhere it can look."""
 
+import os
+import signal
+import time
 import uuid
 
 import kube
-from conftest import expect, run
+from conftest import expect, run, wait_terminal
 
 # Reads a mode word from stdin and misbehaves as asked.
 PROGRAM = """import sys
@@ -149,3 +152,116 @@ def test_a_run_without_tests_is_unchanged(namespace):
     expect(st, "Succeeded", "Completed", "a plain run")
     assert st["stdout"] == "plain\n"
     assert "tests" not in st and "verdict" not in st, st
+
+
+# --- cgroup v2's whole-container OOM kill, played on this cgroup v1 node -----------------
+#
+# On cgroup v2 the kubelet sets memory.oom.group=1: the case that runs out of memory takes
+# the runner with it. cgroup v1 has no such switch, so the test does on the real node what
+# the kernel does there: it sets oom_kill_disable on the run's container and Pod cgroups
+# (the cluster's own), so the case stops in the OOM instead of being killed alone, and then
+# kills every process of the container, the runner included, as memory.oom.group would.
+# containerd sees the OOM (its memory.oom_control eventfd fires for the subtree) and reports
+# the container OOMKilled, as on a v2 node. What follows is the product's: the controller
+# reads the cases streamed to the log, and the run goes on in a new Pod.
+
+CGROUP_ROOT = "/sys/fs/cgroup/memory/coderun-node"
+
+
+def _container_cgroup(container_id):
+    import glob
+    found = glob.glob(f"{CGROUP_ROOT}/**/{container_id}", recursive=True)
+    return found[0] if found else None
+
+
+def _procs(cgroup):
+    try:
+        with open(os.path.join(cgroup, "cgroup.procs")) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def _under_oom(cgroup):
+    try:
+        with open(os.path.join(cgroup, "memory.oom_control")) as f:
+            return "under_oom 1" in f.read()
+    except OSError:
+        return False
+
+
+def test_a_whole_container_oom_kill_goes_on_from_the_next_case(namespace):
+    code = """import os, sys, time
+mode = sys.stdin.read().strip()
+if mode == "wait":
+    # Waits (bounded) for the test to arm the cgroups, so the next case's OOM is caught.
+    deadline = time.time() + 60
+    while not os.path.exists("/tmp/armed") and time.time() < deadline:
+        time.sleep(0.02)
+    print("armed" if os.path.exists("/tmp/armed") else "not armed")
+elif mode == "hog":
+    blocks = []
+    for _ in range(1024):
+        blocks.append(bytearray(1 << 20))
+    print("allocated 1 GiB")
+else:
+    print(mode)
+"""
+    tests = [case("waits", "wait", "armed\n", timeoutSeconds=90),
+             case("hogs", "hog", "allocated 1 GiB\n", timeoutSeconds=90),
+             case("after", "after", "after\n"), case("last", "last", "last\n")]
+    name = "judge-group-oom"
+    cr = kube.create(kube.coderun(name, code, tests=tests, limits={"memory": "128Mi"}), namespace)
+
+    def first_container():
+        for pod in kube.pods_of(cr["metadata"]["uid"], namespace):
+            for cs in pod.get("status", {}).get("containerStatuses", []):
+                if "running" in cs.get("state", {}) and cs.get("containerID"):
+                    return cs["containerID"].split("://", 1)[1]
+        return None
+    cid = kube.wait_for(first_container, 120, "the run's first container to run")
+    cgroup = kube.wait_for(lambda: _container_cgroup(cid), 30, "its memory cgroup")
+    for d in (cgroup, os.path.dirname(cgroup)):  # container and Pod cgroups
+        with open(os.path.join(d, "memory.oom_control"), "w") as f:
+            f.write("1")
+
+    def waiting_program():
+        for pid in _procs(cgroup):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"python" in f.read():
+                        return pid
+            except OSError:
+                pass
+        return None
+    pid = kube.wait_for(waiting_program, 30, "the first case's program")
+    with open(f"/proc/{pid}/root/tmp/armed", "w") as f:
+        f.write("1")
+    kube.wait_for(lambda: _under_oom(cgroup) or _under_oom(os.path.dirname(cgroup)), 60,
+                  "the second case to run out of memory", interval=0.02)
+    for _ in range(100):
+        procs = _procs(cgroup)
+        if not procs:
+            break
+        for p in procs:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+    st = wait_terminal(namespace, name, timeout=180)
+    expect(st, "Succeeded", "Completed", "a judge run whose container was OOM-killed whole")
+    assert verdicts(st) == [("waits", "Accepted"), ("hogs", "MemoryLimitExceeded"),
+                            ("after", "Accepted"), ("last", "Accepted")], st
+    assert st["verdict"] == "MemoryLimitExceeded", st
+    assert st["passed"] == "3/4", st
+    assert st.get("nextCase") == 2, st
+    by_name = {t["name"]: t for t in st["tests"]}
+    assert by_name["waits"]["stdout"] == "armed\n"
+    assert by_name["after"]["stdout"] == "after\n"
+    events = kube.get("events", ns=namespace)["items"]
+    continued = [e["message"] for e in events
+                 if e.get("reason") == "JudgeContinued"
+                 and e["involvedObject"].get("name") == name]
+    assert continued and "case hogs ran out of memory" in continued[0], continued
