@@ -1,10 +1,8 @@
 #include "api/report.h"
 
-#include <charconv>
-#include <exception>
-
 #include <nlohmann/json.hpp>
 
+#include "api/frame.h"
 #include "api/utf8.h"
 
 namespace coderun::api {
@@ -14,30 +12,6 @@ using nlohmann::json;
 
 bool Fail(std::string* error, std::string message) {
   if (error != nullptr) *error = std::move(message);
-  return false;
-}
-
-// True if the JSON text nests objects or arrays deeper than `max_depth` (strings are
-// skipped, escapes included). Keeps nlohmann's recursion bounded.
-bool TooDeep(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
   return false;
 }
 
@@ -145,77 +119,32 @@ bool FillReport(const json& doc, Report* r, std::string* error) {
       !GetInt(doc, "landlockAbi", 0, 1000, &r->landlock_abi, error)) {
     return false;
   }
+  // Optional: absent when the runner checked no digest (and from older runners).
+  if (doc.contains("inputDigest") && !GetString(doc, "inputDigest", &r->input_digest, error)) {
+    return false;
+  }
   return true;
 }
 
-// The frame (`header` <N>\n<body>\n`trailer`) at the start of `log`: its body, and how
-// many bytes of `log` it spans. `what` names it in errors ("report", "case frame 3").
-struct Frame {
-  std::string_view body;
-  size_t size = 0;
-};
-std::optional<Frame> ReadFrame(std::string_view log, std::string_view header,
-                               std::string_view trailer, const std::string& what,
-                               std::string* error) {
-  if (!log.starts_with(header)) return Fail(error, what + " header missing"), std::nullopt;
-  std::string_view rest = log.substr(header.size());
-  const size_t eol = rest.find('\n');
-  if (eol == std::string_view::npos) return Fail(error, what + " header cut short"), std::nullopt;
-  const std::string_view digits = rest.substr(0, eol);
-  size_t length = 0;
-  const bool digits_ok = !digits.empty() && digits.size() <= 10 &&
-                         (digits.size() == 1 || digits[0] != '0') &&
-                         digits.find_first_not_of("0123456789") == std::string_view::npos;
-  if (!digits_ok || std::from_chars(digits.data(), digits.data() + digits.size(), length).ec !=
-                        std::errc()) {
-    return Fail(error, what + " header has a malformed length"), std::nullopt;
-  }
-  if (length > kMaxReportJsonBytes) return Fail(error, what + " too large"), std::nullopt;
-  rest.remove_prefix(eol + 1);
-  const size_t frame_rest = length + 1 + trailer.size();
-  if (rest.size() < frame_rest) {
-    return Fail(error, what + " cut short: log has " + std::to_string(rest.size()) +
-                           " bytes after the header, the frame needs " +
-                           std::to_string(frame_rest)),
-           std::nullopt;
-  }
-  if (rest[length] != '\n' || rest.substr(length + 1, trailer.size()) != trailer) {
-    return Fail(error, what + " length does not match its end marker"), std::nullopt;
-  }
-  return Frame{rest.substr(0, length), header.size() + eol + 1 + frame_rest};
-}
-
-// Parses JSON `body`, refusing nesting deeper than `max_depth` first (keeps nlohmann's
-// recursion bounded); nullopt with *error set on failure.
-std::optional<json> ParseJson(std::string_view body, int max_depth, const std::string& what,
-                              std::string* error) {
-  if (TooDeep(body, max_depth)) return Fail(error, what + " JSON is nested too deep"), std::nullopt;
-  try {
-    json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return Fail(error, what + " is not valid JSON"), std::nullopt;
-    return doc;
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    return Fail(error, what + " JSON: " + e.what()), std::nullopt;
-  }
-}
+constexpr frame::Format kCaseFormat = {kCaseHeader, kCaseTrailer, kMaxReportJsonBytes, "log"};
+constexpr frame::Format kReportFormat = {kReportHeader, kReportTrailer, kMaxReportJsonBytes,
+                                         "log"};
 
 // The case frame at the start of `log`, case `index` (0-based) of the log, and its size in
 // bytes in *size.
 std::optional<CaseReport> ReadCase(std::string_view log, size_t index, size_t* size,
                                    std::string* error) {
   const std::string what = "case frame " + std::to_string(index);
-  const std::optional<Frame> frame = ReadFrame(log, kCaseHeader, kCaseTrailer, what, error);
-  if (!frame) return std::nullopt;
+  const std::optional<frame::Frame> framed = frame::Read(log, kCaseFormat, what, error);
+  if (!framed) return std::nullopt;
   // 1 for the object; 2 leaves room for a member a newer runner may add.
-  const std::optional<json> doc = ParseJson(frame->body, 2, what, error);
+  const std::optional<json> doc = frame::ParseJson(framed->body, 2, what, error);
   if (!doc) return std::nullopt;
   CaseReport c;
   if (!FillCase(*doc, &c, error)) {
     return Fail(error, what + ": " + (error != nullptr ? *error : std::string())), std::nullopt;
   }
-  *size = frame->size;
+  *size = framed->size;
   return c;
 }
 
@@ -254,15 +183,6 @@ nlohmann::ordered_json OutcomeJson(const Outcome& r) {
   };
 }
 
-std::string MakeFrame(std::string_view header, const std::string& body,
-                      std::string_view trailer) {
-  std::string frame;
-  frame.reserve(header.size() + 12 + body.size() + trailer.size());
-  frame.append(header).append(std::to_string(body.size())).append("\n");
-  frame.append(body).append("\n").append(trailer);
-  return frame;
-}
-
 std::string Dump(const nlohmann::ordered_json& doc) {
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -272,7 +192,7 @@ std::string Dump(const nlohmann::ordered_json& doc) {
 std::string FormatCase(const CaseReport& c) {
   nlohmann::ordered_json doc = {{"name", SanitizeUtf8(c.name)}};
   doc.update(OutcomeJson(c));
-  return MakeFrame(kCaseHeader, Dump(doc), kCaseTrailer);
+  return frame::Make(kCaseHeader, Dump(doc), kCaseTrailer);
 }
 
 std::string FormatReport(const Report& r) {
@@ -282,7 +202,8 @@ std::string FormatReport(const Report& r) {
   doc["runnerMessage"] = CutToEncodedSize(r.runner_message, kMaxMessageBytes).text;
   doc["runnerError"] = CutToEncodedSize(r.runner_error, kMaxMessageBytes).text;
   doc["landlockAbi"] = r.landlock_abi;
-  log += MakeFrame(kReportHeader, Dump(doc), kReportTrailer);
+  if (!r.input_digest.empty()) doc["inputDigest"] = SanitizeUtf8(r.input_digest);
+  log += frame::Make(kReportHeader, Dump(doc), kReportTrailer);
   return log;
 }
 
@@ -307,16 +228,16 @@ std::optional<Report> ParseReport(std::string_view log, std::string* error) {
                                      : "neither a case frame nor the report after " + after),
            std::nullopt;
   }
-  const std::optional<Frame> frame = ReadFrame(log, kReportHeader, kReportTrailer, "report", error);
-  if (!frame) return std::nullopt;
-  if (frame->size < log.size()) {
-    return Fail(error, log.substr(frame->size).starts_with(kCaseHeader)
+  const std::optional<frame::Frame> framed = frame::Read(log, kReportFormat, "report", error);
+  if (!framed) return std::nullopt;
+  if (framed->size < log.size()) {
+    return Fail(error, log.substr(framed->size).starts_with(kCaseHeader)
                            ? "a case frame after the report"
                            : "extra data after the report"),
            std::nullopt;
   }
   // 1 for the document; 3 for an older runner's tests array of case objects.
-  const std::optional<json> doc = ParseJson(frame->body, 3, "report", error);
+  const std::optional<json> doc = frame::ParseJson(framed->body, 3, "report", error);
   if (!doc) return std::nullopt;
   Report report;
   if (!FillReport(*doc, &report, error)) return std::nullopt;

@@ -39,6 +39,12 @@
 //                         ran inside (runner/landlock.h); 0 = none (no Landlock in the
 //                         kernel, refused by seccomp, or off), 1..5 = some walls missing
 //                         (runnerMessage says which), >= 6 = all of them
+//   inputDigest   string  optional (absent = ""): the InputDigest (input_digest.h; 64
+//                         lowercase hex digits) of the input this report is about: the one
+//                         --input-digest named and the runner verified, or that of the
+//                         request it took (request.h, RequestDigest). Absent when the runner
+//                         checked no digest or refused the input before knowing it. A
+//                         reader trusts a report only for the input whose digest it carries.
 // In judge mode the members exitCode .. limit describe the cases this runner ran as a whole
 // (exitCode 0 unless the runner failed, wall and CPU summed, the largest maxRSSBytes, empty
 // streams, limit "terminated" if stopped from outside). Unknown members are ignored by the
@@ -120,6 +126,7 @@ struct Report : Outcome {
   std::string runner_message;
   std::string runner_error;
   int landlock_abi = 0;
+  std::string input_digest;  // "" = none (not written)
   // Judge mode: the cases run, in order (empty otherwise; absent from the JSON then).
   std::vector<CaseReport> tests;
 

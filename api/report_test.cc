@@ -64,6 +64,29 @@ TEST(ReportTest, LandlockAbiIsOptionalForOlderRunnersAndChecked) {
   EXPECT_NE(FormatReport(Sample()).find(R"("landlockAbi":7)"), std::string::npos);
 }
 
+TEST(ReportTest, InputDigestIsOptionalAndRoundTrips) {
+  // Absent (no digest checked, or an older runner): "" and not written.
+  const std::string plain = FormatReport(Sample());
+  EXPECT_EQ(plain.find("inputDigest"), std::string::npos);
+  Report with = Sample();
+  with.input_digest = std::string(64, 'e');
+  const std::string log = FormatReport(with);
+  EXPECT_NE(log.find(R"("inputDigest":")" + with.input_digest + "\""), std::string::npos);
+  std::string error;
+  auto parsed = ParseReport(log, &error);
+  ASSERT_TRUE(parsed) << error;
+  EXPECT_EQ(parsed->input_digest, with.input_digest);
+  EXPECT_EQ(*parsed, with);
+  // Of the wrong type: refused (a frame rebuilt around the changed document).
+  const size_t body_start = log.find('\n') + 1;
+  std::string body = log.substr(body_start, log.size() - body_start - 1 - kReportTrailer.size());
+  const std::string member = R"("inputDigest":")" + with.input_digest + "\"";
+  body.replace(body.find(member), member.size(), R"("inputDigest":1)");
+  EXPECT_EQ(Parse(std::string(kReportHeader) + std::to_string(body.size()) + "\n" + body + "\n" +
+                  std::string(kReportTrailer)),
+            "member inputDigest is not a string");
+}
+
 TEST(ReportTest, EveryLimitRoundTrips) {
   for (Limit l : {Limit::kNone, Limit::kTime, Limit::kMemory, Limit::kTerminated}) {
     Report r;
@@ -83,6 +106,8 @@ TEST(ReportTest, FrameStaysWithinMaxFrameBytes) {
   r.stdout_text = r.stderr_text = std::string(1000, 'x');
   r.runner_message = r.runner_error = std::string(100000, '\x01');
   r.limit = Limit::kTerminated;
+  r.landlock_abi = 1000;
+  r.input_digest = std::string(64, 'f');
   EXPECT_LE(FormatReport(r).size(), MaxFrameBytes(1000));
   auto parsed = ParseReport(FormatReport(r), nullptr);
   ASSERT_TRUE(parsed);

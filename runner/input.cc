@@ -2,14 +2,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
 #include "api/input_digest.h"
 #include "api/report.h"
+#include "runner/scratch.h"
 #include "runner/sys_error.h"
 
 namespace coderun::runner {
@@ -140,6 +144,42 @@ std::string RunnerInput::Open(const std::string& dir, const std::string& expecte
     if (stdin_fd_ < 0) return Errno("open /dev/null");
   }
   return "";
+}
+
+std::string RunnerInput::FromRequest(const api::Request& request) {
+  code_fd_ = SealedMemoryFile(request.code, "coderun-code");
+  if (code_fd_ < 0) return Errno("memfd for the code");
+  stdin_fd_ = SealedMemoryFile(request.stdin_data, "coderun-stdin");
+  if (stdin_fd_ < 0) return Errno("memfd for the stdin");
+  args_ = request.args;
+  return "";
+}
+
+RequestBytes ReadRequestBytes(int fd, int signal_fd, const std::function<bool()>& stop) {
+  RequestBytes got;
+  for (size_t want; (want = api::RequestBytesToRead(got.data)) > 0;) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      got.error = Errno("poll");
+      return got;
+    }
+    if (fds[1].revents != 0 && stop()) {
+      got.stopped = true;
+      return got;
+    }
+    if (fds[0].revents == 0) continue;
+    char buf[64 << 10];
+    const ssize_t n = read(fd, buf, std::min(want, sizeof(buf)));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) {
+      got.error = Errno("reading stdin");
+      return got;
+    }
+    if (n == 0) break;  // EOF: the frame is whole or never will be
+    got.data.append(buf, static_cast<size_t>(n));
+  }
+  return got;
 }
 
 }  // namespace coderun::runner

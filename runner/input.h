@@ -1,5 +1,7 @@
-// The run's input directory (the Secret's volume), opened once.
+// The run's input: the input directory (the Secret's volume), opened once, or a request
+// read from stdin (--await-request, api/request.h).
 //
+// The input directory:
 //   code       Python source (required)
 //   stdin      the program's standard input (optional: empty)
 //   args.json  a JSON array of strings without NUL bytes, sys.argv[1:] (optional: [])
@@ -10,11 +12,17 @@
 // Every file is opened once and what the program gets is read through those same open
 // files, so the input checked against the digest is the input that runs even if the
 // volume's contents are swapped meanwhile.
+//
+// A request's code and stdin are each put in a sealed memfd; its nonce stays in the
+// runner's memory only (which the program cannot read: the runner is not dumpable).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "api/request.h"
 
 namespace coderun::runner {
 
@@ -32,8 +40,12 @@ class RunnerInput {
   std::string Open(const std::string& dir, const std::string& expected_digest,
                    bool tests = false);
 
-  // Valid after a successful Open(); close-on-exec, at offset 0, owned by this object
-  // until released.
+  // --await-request, in place of Open(): the input of `request`, its code and stdin each in
+  // a sealed memfd. Returns "" on success, else what is wrong.
+  std::string FromRequest(const api::Request& request);
+
+  // Valid after a successful Open() or FromRequest(); close-on-exec, at offset 0, owned by
+  // this object until released.
   int code_fd() const { return code_fd_; }
   int stdin_fd() const { return stdin_fd_; }  // the stdin file, or /dev/null
   const std::vector<std::string>& args() const { return args_; }
@@ -56,6 +68,19 @@ class RunnerInput {
   std::vector<std::string> args_;
   std::vector<TestCase> tests_;
 };
+
+// --await-request: what came on the runner's stdin for the request frame.
+struct RequestBytes {
+  std::string data;      // what was read, never a byte past the frame's trailer
+  bool stopped = false;  // the caller's stop() said so before the data ended
+  std::string error;     // reading failed ("" if not)
+};
+
+// Reads from `fd` until EOF, a read error, or api::RequestBytesToRead says enough: the
+// frame is whole, or what came cannot begin one (at most api::kMaxRequestFrameBytes). Bytes
+// after the frame stay unread. While waiting, `signal_fd` is polled too; when it is readable
+// `stop()` is called (it must drain it), and a true result ends the wait.
+RequestBytes ReadRequestBytes(int fd, int signal_fd, const std::function<bool()>& stop);
 
 // The runnerError of a run refused because its input does not hash to --input-digest.
 inline constexpr char kInputDigestMismatch[] =

@@ -46,6 +46,10 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
       (arg == "--tests" ? options.tests : options.stop_on_failure) = true;
       continue;
     }
+    if (arg == "--await-request") {
+      options.await_request = true;
+      continue;
+    }
     const size_t eq = arg.find('=');
     if (eq == std::string::npos) {
       *error = "flag without value: " + arg;
@@ -91,8 +95,15 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
       return std::nullopt;
     }
   }
-  if (!have_input || !have_timeout || !have_pids || !have_output) {
-    *error = "required: --input-dir, --timeout-seconds, --pids, --output-bytes";
+  if (options.await_request &&
+      (have_input || !options.input_digest.empty() || options.tests)) {
+    // Its input comes from stdin, and a judge run's tests come from a Secret only.
+    *error = "--await-request excludes --input-dir, --input-digest and --tests";
+    return std::nullopt;
+  }
+  if (!(have_input || options.await_request) || !have_timeout || !have_pids || !have_output) {
+    *error = "required: --input-dir (or --await-request), --timeout-seconds, --pids, "
+             "--output-bytes";
     return std::nullopt;
   }
   if (!options.tests &&

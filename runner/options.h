@@ -1,6 +1,7 @@
 // Command line of coderun-runner.
 //
-//   coderun-runner --input-dir=DIR --timeout-seconds=N --pids=N --output-bytes=N
+//   coderun-runner (--input-dir=DIR | --await-request)
+//                  --timeout-seconds=N --pids=N --output-bytes=N
 //                  [--python=PATH] [--file-bytes=N] [--open-files=N]
 //                  [--cgroup-root=DIR] [--drain-millis=N] [--input-digest=HEX]
 //                  [--writable-dir=DIR]... [--termination-log=PATH] [--landlock=auto|off]
@@ -8,6 +9,17 @@
 //
 // --input-dir        holds `code` (Python source), `stdin` (optional, default empty) and
 //                    `args.json` (optional, a JSON array of strings, default [])
+// --await-request    a warm Pod's runner: instead of an input directory, the input is one
+//                    request frame (api/request.h) read from the runner's stdin once every
+//                    other setup is done. Reading stops at EOF, at the frame's trailer
+//                    (bytes after it are never read) or as soon as what came cannot begin a
+//                    valid frame; stdin is closed then (/dev/null takes fd 0). A torn,
+//                    malformed or oversized request is refused (runnerError "request
+//                    refused: <why>") and the program never starts; else it runs as a
+//                    Secret-fed run with that code, stdin and args, and the report carries
+//                    the request's digest (inputDigest). An accepted SIGTERM while waiting
+//                    ends the runner with limit "terminated" and a runnerError. Excludes
+//                    --input-dir, --input-digest and --tests
 // --timeout-seconds  wall-clock limit of the program, 1..86400
 // --pids             RLIMIT_NPROC of the program (counts every task of the run's UID,
 //                    the runner included), 1..1048576
@@ -22,7 +34,8 @@
 // --input-digest     64 lowercase hex digits: InputDigest (runner/input_digest.h) of the
 //                    input directory's nonce, code, stdin and args.json files. When given,
 //                    a run whose input does not hash to it is refused (runnerError) and
-//                    the program is never started. Default: no check.
+//                    the program is never started; the report's inputDigest names it when
+//                    it matched. Default: no check.
 // --writable-dir     a memory-backed directory beneath which the program may create,
 //                    write and remove files; repeatable, the first occurrence replaces the
 //                    default (/tmp, the run's emptyDir, and /dev/shm, the Pod's shm tmpfs
@@ -57,6 +70,7 @@ namespace coderun::runner {
 
 struct Options {
   std::string input_dir;
+  bool await_request = false;  // the input is a request frame on stdin (api/request.h)
   int64_t timeout_seconds = 0;
   int64_t pids = 0;
   int64_t output_bytes = 0;

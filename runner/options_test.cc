@@ -103,6 +103,33 @@ TEST(OptionsTest, ParsesTheWallsAndTheInputDigest) {
   }
 }
 
+TEST(OptionsTest, AwaitRequestTakesThePlaceOfTheInputDir) {
+  const std::vector<std::string> warm = {"--await-request", "--timeout-seconds=10", "--pids=50",
+                                         "--output-bytes=65536"};
+  std::string error;
+  auto options = ParseOptions(warm, &error);
+  ASSERT_TRUE(options) << error;
+  EXPECT_TRUE(options->await_request);
+  EXPECT_EQ(options->input_dir, "");
+  auto plain = ParseOptions(kControllerArgs, &error);
+  ASSERT_TRUE(plain) << error;
+  EXPECT_FALSE(plain->await_request);
+
+  for (const std::string& other : {std::string("--input-dir=/coderun/input"),
+                                   "--input-digest=" + std::string(64, 'a'),
+                                   std::string("--tests")}) {
+    auto args = warm;
+    args.push_back(other);
+    EXPECT_FALSE(ParseOptions(args, &error)) << other;
+    EXPECT_EQ(error, "--await-request excludes --input-dir, --input-digest and --tests") << other;
+  }
+  EXPECT_FALSE(ParseOptions({"--await-request=1", "--timeout-seconds=10", "--pids=50",
+                             "--output-bytes=65536"},
+                            &error));
+  EXPECT_FALSE(ParseOptions({"--await-request", "--pids=50", "--output-bytes=65536"}, &error));
+  EXPECT_NE(error.find("required"), std::string::npos);
+}
+
 TEST(OptionsTest, RejectsBadInput) {
   std::string error;
   auto with = [](std::string extra) {

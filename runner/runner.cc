@@ -22,6 +22,7 @@
 #include "runner/scratch.h"
 #include "runner/program.h"
 #include "runner/sys_error.h"
+#include "api/request.h"
 #include "api/utf8.h"
 
 namespace coderun::runner {
@@ -88,6 +89,12 @@ class Supervisor {
   Report Run();
 
  private:
+  // Builds the Landlock ruleset of options_ (or none), noting what it lacks.
+  LandlockRuleset PrepareLandlock();
+  // --await-request: reads the request from stdin, then puts /dev/null on fd 0. Returns
+  // false with report_.runner_error set if there is no valid request, or the run was stopped
+  // meanwhile; else fills *input and sets report_.input_digest.
+  bool AwaitRequest(RunnerInput* input);
   // One run of the program (a whole plain run, or one case of a judge run): spawns it with
   // `spec`, waits for it, its timer or a stop, kills and reaps every process, drains the
   // pipes and accounts for it. Usage is the case's own; `cgroup_peak` takes the memory peak
@@ -227,13 +234,23 @@ void Supervisor::TruncateTerminationLog() {
 
 Report Supervisor::Run() {
   RunnerInput input;
-  report_.runner_error = input.Open(options_.input_dir, options_.input_digest, options_.tests);
-  if (!report_.runner_error.empty()) return report_;
-  if (options_.tests && static_cast<size_t>(options_.first_case) >= input.tests().size()) {
-    report_.runner_error = "--first-case=" + std::to_string(options_.first_case) +
-                           ": tests.json has only " + std::to_string(input.tests().size()) +
-                           " cases";
-    return report_;
+  LandlockRuleset landlock;
+  if (options_.await_request) {
+    // A warm runner readies all it can before the wait for its request, which may be long.
+    landlock = PrepareLandlock();
+    if (!AwaitRequest(&input)) return report_;
+  } else {
+    report_.runner_error =
+        input.Open(options_.input_dir, options_.input_digest, options_.tests);
+    if (!report_.runner_error.empty()) return report_;
+    report_.input_digest = options_.input_digest;  // checked by Open ("" = none)
+    if (options_.tests && static_cast<size_t>(options_.first_case) >= input.tests().size()) {
+      report_.runner_error = "--first-case=" + std::to_string(options_.first_case) +
+                             ": tests.json has only " + std::to_string(input.tests().size()) +
+                             " cases";
+      return report_;
+    }
+    landlock = PrepareLandlock();
   }
   ProgramSpec spec;
   spec.python = options_.python;
@@ -243,17 +260,7 @@ Report Supervisor::Run() {
   spec.pids = options_.pids;
   spec.file_bytes = options_.file_bytes;
   spec.open_files = options_.open_files;
-  LandlockRuleset landlock;
-  if (options_.landlock) {
-    std::vector<std::string> writable = options_.writable_dirs;
-    writable.push_back("/dev/null");
-    landlock = BuildLandlockRuleset(writable);
-    if (!landlock.note().empty()) Note(landlock.note());
-  } else {
-    Note("Landlock off");
-  }
   spec.landlock_fd = landlock.fd();
-  report_.landlock_abi = landlock.abi();
 
   if (options_.tests) {
     RunCases(input, spec);
@@ -263,6 +270,50 @@ Report Supervisor::Run() {
   static_cast<api::Outcome&>(report_) =
       RunOnce(spec, options_.timeout_seconds, cap, cap, /*cgroup_peak=*/true);
   return report_;
+}
+
+LandlockRuleset Supervisor::PrepareLandlock() {
+  if (!options_.landlock) {
+    Note("Landlock off");
+    return {};
+  }
+  std::vector<std::string> writable = options_.writable_dirs;
+  writable.push_back("/dev/null");
+  LandlockRuleset landlock = BuildLandlockRuleset(writable);
+  if (!landlock.note().empty()) Note(landlock.note());
+  report_.landlock_abi = landlock.abi();
+  return landlock;
+}
+
+bool Supervisor::AwaitRequest(RunnerInput* input) {
+  const RequestBytes got = ReadRequestBytes(0, signal_fd_, [this] {
+    HandleSignals();
+    return stop_requested_;
+  });
+  // The container's stdin goes (the program's is the request's); /dev/null keeps fd 0
+  // taken, so that no fd opened later becomes 0 (a no-op dup2 in the child would keep it
+  // close-on-exec).
+  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const bool replaced = null_fd >= 0 && dup2(null_fd, 0) == 0;
+  if (!replaced) report_.runner_error = Errno("replacing stdin with /dev/null");
+  if (null_fd >= 0) close(null_fd);
+  if (!replaced) return false;
+  if (got.stopped) {
+    report_.limit = Limit::kTerminated;
+    report_.runner_error = "stopped while waiting for a request";
+    return false;
+  }
+  std::string why = got.error;
+  std::optional<api::Request> request;
+  if (why.empty()) request = api::ParseRequest(got.data, &why);
+  if (!request) {
+    report_.runner_error = "request refused: " + why;
+    return false;
+  }
+  // From here the report is about this request, whatever becomes of it.
+  report_.input_digest = api::RequestDigest(*request);
+  report_.runner_error = input->FromRequest(*request);
+  return report_.runner_error.empty();
 }
 
 void Supervisor::RunCases(const RunnerInput& input, ProgramSpec spec) {

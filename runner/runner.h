@@ -28,12 +28,14 @@ using CaseSink = std::function<bool(const api::CaseReport&)>;
 // arrives (limit "terminated"): accepted only when sent by kill() (si_code SI_USER) from
 // outside the PID namespace (si_pid 0), or, when not PID 1, from the runner's parent. Before
 // the program starts, the input is checked against options.input_digest and the Landlock
-// ruleset (landlock.h) is built; after every process is gone, the termination log is
-// truncated if the program wrote to it. CPU usage is the cgroup's (cgroup.h) minus the
-// runner's own, or the wait status's where the cgroup cannot be read (runner_message says
-// so). Every other process of the run is then killed and reaped, the pipes drained for at
-// most options.drain_millis, and usage read. A setup failure yields a report with
-// runner_error set.
+// ruleset (landlock.h) is built (with options.await_request, the ruleset first, then the
+// request is read from fd 0, see input.h's ReadRequestBytes, a stop being accepted
+// meanwhile, and fd 0 is left on /dev/null); report.input_digest names the input the report
+// is about. After every process is gone, the termination log is truncated if the program
+// wrote to it. CPU usage is the cgroup's (cgroup.h) minus the runner's own, or the wait
+// status's where the cgroup cannot be read (runner_message says so). Every other process of
+// the run is then killed and reaped, the pipes drained for at most options.drain_millis, and
+// usage read. A setup failure yields a report with runner_error set.
 //
 // Judge mode (options.tests): runs the cases from options.first_case on, hands each to
 // `on_case` (which must be callable then) and does not keep it: the returned report's tests

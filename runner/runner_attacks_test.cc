@@ -250,6 +250,7 @@ TEST(RunnerAttacksTest, InputThatDoesNotMatchItsDigestIsNeverRun) {
     auto out = RunRunner(run);
     ASSERT_TRUE(out.report) << what << ": " << out.parse_error;
     EXPECT_EQ(out.report->runner_error, kInputDigestMismatch) << what;
+    EXPECT_EQ(out.report->input_digest, "") << what;  // not about any input it names
     EXPECT_EQ(out.report->stdout_text, "") << what;
     EXPECT_NE(access(marker.c_str(), F_OK), 0) << what << ": the program ran";
   }
@@ -258,6 +259,7 @@ TEST(RunnerAttacksTest, InputThatDoesNotMatchItsDigestIsNeverRun) {
   ASSERT_TRUE(out.report) << out.parse_error;
   EXPECT_EQ(out.report->runner_error, "");
   EXPECT_EQ(out.report->stdout_text, "ran\n");
+  EXPECT_EQ(out.report->input_digest, digest);  // the report names the input it ran
 }
 
 TEST(RunnerAttacksTest, MatchingDigestRunsWithStdinAndArgsIntact) {

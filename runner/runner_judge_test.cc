@@ -138,6 +138,7 @@ TEST(RunnerJudgeTest, TheDigestCoversTheTests) {
                        .tests_json = tests});
   ASSERT_TRUE(ok.report) << ok.parse_error << "\n" << ok.log;
   EXPECT_EQ(ok.report->runner_error, "");
+  EXPECT_EQ(ok.report->input_digest, digest);
   ASSERT_EQ(ok.report->tests.size(), 1u);
   // Swapped tests (another stdin) do not run under that digest.
   std::string swapped = tests;

@@ -46,6 +46,7 @@ TEST(RunnerTest, HelloWorldHasExactStdoutAndExitZero) {
   EXPECT_EQ(out.report->stdout_bytes, 12u);
   EXPECT_FALSE(out.report->stdout_truncated);
   EXPECT_GT(out.report->max_rss_bytes, 1u << 20);
+  EXPECT_EQ(out.report->input_digest, "");  // no --input-digest: none checked, none named
   EXPECT_TRUE(WIFEXITED(out.wait_status) && WEXITSTATUS(out.wait_status) == 0);
 }
 

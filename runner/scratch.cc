@@ -111,8 +111,8 @@ std::string RemoveAddedEntries(const DirSnapshot& snapshot) {
   return error.empty() ? "" : "cleaning " + snapshot.dir + " between cases: " + error;
 }
 
-int SealedMemoryFile(std::string_view data) {
-  const int fd = memfd_create("coderun-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+int SealedMemoryFile(std::string_view data, const char* name) {
+  const int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -1;
   size_t done = 0;
   while (done < data.size()) {

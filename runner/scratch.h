@@ -1,5 +1,6 @@
 // Between two cases of a judge run: what the program may have left in the writable
-// directories goes, and each case's stdin is a sealed in-memory file.
+// directories goes, and each case's stdin is a sealed in-memory file (as are a request's
+// code and stdin, input.h).
 #pragma once
 
 #include <set>
@@ -25,8 +26,8 @@ DirSnapshot SnapshotDir(const std::string& dir);
 // "" or one line naming the first entry that could not be removed.
 std::string RemoveAddedEntries(const DirSnapshot& snapshot);
 
-// A memfd holding `data`, at offset 0, sealed against any change, close-on-exec; -1 with
-// errno set on failure.
-int SealedMemoryFile(std::string_view data);
+// A memfd named `name` holding `data`, at offset 0, sealed against any change,
+// close-on-exec; -1 with errno set on failure.
+int SealedMemoryFile(std::string_view data, const char* name = "coderun-stdin");
 
 }  // namespace coderun::runner

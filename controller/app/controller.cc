@@ -101,13 +101,21 @@ Controller::Controller(kube::Client& client, const Options& options, metrics::Re
                                        reconcile::MetadataDropKeys()),
                            reconcile::DecodeWorkload, RealClock())
                      : nullptr),
+      pools_(options.settings.warm_pools
+                 ? std::make_unique<informer::Informer<reconcile::Pool>>(
+                       client,
+                       InformerFor(reconcile::kCodeRunPools, options, "",
+                                   reconcile::MetadataDropKeys()),
+                       reconcile::DecodePool, RealClock())
+                 : nullptr),
       leading_(!options.leader_elect) {
   reconciler_ = std::make_unique<reconcile::Reconciler>(
-      client_, CachesOf(coderuns_, pods_, policies_, workloads_.get()), options_.settings, uids_,
+      client_, CachesOf(coderuns_, pods_, policies_, workloads_.get(), pools_.get()),
+      options_.settings, uids_,
       events_,
       RealClock(), metrics::MustRegister(reconcile::RegisterMetrics(metrics_)),
       work_cancel_.context(), &admission_);
-  Wire(router_, coderuns_, pods_, policies_, workloads_.get());
+  Wire(router_, coderuns_, pods_, policies_, workloads_.get(), pools_.get());
   RegisterMetrics();
 }
 
@@ -130,6 +138,7 @@ void Controller::RegisterMetrics() {
     add("pods", pods_.stats());
     add("networkpolicies", policies_.stats());
     if (workloads_) add("workloads", workloads_->stats());
+    if (pools_) add("coderunpools", pools_->stats());
     return out;
   };
   metrics::MustRegister(metrics_.AddCallback(Type::kCounter, "coderun_informer_relists_total",
@@ -179,13 +188,14 @@ void Controller::Start() {
   pods_.Start();
   policies_.Start();
   if (workloads_) workloads_->Start();
+  if (pools_) pools_->Start();
   starter_ = std::thread([this] { RunWorkers(); });
   prober_ = std::thread([this] { Probe(); });
 }
 
 bool Controller::Synced() const {
   return coderuns_.HasSynced() && pods_.HasSynced() && policies_.HasSynced() &&
-         (!workloads_ || workloads_->HasSynced());
+         (!workloads_ || workloads_->HasSynced()) && (!pools_ || pools_->HasSynced());
 }
 
 bool Controller::Ready() const { return Synced() && api_ok_.load(); }
@@ -282,6 +292,7 @@ void Controller::Stop() {
   pods_.Stop();
   policies_.Stop();
   if (workloads_) workloads_->Stop();
+  if (pools_) pools_->Stop();
 }
 
 }  // namespace coderun::app

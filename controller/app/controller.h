@@ -83,6 +83,7 @@ class Controller {
   informer::Informer<reconcile::NetworkPolicy> policies_;
   // Kueue Workloads of runs (only with --kueue).
   std::unique_ptr<informer::Informer<reconcile::Workload>> workloads_;
+  std::unique_ptr<informer::Informer<reconcile::Pool>> pools_;  // --warm-pools only
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;   // serialises Stop()

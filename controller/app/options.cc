@@ -71,6 +71,9 @@ absl::StatusOr<Options> ParseOptions(int argc, const char* const* argv) {
                  "activeDeadlineSeconds = timeout + this (backstop)")
       ->check(CLI::Range(30, 3600));
   app.add_flag("--keep-pods", s.keep_pods, "keep finished run Pods (their Secrets still go)");
+  app.add_flag("--warm-pools", s.warm_pools,
+               "keep the CodeRunPools' warm Pods and let the runs they serve claim them "
+               "(needs the CodeRunPool CRD and pods/attach; docs/warm-pools.md)");
   app.add_flag("--kueue", s.kueue,
                "runs labelled kueue.x-k8s.io/queue-name are admitted by Kueue through a Workload "
                "each (needs Kueue's CRDs), not by the --max-*-runs bounds");

@@ -11,6 +11,7 @@ namespace {
 using reconcile::CodeRun;
 using reconcile::NetworkPolicy;
 using reconcile::Pod;
+using reconcile::Pool;
 using reconcile::Workload;
 
 }  // namespace
@@ -28,6 +29,13 @@ std::vector<std::string> StrangerOf(const Pod& pod) {
   if (pod.run_uid_label.empty() || pod.controller_uid == pod.run_uid_label) return {};
   return {pod.run_uid_label};
 }
+
+std::vector<std::string> PoolOf(const Pod& pod) {
+  if (pod.controller_kind != "CodeRunPool" || pod.controller_uid.empty()) return {};
+  return {pod.controller_uid};
+}
+
+std::vector<std::string> PoolNamespace(const Pool& pool) { return {pool.ns}; }
 
 EventRouter::EventRouter(Enqueue enqueue, reconcile::UidAllocator& uids, Runs runs,
                          reconcile::Admission* admission, bool kueue)
@@ -64,7 +72,19 @@ void EventRouter::OnPod(const std::string& key, const Pod* old_pod, const Pod* p
   if (admission_) admission_->OnPod(old_pod, pod);
   if (p->controller_kind == "CodeRun" && !p->controller_name.empty()) {
     enqueue_(p->ns + "/" + p->controller_name);
+  } else if (p->controller_kind == "CodeRunPool" && !p->controller_name.empty()) {
+    enqueue_(reconcile::PoolKey(p->ns, p->controller_name));
+    if (pools_) {
+      auto pool = pools_(p->ns + "/" + p->controller_name);
+      const reconcile::PoolPod* entry = pool ? pool->Entry(p->uid) : nullptr;
+      if (entry && !entry->claimed_by.empty()) enqueue_(p->ns + "/" + entry->claimed_by);
+    }
   }
+}
+
+void EventRouter::OnPool(const std::string&, const Pool* old_pool, const Pool* pool) {
+  const Pool* p = pool ? pool : old_pool;
+  enqueue_(reconcile::PoolKey(p->ns, p->name));
 }
 
 void EventRouter::OnNetworkPolicy(const std::string&, const NetworkPolicy* old_policy,
@@ -87,7 +107,7 @@ EventRouter::Runs RunsOf(const informer::Informer<CodeRun>& coderuns) {
 
 void Wire(EventRouter& router, informer::Informer<CodeRun>& coderuns,
           informer::Informer<Pod>& pods, informer::Informer<NetworkPolicy>& policies,
-          informer::Informer<Workload>* workloads) {
+          informer::Informer<Workload>* workloads, informer::Informer<Pool>* pools) {
   coderuns.AddIndexer(kByNamespace, CodeRunNamespace);
   coderuns.AddIndexer(kHeldForPolicy, HeldForPolicy);
   pods.AddIndexer(kStrangers, StrangerOf);
@@ -101,6 +121,14 @@ void Wire(EventRouter& router, informer::Informer<CodeRun>& coderuns,
                                 const NetworkPolicy* policy) {
     router.OnNetworkPolicy(key, old_policy, policy);
   });
+  if (pools) {
+    pods.AddIndexer(kByPool, PoolOf);
+    pools->AddIndexer(kByNamespace, PoolNamespace);
+    pools->AddHandler([&router](const std::string& key, const Pool* old_pool, const Pool* pool) {
+      router.OnPool(key, old_pool, pool);
+    });
+    router.SetPools([pools](const std::string& key) { return pools->Get(key); });
+  }
   if (workloads) {
     workloads->AddHandler([&router](const std::string& key, const Workload* old_workload,
                                     const Workload* workload) {
@@ -112,7 +140,8 @@ void Wire(EventRouter& router, informer::Informer<CodeRun>& coderuns,
 reconcile::Caches CachesOf(const informer::Informer<CodeRun>& coderuns,
                            const informer::Informer<Pod>& pods,
                            const informer::Informer<NetworkPolicy>& policies,
-                           const informer::Informer<Workload>* workloads) {
+                           const informer::Informer<Workload>* workloads,
+                           const informer::Informer<Pool>* pools) {
   reconcile::Caches caches{
       [&coderuns](const std::string& key) { return coderuns.Get(key); },
       [&pods](const std::string& key) { return pods.Get(key); },
@@ -127,6 +156,11 @@ reconcile::Caches CachesOf(const informer::Informer<CodeRun>& coderuns,
       nullptr};
   if (workloads) {
     caches.workload = [workloads](const std::string& key) { return workloads->Get(key); };
+  }
+  if (pools) {
+    caches.pool = [pools](const std::string& key) { return pools->Get(key); };
+    caches.pools = [pools](const std::string& ns) { return pools->ByIndex(kByNamespace, ns); };
+    caches.pool_pods = [&pods](const std::string& pool_uid) { return pods.ByIndex(kByPool, pool_uid); };
   }
   return caches;
 }

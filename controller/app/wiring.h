@@ -24,12 +24,16 @@ inline constexpr char kByNamespace[] = "namespace";
 inline constexpr char kHeldForPolicy[] = "heldForNetworkPolicy";
 // Pods labelled coderun.dev/uid=U whose controller ownerReference is not U, by U.
 inline constexpr char kStrangers[] = "strangers";
+// Pods whose controller ownerReference is a CodeRunPool, by that pool's UID.
+inline constexpr char kByPool[] = "byPool";
 
 // The index functions behind those names.
 std::vector<std::string> CodeRunNamespace(const reconcile::CodeRun& run);
 std::vector<std::string> HeldForPolicy(const reconcile::CodeRun& run);
 std::vector<std::string> PolicyNamespace(const reconcile::NetworkPolicy& policy);
 std::vector<std::string> StrangerOf(const reconcile::Pod& pod);
+std::vector<std::string> PoolOf(const reconcile::Pod& pod);
+std::vector<std::string> PoolNamespace(const reconcile::Pool& pool);
 
 // The rules from informer events to work-queue keys. Handlers run on the informers' threads
 // (one call at a time per namespace); thread-safe as long as `enqueue` and `runs` are.
@@ -63,6 +67,12 @@ class EventRouter {
   // Every Workload event enqueues the CodeRun its controller ownerReference names.
   void OnWorkload(const std::string& key, const reconcile::Workload* old_workload,
                   const reconcile::Workload* workload);
+  // Any pool change enqueues the pool. A warm Pod's events enqueue its pool and the run its
+  // pool's ledger says claimed it (`pools` reads the pool cache; set before events flow).
+  void OnPool(const std::string& key, const reconcile::Pool* old_pool, const reconcile::Pool* pool);
+  void SetPools(std::function<std::shared_ptr<const reconcile::Pool>(const std::string& key)> pools) {
+    pools_ = std::move(pools);
+  }
 
  private:
   const Enqueue enqueue_;
@@ -70,6 +80,7 @@ class EventRouter {
   const Runs runs_;
   reconcile::Admission* const admission_;
   const bool kueue_;
+  std::function<std::shared_ptr<const reconcile::Pool>(const std::string& key)> pools_;
 };
 
 // EventRouter::Runs served by `coderuns`' kByNamespace and kHeldForPolicy indices.
@@ -79,13 +90,15 @@ EventRouter::Runs RunsOf(const informer::Informer<reconcile::CodeRun>& coderuns)
 void Wire(EventRouter& router, informer::Informer<reconcile::CodeRun>& coderuns,
           informer::Informer<reconcile::Pod>& pods,
           informer::Informer<reconcile::NetworkPolicy>& policies,
-          informer::Informer<reconcile::Workload>* workloads = nullptr);
+          informer::Informer<reconcile::Workload>* workloads = nullptr,
+          informer::Informer<reconcile::Pool>* pools = nullptr);
 
 // The reconciler's view of the caches, read from the informers and the indices Wire()
 // registered. The informers must outlive the returned functions.
 reconcile::Caches CachesOf(const informer::Informer<reconcile::CodeRun>& coderuns,
                            const informer::Informer<reconcile::Pod>& pods,
                            const informer::Informer<reconcile::NetworkPolicy>& policies,
-                           const informer::Informer<reconcile::Workload>* workloads = nullptr);
+                           const informer::Informer<reconcile::Workload>* workloads = nullptr,
+                           const informer::Informer<reconcile::Pool>* pools = nullptr);
 
 }  // namespace coderun::app

@@ -24,10 +24,11 @@ inline constexpr size_t kMaxResponseBytes = size_t{1} << 30;
 inline constexpr std::chrono::seconds kTransportIdleTimeout{600};
 
 // InvalidArgument when the configuration is unusable (not https, insecure, bad PEM, a
-// malformed server URL). Each Stream() gets its own connection, so a long watch never holds
-// up other requests. A deadline or cancellation closes the request's connection. A pooled
-// connection the server has closed is noticed before it is used; a GET, PUT or DELETE whose
-// reused connection breaks before any answer is sent again once on a new one.
+// malformed server URL). Each Stream() and each Upgrade() gets its own connection, so a long
+// watch or WebSocket never holds up other requests. A deadline or cancellation closes the
+// request's connection. A pooled connection the server has closed is noticed before it is
+// used; a GET, PUT or DELETE whose reused connection breaks before any answer is sent again
+// once on a new one.
 absl::StatusOr<std::unique_ptr<Transport>> NewBeastTransport(const RestConfig& config);
 
 }  // namespace coderun::kube

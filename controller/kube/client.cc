@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "kube/attach.h"
 #include "kube/errors.h"
 #include "kube/http_client.h"
 
@@ -149,6 +150,32 @@ class HttpClient final : public Client {
     ASSIGN_OR_RETURN(HttpResponse response, Send(ctx, "log", std::move(request)));
     if (!Is2xx(response.status)) return ApiError(response.status, response.body);
     return std::move(response.body);
+  }
+
+  absl::Status AttachStdin(const Context& ctx, const std::string& ns, const std::string& pod,
+                           const std::string& container, std::string_view data) override {
+    if (pod.empty()) return absl::InvalidArgumentError("AttachStdin: empty pod name");
+    const Context bounded = ctx.WithTimeout(kRequestTimeout);
+    RETURN_IF_ERROR(limiter_->Wait(bounded));
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<UpgradeResponse> response = transport_->Upgrade(
+        bounded, NewRequest("GET", AttachStdinPath(ns, pod, container), "", ""),
+        AttachSubprotocols());
+    absl::Status result;
+    if (!response.ok()) {
+      result = response.status();
+    } else if (response->status != 101) {
+      result = ApiError(response->status, response->body);
+    } else {
+      result = DeliverStdin(bounded, *response->socket, data);
+    }
+    if (on_request_) {
+      // A session that failed after the upgrade counts as no answer.
+      const bool answered = response.ok() && (response->status != 101 || result.ok());
+      on_request_("attach", answered ? std::to_string(response->status) : "error",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return result;
   }
 
  private:

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 
 #include "absl/status/statusor.h"
@@ -124,6 +125,25 @@ class Client {
   // GET pods/<name>/log?limitBytes=N (container may be empty).
   virtual absl::StatusOr<std::string> PodLog(const Context& ctx, const std::string& ns, const std::string& pod,
                                              const std::string& container, long limit_bytes) = 0;
+  // Writes `data` to the stdin of a running container through pods/attach (a WebSocket; see
+  // attach.h), then closes that stdin: a container with `stdin: true, stdinOnce: true` reads
+  // exactly `data` and then EOF. OK only when every byte was written and the session closed
+  // cleanly (with v5.channel.k8s.io: after the server reported success). A refused attach is
+  // an API error: 404 NotFound (no such Pod), 400 InvalidArgument (no such container), 403
+  // PermissionDenied (RBAC: the WebSocket's GET needs get on pods/attach, and from Kubernetes
+  // 1.35 create too), 500 Unavailable (e.g. the container is not running); a session that
+  // breaks is Unavailable. Any attempt may have used up a stdinOnce stdin, failed ones too.
+  // The server cannot tell a container without `stdin: true`: the bytes are dropped and the
+  // call succeeds. Bounded as every call (kRequestTimeout without a deadline). An empty
+  // `container` means the Pod's only container. Unimplemented unless overridden.
+  virtual absl::Status AttachStdin(const Context& ctx, const std::string& ns,
+                                   const std::string& pod, const std::string& container,
+                                   std::string_view data);
 };
+
+inline absl::Status Client::AttachStdin(const Context&, const std::string&, const std::string&,
+                                        const std::string&, std::string_view) {
+  return absl::UnimplementedError("AttachStdin is not implemented by this client");
+}
 
 }  // namespace coderun::kube

@@ -15,6 +15,7 @@
 #include "kube/http_client.h"
 #include "kube/testing/fake_client.h"
 #include "kube/testing/fake_transport.h"
+#include "kube/testing/fake_websocket.h"
 
 namespace coderun::kube {
 namespace {
@@ -51,6 +52,8 @@ class ScriptedServer {
   virtual std::string ScriptWatch(const Resource& r, const std::vector<ScriptedEvent>& events,
                                   WatchEnd end) = 0;
   virtual void SetPodLog(const std::string& ns, const std::string& pod, std::string text) = 0;
+  // The stdin bytes the last successful attach to `ns/pod` delivered ("" if none).
+  virtual std::string AttachedStdin(const std::string& ns, const std::string& pod) = 0;
 };
 
 // ---- backend 1: FakeClient ---------------------------------------------------------------
@@ -95,6 +98,13 @@ class FakeBackend final : public ScriptedServer {
   void SetPodLog(const std::string& ns, const std::string& pod, std::string text) override {
     fake_.SetPodLog(ns, pod, std::move(text));
   }
+  std::string AttachedStdin(const std::string& ns, const std::string& pod) override {
+    std::string data;
+    for (const auto& call : fake_.attach_calls()) {
+      if (call.ns == ns && call.pod == pod && call.status.ok()) data = call.data;
+    }
+    return data;
+  }
 
  private:
   informer::FakeClient fake_;
@@ -123,6 +133,10 @@ class HttpBackend final : public ScriptedServer {
   HttpBackend() {
     auto transport = std::make_unique<FakeTransport>();
     transport->SetHandler([this](const HttpRequest& request) { return Serve(request); });
+    transport->SetUpgradeHandler(
+        [this](const HttpRequest& request, const std::vector<std::string>&) {
+          return ServeUpgrade(request);
+        });
     client_ = NewClient(std::move(transport), ClientOptions{.qps = 0, .burst = 1});
   }
   Client& client() override { return *client_; }
@@ -170,6 +184,11 @@ class HttpBackend final : public ScriptedServer {
   void SetPodLog(const std::string& ns, const std::string& pod, std::string text) override {
     std::lock_guard lock(mu_);
     logs_[ns + "/" + pod] = std::move(text);
+  }
+  std::string AttachedStdin(const std::string& ns, const std::string& pod) override {
+    std::lock_guard lock(mu_);
+    auto it = attached_.find(ns + "/" + pod);
+    return it == attached_.end() ? "" : it->second->stdin_data;
   }
 
  private:
@@ -295,6 +314,31 @@ class HttpBackend final : public ScriptedServer {
     return Ok(200, StoreLocked(t.plural, std::move(next), false));
   }
 
+  // pods/<name>/attach as the apiserver checks it before upgrading (registry/core/pod
+  // streamLocation), then a session as its translator runs one.
+  absl::StatusOr<UpgradeResponse> ServeUpgrade(const HttpRequest& request) {
+    std::lock_guard lock(mu_);
+    Target t = Parse(request.path_and_query);
+    auto refuse = [](int code, const std::string& reason, const std::string& message) {
+      return UpgradeResponse{code, StatusBody(code, reason, message).dump(), nullptr};
+    };
+    auto it = store_["pods"].find(t.ns + "/" + t.name);
+    if (t.sub != "attach" || it == store_["pods"].end()) {
+      return refuse(404, "NotFound", "pods \"" + t.name + "\" not found");
+    }
+    bool found = false;
+    for (const json& c : it->second["spec"]["containers"]) {
+      found = found || c.value("name", "") == t.query["container"];
+    }
+    if (!found) {
+      return refuse(400, "BadRequest", "container " + t.query["container"] +
+                                           " is not valid for pod " + t.name);
+    }
+    auto session = std::make_shared<testing::AttachSession>();
+    attached_[t.ns + "/" + t.name] = session;
+    return testing::FakeUpgrade({}, session);
+  }
+
   Reply List(const Target& t, const std::map<std::string, json>& objects) {
     std::string after;
     if (auto c = t.query.find("continue"); c != t.query.end()) {
@@ -330,6 +374,7 @@ class HttpBackend final : public ScriptedServer {
   // All guarded by mu_.
   std::map<std::string, std::map<std::string, json>> store_;  // plural -> "ns/name" -> object
   std::map<std::string, std::string> logs_;
+  std::map<std::string, std::shared_ptr<testing::AttachSession>> attached_;  // "ns/pod"
   std::vector<std::string> watch_lines_;
   WatchEnd watch_end_ = WatchEnd::kNormal;
   bool expire_continue_ = false;
@@ -633,6 +678,25 @@ TYPED_TEST(ClientConformanceTest, PodLogReturnsTheTextOrNotFound) {
   EXPECT_EQ(*log, "hello\n");
   ExpectApiError(this->client().PodLog({}, "a", "nope", "runner", 0).status(),
                  absl::StatusCode::kNotFound, 404, "NotFound");
+}
+
+TYPED_TEST(ClientConformanceTest, AttachStdinDeliversTheBytesToTheNamedContainer) {
+  this->server_.SetObject(kPods, PodJson("a", "p"));
+  std::string data(100 * 1024, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i % 251);
+  absl::Status s = this->client().AttachStdin({}, "a", "p", "c", data);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(this->server_.AttachedStdin("a", "p") == data);
+}
+
+TYPED_TEST(ClientConformanceTest, AttachStdinRefusalsAreApiErrors) {
+  this->server_.SetObject(kPods, PodJson("a", "p"));
+  absl::Status missing = this->client().AttachStdin({}, "a", "nope", "c", "x");
+  ExpectApiError(missing, absl::StatusCode::kNotFound, 404, "NotFound");
+  EXPECT_EQ(missing.message(), "pods \"nope\" not found (HTTP 404, reason NotFound)");
+  ExpectApiError(this->client().AttachStdin({}, "a", "p", "other", "x"),
+                 absl::StatusCode::kInvalidArgument, 400, "BadRequest");
+  EXPECT_EQ(this->server_.AttachedStdin("a", "p"), "");
 }
 
 }  // namespace

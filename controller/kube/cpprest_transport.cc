@@ -169,6 +169,14 @@ class CpprestTransport final : public Transport {
     }
   }
 
+  // Unimplemented: cpprestsdk's websocket client (a separate part, on websocketpp) is not
+  // wired in; this library is in maintenance mode and Beast, the default, has WebSockets.
+  absl::StatusOr<UpgradeResponse> Upgrade(const Context&, const HttpRequest& request,
+                                          const std::vector<std::string>&) override {
+    return absl::UnimplementedError(absl::StrCat(
+        "upgrade ", request.path_and_query, ": WebSockets need the beast HTTP library"));
+  }
+
  private:
   // Feeds `on_line` each line of `buf` as its bytes arrive. True at the end of the body,
   // false when on_line stopped; ResourceExhausted for a line over kMaxStreamLineBytes.

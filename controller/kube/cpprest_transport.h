@@ -16,6 +16,7 @@ namespace coderun::kube {
 // InvalidArgument when the configuration is unusable (not https, insecure, bad PEM). Do()
 // requests share a connection pool; each Stream() gets its own connection, so a long watch
 // never holds up other requests. A deadline or cancellation closes the request's connection.
+// Upgrade() (WebSockets) is Unimplemented.
 absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig& config);
 
 }  // namespace coderun::kube

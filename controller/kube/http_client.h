@@ -17,11 +17,12 @@ namespace coderun::kube {
 inline constexpr char kUserAgent[] = "coderun-controller";
 
 // Told about every request the client sends, once it is answered: `verb` is one of get,
-// list, watch, create, update, patch, delete, log (a Pod log read); `code` is the HTTP
-// status ("200", "404", ...) or "error" when no response came (connection refused, TLS
-// failure, timeout, a watch stream that broke); `seconds` is how long the request took
-// from sending to the whole answer (the rate limiter's wait not included), and empty for
-// a watch, whose stream lasts as long as it lasts. Called on the requesting thread; must
+// list, watch, create, update, patch, delete, log (a Pod log read), attach (a write to a
+// container's stdin); `code` is the HTTP status ("200", "404", "101" for an attach that
+// went through, ...) or "error" when no response came (connection refused, TLS failure,
+// timeout, a watch stream or attach session that broke); `seconds` is how long the request
+// took from sending to the whole answer (the rate limiter's wait not included), and empty
+// for a watch, whose stream lasts as long as it lasts. Called on the requesting thread; must
 // be thread-safe and quick.
 using RequestObserver = std::function<void(const std::string& verb, const std::string& code,
                                            std::optional<double> seconds)>;

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -24,12 +25,19 @@ class TokenTransport final : public Transport {
     return WithRetry(request, [&](const HttpRequest& r) { return inner_->Stream(ctx, r, on_line); });
   }
 
+  absl::StatusOr<UpgradeResponse> Upgrade(const Context& ctx, const HttpRequest& request,
+                                          const std::vector<std::string>& subprotocols) override {
+    return WithRetry(request,
+                     [&](const HttpRequest& r) { return inner_->Upgrade(ctx, r, subprotocols); });
+  }
+
  private:
+  // Send returns absl::StatusOr of HttpResponse or UpgradeResponse (both have `status`).
   template <typename Send>
-  absl::StatusOr<HttpResponse> WithRetry(const HttpRequest& request, const Send& send) {
+  auto WithRetry(const HttpRequest& request, const Send& send) -> decltype(send(request)) {
     if (request.headers.contains("Authorization")) return send(request);
     const std::string token = tokens_->Get();
-    absl::StatusOr<HttpResponse> response = send(Authorized(request, token));
+    decltype(send(request)) response = send(Authorized(request, token));
     if (response.ok() && response->status == 401) {
       if (std::optional<std::string> fresh = tokens_->Refresh(token)) {
         return send(Authorized(request, *fresh));

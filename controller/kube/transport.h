@@ -5,7 +5,11 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/context.h"
@@ -25,6 +29,33 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 0;
   std::string body;
+};
+
+// One client side of a WebSocket (RFC 6455) opened by Transport::Upgrade. Each call is bounded
+// by its Context as Transport's calls are; after any failure the WebSocket is unusable.
+// Destroying it drops the connection without a closing handshake. Not thread-safe: one caller.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+
+  // The subprotocol the server selected (its Sec-WebSocket-Protocol), "" when it named none.
+  virtual const std::string& subprotocol() const = 0;
+  // Sends `message` as one binary message.
+  virtual absl::Status Send(const Context& ctx, std::string_view message) = 0;
+  // The next data message (binary or text); nullopt once the server has closed the WebSocket
+  // (its close frame was received and answered). Pings are answered on the way.
+  virtual absl::StatusOr<std::optional<std::string>> Receive(const Context& ctx) = 0;
+  // The closing handshake: sends a close frame (1000, normal closure), skips data until the
+  // server's close frame and closes the connection. OK when the handshake is complete,
+  // whichever side started it (after Receive returned nullopt there is nothing left to do).
+  virtual absl::Status Close(const Context& ctx) = 0;
+};
+
+// The answer to an upgrade request.
+struct UpgradeResponse {
+  int status = 0;                     // 101 when upgraded
+  std::string body;                   // a refusal's body (the apiserver's Status)
+  std::unique_ptr<WebSocket> socket;  // set when status is 101
 };
 
 // Implementations: cpprest_transport.h (the HTTP library), token_transport.h (a decorator
@@ -54,6 +85,14 @@ class Transport {
   virtual absl::StatusOr<HttpResponse> Stream(
       const Context& ctx, const HttpRequest& request,
       const std::function<bool(std::string_view line)>& on_line) = 0;
+
+  // Opens a WebSocket with `request` (a GET; its headers go with the upgrade's own) on a
+  // connection of its own, offering `subprotocols` in order of preference. As with Do(), a
+  // refused upgrade (any status but 101) is a value, and a non-OK Status means no usable
+  // answer: kUnavailable (including a malformed handshake), kDeadlineExceeded, kCancelled,
+  // or kUnimplemented from a transport that has no WebSockets. Thread-safe.
+  virtual absl::StatusOr<UpgradeResponse> Upgrade(const Context& ctx, const HttpRequest& request,
+                                                  const std::vector<std::string>& subprotocols) = 0;
 };
 
 }  // namespace coderun::kube

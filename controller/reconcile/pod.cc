@@ -199,22 +199,20 @@ json RunnerResources(const ValidLimits& limits, const Settings& s) {
                         {"memory", absl::StrCat(limits.memory_bytes)}}}};
 }
 
-json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
-              std::int64_t run_uid, const std::string& input_digest) {
-  const std::string name = PodName(run.name, run.uid);
-  json args = {absl::StrCat("--input-dir=", kInputMountPath),
-               absl::StrCat("--timeout-seconds=", limits.timeout_seconds),
-               absl::StrCat("--pids=", limits.pids),
-               absl::StrCat("--output-bytes=",
-                            limits.judge ? limits.judge->case_share_bytes : limits.output_bytes),
-               absl::StrCat("--input-digest=", input_digest)};
-  if (limits.judge) {
-    args.push_back("--tests");
-    args.push_back(absl::StrCat("--case-stdout-bytes=", limits.judge->case_stdout_bytes));
-    if (run.judge.stop_on_first_failure) args.push_back("--stop-on-failure");
-    // The cases before it were judged when an earlier Pod's container was OOM-killed whole.
-    if (run.next_case > 0) args.push_back(absl::StrCat("--first-case=", run.next_case));
+json RunnerPod(json metadata, const ValidLimits& limits, const Settings& s,
+               std::int64_t run_uid, json args, const std::string& input_secret,
+               std::optional<std::int64_t> deadline_seconds) {
+  json mounts = json::array();
+  json volumes = json::array();
+  if (!input_secret.empty()) {
+    mounts.push_back({{"name", "input"}, {"mountPath", kInputMountPath}, {"readOnly", true}});
+    volumes.push_back(
+        {{"name", "input"}, {"secret", {{"secretName", input_secret}, {"defaultMode", 0440}}}});
   }
+  mounts.push_back({{"name", "tmp"}, {"mountPath", "/tmp"}});
+  volumes.push_back(
+      {{"name", "tmp"},
+       {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", absl::StrCat(s.tmp_size.Value())}}}});
   json container = {
       {"name", api::kRunnerContainer},
       {"image", s.runner_image},
@@ -228,17 +226,18 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
         {"readOnlyRootFilesystem", true},
         {"runAsNonRoot", true},
         {"capabilities", {{"drop", {"ALL"}}}}}},
-      {"volumeMounts",
-       {{{"name", "input"}, {"mountPath", kInputMountPath}, {"readOnly", true}},
-        {{"name", "tmp"}, {"mountPath", "/tmp"}}}},
+      {"volumeMounts", std::move(mounts)},
       {"terminationMessagePolicy", "File"}};
+  if (input_secret.empty()) {
+    container["stdin"] = true;
+    container["stdinOnce"] = true;
+  }
   json pod = {
       {"apiVersion", "v1"},
       {"kind", "Pod"},
-      {"metadata", ObjectMeta(run)},
+      {"metadata", std::move(metadata)},
       {"spec",
        {{"restartPolicy", "Never"},
-        {"activeDeadlineSeconds", DeadlineSeconds(limits, s)},
         {"automountServiceAccountToken", false},
         {"enableServiceLinks", false},
         {"hostNetwork", false},
@@ -251,11 +250,29 @@ json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
           {"runAsGroup", run_uid},
           {"fsGroup", run_uid},
           {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
-        {"containers", {container}},
-        {"volumes",
-         {{{"name", "input"}, {"secret", {{"secretName", name}, {"defaultMode", 0440}}}},
-          {{"name", "tmp"},
-           {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", absl::StrCat(s.tmp_size.Value())}}}}}}}}};
+        {"containers", {std::move(container)}},
+        {"volumes", std::move(volumes)}}}};
+  if (deadline_seconds) pod["spec"]["activeDeadlineSeconds"] = *deadline_seconds;
+  return pod;
+}
+
+json BuildPod(const CodeRun& run, const ValidLimits& limits, const Settings& s,
+              std::int64_t run_uid, const std::string& input_digest) {
+  json args = {absl::StrCat("--input-dir=", kInputMountPath),
+               absl::StrCat("--timeout-seconds=", limits.timeout_seconds),
+               absl::StrCat("--pids=", limits.pids),
+               absl::StrCat("--output-bytes=",
+                            limits.judge ? limits.judge->case_share_bytes : limits.output_bytes),
+               absl::StrCat("--input-digest=", input_digest)};
+  if (limits.judge) {
+    args.push_back("--tests");
+    args.push_back(absl::StrCat("--case-stdout-bytes=", limits.judge->case_stdout_bytes));
+    if (run.judge.stop_on_first_failure) args.push_back("--stop-on-failure");
+    // The cases before it were judged when an earlier Pod's container was OOM-killed whole.
+    if (run.next_case > 0) args.push_back(absl::StrCat("--first-case=", run.next_case));
+  }
+  json pod = RunnerPod(ObjectMeta(run), limits, s, run_uid, std::move(args),
+                       PodName(run.name, run.uid), DeadlineSeconds(limits, s));
   AddPlacement(run, s, pod["spec"]);
   return pod;
 }

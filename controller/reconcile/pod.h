@@ -67,6 +67,14 @@ kube::json RunnerResources(const ValidLimits& limits, const Settings& settings);
 // tolerations, image pull secrets) to a Pod spec; unset ones stay absent.
 void AddPlacement(const CodeRun& run, const Settings& settings, kube::json& pod_spec);
 
+// The hardened runner Pod every run gets, cold or warm (pool.h): `metadata` as given, the
+// runner's `args`, Linux UID `run_uid`, `input_secret` mounted read-only at kInputMountPath
+// ("" = no input volume and the container's stdin open once: a warm Pod, whose input
+// arrives on its stdin), activeDeadlineSeconds if given. Placement is the caller's.
+kube::json RunnerPod(kube::json metadata, const ValidLimits& limits, const Settings& settings,
+                     std::int64_t run_uid, kube::json args, const std::string& input_secret,
+                     std::optional<std::int64_t> deadline_seconds);
+
 // The run's Pod. `run_uid` is the Linux UID allocated for this run; `input_digest` is
 // RunInput::digest, passed to the runner as --input-digest. Placement (runtime class, node
 // selector, tolerations, priority class, image pull secrets) comes from `settings` only.

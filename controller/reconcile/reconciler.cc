@@ -24,6 +24,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr char kNetpolPrefix[] = "netpol:";
+constexpr char kPoolPrefix[] = "pool:";
 // How long after its Pod ended a run keeps retrying a failing log read before it settles
 // for the Pod's own state.
 constexpr std::int64_t kLogRetrySeconds = 60;
@@ -43,15 +44,12 @@ const std::vector<double> kRunDurationBuckets = {1, 2, 5, 10, 20, 30, 60, 120, 3
 const std::vector<double> kRunLatencyBuckets = {1,   2,   3,   5,    10,   20,  30,
                                                 60,  120, 300, 600, 1800, 3600};
 
-Result Error(absl::Status status) { return Result{std::move(status), std::nullopt, "error"}; }
-Result Done(std::string outcome) { return Result{absl::OkStatus(), std::nullopt, std::move(outcome)}; }
-Result After(milliseconds delay, std::string outcome) {
-  return Result{absl::OkStatus(), std::max(delay, milliseconds(0)), std::move(outcome)};
-}
-
 }  // namespace
 
 std::string NetworkPolicyKey(const std::string& ns) { return kNetpolPrefix + ns; }
+std::string PoolKey(const std::string& ns, const std::string& name) {
+  return absl::StrCat(kPoolPrefix, ns, "/", name);
+}
 
 absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry) {
   ReconcilerMetrics m;
@@ -73,6 +71,11 @@ absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry) {
                                          "Seconds from a run's creation to its completionTime "
                                          "(what a client waits; 1 s resolution).",
                                          kRunLatencyBuckets));
+  ASSIGN_OR_RETURN(m.pool_claims,
+                   registry.AddCounter("coderun_pool_claims_total",
+                                       "Runs a warm pool serves: hit took a warm Pod, miss found "
+                                       "none ready and ran cold.",
+                                       {"result"}));
   return m;
 }
 
@@ -109,6 +112,7 @@ Result Reconciler::Reconcile(const std::string& key) {
     }
     return Error(ensured.status());
   }
+  if (absl::StartsWith(key, kPoolPrefix)) return ReconcilePool(key.substr(sizeof(kPoolPrefix) - 1));
   std::shared_ptr<const CodeRun> run = caches_.coderun(key);
   if (CacheBehindOwnWrite(key, run.get())) return After(kStaleRecheck, "stale");
   if (!run || run->deleting) return Done("noop");
@@ -153,6 +157,7 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
                          "it is ignored"));
     }
   }
+  if (InWarmPod(run)) return ObserveWarm(run, limits);
   const std::string pod_name = PodName(run.name, run.uid);
   if (auto pod = caches_.pod(run.ns + "/" + pod_name)) {
     if (pod->controller_uid != run.uid) return NameTaken(run, pod_name);
@@ -170,6 +175,7 @@ Result Reconciler::ReconcileRun(const CodeRun& run) {
     return Observe(run, *pod, limits);
   }
   if (!run.pod_name.empty()) return PodMissing(run);
+  if (auto claimed = TryClaim(run, limits)) return std::move(*claimed);
   return Start(run, limits);
 }
 
@@ -404,6 +410,8 @@ Result Reconciler::NameTaken(const CodeRun& run, const std::string& pod_name) {
 Result Reconciler::Observe(const CodeRun& run, const Pod& pod, const ValidLimits& limits) {
   RunStatus desired = ObservePod(pod, DeadlineSeconds(limits, settings_));
   desired.pod_uid = pod.uid;  // recorded if a restart kept the creating process from it
+  // A warm Pod started long before its run: the run started when its request was delivered.
+  if (InWarmPod(run)) desired.start_time.clear();
   if (desired.phase == api::kPhasePending) {
     return Waiting(run, desired.reason, desired.message,
                    ParseTime(pod.creation_timestamp).value_or(run.creation_time), pod.name,
@@ -443,6 +451,12 @@ absl::StatusOr<RunStatus> Reconciler::WithReport(const CodeRun& run, const Pod& 
   std::string problem;
   if (log.ok()) {
     auto report = api::ParseReport(*log, &problem);
+    if (report && !run.input_digest.empty() && report->input_digest != run.input_digest) {
+      // Someone who may attach to the Pod delivered a request before the controller did:
+      // the program the report describes is not the run's.
+      report.reset();
+      problem = "the report is for another request than the one the controller delivered";
+    }
     if (report && limits.judge && report->runner_error.empty()) {
       return WithVerdicts(run, pod, *report, limits, std::move(from_pod));
     }
@@ -925,8 +939,9 @@ void Reconciler::CountFinished(const CodeRun& run, const RunStatus& desired,
 }
 
 Result Reconciler::Finished(const CodeRun& run) {
-  if (auto pod = caches_.pod(run.ns + "/" + PodName(run.name, run.uid));
-      pod && pod->controller_uid == run.uid && !pod->deleting && !settings_.keep_pods) {
+  if (auto pod = caches_.pod(run.ns + "/" + RunPodName(run));
+      pod && (pod->controller_uid == run.uid || (InWarmPod(run) && pod->uid == run.pod_uid)) &&
+      !pod->deleting && !settings_.keep_pods) {
     // Deleted by this process already and the cache has not shown it yet (each event of the
     // going Pod wakes the run): no second round of deletes.
     if (!DeletedHere(run, pod->uid)) {
@@ -963,9 +978,12 @@ absl::Status Reconciler::Cleanup(const CodeRun& run) {
   absl::Status st = client_.Delete(ctx_, kube::kSecrets, run.ns, name);
   if (!st.ok() && !kube::IsNotFound(st)) return st;
   if (settings_.keep_pods) return absl::OkStatus();
-  auto pod = caches_.pod(run.ns + "/" + name);
-  if (!pod || pod->controller_uid != run.uid) return absl::OkStatus();
-  st = client_.Delete(ctx_, kube::kPods, run.ns, name, kube::DeleteOptions{pod->uid, "Background"});
+  auto pod = caches_.pod(run.ns + "/" + RunPodName(run));
+  if (!pod || (pod->controller_uid != run.uid && !(InWarmPod(run) && pod->uid == run.pod_uid))) {
+    return absl::OkStatus();
+  }
+  st = client_.Delete(ctx_, kube::kPods, run.ns, pod->name,
+                      kube::DeleteOptions{pod->uid, "Background"});
   if (!st.ok() && !kube::IsNotFound(st) && !kube::IsConflict(st)) return st;
   std::lock_guard lock(writes_mu_);
   deleted_pods_[run.uid] = pod->uid;

@@ -3,6 +3,7 @@
 // point, after a crash, or twice.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "kube/client.h"
 #include "metrics/registry.h"
 #include "reconcile/admission.h"
+#include "reconcile/pool.h"
 #include "reconcile/settings.h"
 #include "reconcile/status.h"
 #include "reconcile/types.h"
@@ -40,6 +42,11 @@ struct Caches {
   std::function<std::vector<std::string>(const std::string& run_uid)> strangers;
   // Kueue Workloads by "ns/name" (--kueue only; null without).
   std::function<std::shared_ptr<const Workload>(const std::string& key)> workload;
+  // Warm pools (--warm-pools only; null without): a CodeRunPool by "ns/name", the pools of
+  // a namespace, and the cached Pods whose controller ownerReference is the pool of a UID.
+  std::function<std::shared_ptr<const Pool>(const std::string& key)> pool;
+  std::function<std::vector<std::shared_ptr<const Pool>>(const std::string& ns)> pools;
+  std::function<std::vector<std::shared_ptr<const Pod>>(const std::string& pool_uid)> pool_pods;
 };
 
 struct Result {
@@ -48,8 +55,19 @@ struct Result {
   std::string outcome;  // for metrics and logs: "created", "status", "finished", "noop", ...
 };
 
-// Work-queue keys: "ns/name" for a CodeRun, "netpol:ns" to re-check a namespace's policy.
+// Results: retry with backoff after an error; done; look again after a delay.
+inline Result Error(absl::Status status) { return Result{std::move(status), std::nullopt, "error"}; }
+inline Result Done(std::string outcome) {
+  return Result{absl::OkStatus(), std::nullopt, std::move(outcome)};
+}
+inline Result After(std::chrono::milliseconds delay, std::string outcome) {
+  return Result{absl::OkStatus(), std::max(delay, std::chrono::milliseconds(0)), std::move(outcome)};
+}
+
+// Work-queue keys: "ns/name" for a CodeRun, "netpol:ns" to re-check a namespace's policy,
+// "pool:ns/name" for a CodeRunPool.
 std::string NetworkPolicyKey(const std::string& ns);
+std::string PoolKey(const std::string& ns, const std::string& name);
 
 // The reconciler's metric families: coderun_runs_finished_total{phase,reason}, counted once
 // per run when its terminal status is written, coderun_test_verdicts_total{verdict} (judge
@@ -63,6 +81,9 @@ struct ReconcilerMetrics {
   metrics::CounterFamily* test_verdicts = nullptr;
   metrics::HistogramFamily* run_duration = nullptr;
   metrics::HistogramFamily* run_latency = nullptr;
+  // coderun_pool_claims_total{result="hit"|"miss"}: runs a pool could serve (by namespace,
+  // language and limits) that took a warm Pod, or found none ready and ran cold.
+  metrics::CounterFamily* pool_claims = nullptr;
 };
 // Registers them in `registry`; once per registry (AlreadyExists otherwise).
 absl::StatusOr<ReconcilerMetrics> RegisterMetrics(metrics::Registry& registry);
@@ -135,6 +156,21 @@ class Reconciler {
   // The Pod of an earlier stage of a judge run that goes on from status.nextCase: it and
   // the run's Secret are deleted; the next Pod starts once it is gone.
   Result Superseded(const CodeRun& run, const Pod& pod);
+  // Warm pools (warm.cc). The pool controller: keeps `size` idle warm Pods in the ledger,
+  // deletes the ones that ended idle or are over size, and look-alikes it never created.
+  Result ReconcilePool(const std::string& pool_key);
+  // A run a pool serves takes a Ready idle warm Pod (or the one the ledger already gives
+  // it), records it and delivers its request; nullopt: no pool serves it now (run cold).
+  std::optional<Result> TryClaim(const CodeRun& run, const ValidLimits& limits);
+  Result Deliver(const CodeRun& run, const ValidLimits& limits, const Pool& pool, const Pod& pod);
+  // A run whose status records a warm Pod: finished from that Pod as a cold run is from
+  // its own; a claim whose delivery was never confirmed is given up (the Pod deleted, the
+  // run starts cold); a run past its deadline fails (a warm Pod has no activeDeadline).
+  Result ObserveWarm(const CodeRun& run, const ValidLimits& limits);
+  void NotePoolWrite(const Pool& pool, const kube::json& written);
+  bool PoolCacheBehind(const std::string& key, const Pool* cached);
+  // The Pod the status records, or the run's own name (cold runs).
+  static std::string RunPodName(const CodeRun& run);
   Result PodMissing(const CodeRun& run);
   // The Pod under the run's name is not the one the status records: the recorded one is
   // gone. Reported, never read; the run fails.
@@ -214,6 +250,9 @@ class Reconciler {
   // Guarded by writes_mu_. CodeRun UID -> metadata.uid of the Pod Cleanup deleted, until the
   // cache no longer shows a live Pod of the run (or the run expires).
   std::unordered_map<std::string, std::string> deleted_pods_;
+  // Guarded by writes_mu_. Pool key -> the resourceVersion this process's last ledger write
+  // replaced, until the pool cache shows another.
+  std::unordered_map<std::string, std::string> pool_written_over_;
 };
 
 }  // namespace coderun::reconcile

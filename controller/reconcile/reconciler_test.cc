@@ -14,9 +14,11 @@
 #include "reconcile/kueue.h"
 #include "reconcile/network_policy.h"
 #include "reconcile/pod.h"
+#include "reconcile/pool.h"
 #include "reconcile/status.h"
 #include "api/input_digest.h"
 #include "api/report.h"
+#include "api/request.h"
 #include "common/testing/fake_clock.h"
 
 namespace coderun::reconcile {
@@ -1329,6 +1331,243 @@ TEST_F(ReconcilerTest, RunUidsAreUniqueAcrossLiveRuns) {
     uids.insert(pod["spec"]["securityContext"]["runAsUser"].get<std::int64_t>());
   }
   EXPECT_EQ(uids.size(), 5u);
+}
+
+}  // namespace
+}  // namespace coderun::reconcile
+
+namespace coderun::reconcile {
+namespace {
+
+// Warm pools (docs/warm-pools.md) against the in-memory API: the pool keeps its warm Pods,
+// a matching run claims one and gets its request on the Pod's stdin (recorded by the fake),
+// and finishes from the Pod's report.
+class WarmPoolTest : public ReconcilerTest {
+ protected:
+  WarmPoolTest() {
+    settings_.warm_pools = true;
+    caches_.pool = [this](const std::string& key) -> std::shared_ptr<const Pool> {
+      auto [ns, name] = Split(key);
+      auto obj = api_.Get({}, kCodeRunPools, ns, name);
+      if (!obj.ok()) return nullptr;
+      return std::make_shared<Pool>(*DecodePool(*obj));
+    };
+    caches_.pools = [this](const std::string& ns) {
+      std::vector<std::shared_ptr<const Pool>> out;
+      auto list = api_.List({}, kCodeRunPools, ns, {});  // alive for the loop
+      for (const auto& item : (*list)["items"]) {
+        out.push_back(std::make_shared<Pool>(*DecodePool(item)));
+      }
+      return out;
+    };
+    caches_.pool_pods = [this](const std::string& pool_uid) {
+      std::vector<std::shared_ptr<const Pod>> out;
+      auto list = api_.List({}, kube::kPods, "ns", {});  // alive for the loop
+      for (const auto& item : (*list)["items"]) {
+        Pod pod = *DecodePod(item);
+        if (pod.controller_kind == "CodeRunPool" && pod.controller_uid == pool_uid) {
+          out.push_back(std::make_shared<Pod>(pod));
+        }
+      }
+      return out;
+    };
+    Restart();
+  }
+  void Restart() {
+    reconciler_ = std::make_unique<Reconciler>(api_, caches_, settings_, uids_, events_, clock_,
+                                               run_metrics_);
+  }
+  void CreatePool(std::int64_t size, json limits = json::object()) {
+    api_.Put(kCodeRunPools, {{"apiVersion", "coderun.dev/v1alpha1"},
+                             {"kind", "CodeRunPool"},
+                             {"metadata", {{"name", "warm"}, {"namespace", "ns"}, {"generation", 1}}},
+                             {"spec", {{"size", size}, {"limits", limits}}}});
+  }
+  Pool GetPool() { return *DecodePool(*api_.Get({}, kCodeRunPools, "ns", "warm")); }
+  // Plays the kubelet: every Pending warm Pod starts running.
+  void StartWarmPods() {
+    auto list = api_.List({}, kube::kPods, "ns", {});  // alive for the loop
+    for (auto item : (*list)["items"]) {
+      if (!item["metadata"]["labels"].contains(kPoolLabel)) continue;
+      if (item.contains("status") && item["status"].contains("containerStatuses")) continue;
+      item["status"] = {{"phase", "Running"},
+                        {"containerStatuses",
+                         {{{"name", "runner"}, {"state", {{"running", {{"startedAt", Now()}}}}}}}}};
+      api_.Put(kube::kPods, item);
+    }
+  }
+  int WarmPodCount() {
+    int n = 0;
+    auto list = api_.List({}, kube::kPods, "ns", {});  // alive for the loop
+    for (const auto& item : (*list)["items"]) {
+      n += item["metadata"]["labels"].contains(kPoolLabel);
+    }
+    return n;
+  }
+  // Plays the kubelet for a warm Pod: its runner reported `report`, then ended.
+  void EndWarmPod(const std::string& pod_name, const api::Report& report) {
+    api_.SetPodLog("ns", pod_name, api::FormatReport(report));
+    json pod = *api_.Get({}, kube::kPods, "ns", pod_name);
+    pod["status"] = {{"phase", "Succeeded"},
+                     {"containerStatuses",
+                      {{{"name", "runner"},
+                        {"state", {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}}}}}}};
+    api_.Put(kube::kPods, pod);
+  }
+  json Status(const std::string& run) { return (*api_.Get({}, kube::kCodeRuns, "ns", run))["status"]; }
+};
+
+TEST_F(WarmPoolTest, ARunClaimsAWarmPodGetsItsRequestOnStdinAndThePoolRefills) {
+  CreatePool(2);
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  EXPECT_EQ(WarmPodCount(), 2);
+  EXPECT_EQ(GetPool().pods.size(), 2u);
+  StartWarmPods();
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  EXPECT_EQ(GetPool().ready, 2);
+
+  CreateRunWithSpec("fast", {{"code", "print(input())"}, {"stdin", "hello"}, {"args", {"a", "b"}}});
+  ASSERT_EQ(Reconcile("fast").outcome, "claimed");
+  json st = Status("fast");
+  EXPECT_EQ(st["phase"], "Running");
+  EXPECT_EQ(st["warmPool"], "warm");
+  const std::string pod_name = st["podName"];
+  EXPECT_NE(pod_name, PodName("fast", Run("fast").uid));
+  EXPECT_EQ(PodCount(), 2);  // no cold Pod, no Secret
+  EXPECT_EQ((*api_.List({}, kube::kSecrets, "ns", {}))["items"].size(), 0u);
+  bool claimed = false;
+  for (const PoolPod& e : GetPool().pods) claimed |= e.name == pod_name && e.claimed_by == "fast";
+  EXPECT_TRUE(claimed);
+  // The request: exactly one delivery, to that Pod's runner, whose digest the status holds.
+  const auto calls = api_.attach_calls();
+  ASSERT_EQ(calls.size(), 1u);
+  const auto& sent = calls[0];
+  EXPECT_EQ(sent.pod, pod_name);
+  EXPECT_EQ(sent.container, "runner");
+  std::string error;
+  auto request = api::ParseRequest(sent.data, &error);
+  ASSERT_TRUE(request) << error;
+  EXPECT_EQ(request->code, "print(input())");
+  EXPECT_EQ(request->stdin_data, "hello");
+  EXPECT_EQ(request->args, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(st["inputDigest"], api::RequestDigest(*request));
+
+  api::Report report;
+  report.exit_code = 0;
+  report.stdout_text = "hello\n";
+  report.input_digest = api::RequestDigest(*request);
+  EndWarmPod(pod_name, report);
+  ASSERT_EQ(Reconcile("fast").outcome, "finished");
+  st = Status("fast");
+  EXPECT_EQ(st["phase"], "Succeeded");
+  EXPECT_EQ(st["stdout"], "hello\n");
+  ASSERT_TRUE(Reconcile("fast").error.ok());  // cleanup
+  EXPECT_FALSE(api_.Get({}, kube::kPods, "ns", pod_name).ok());
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  EXPECT_EQ(WarmPodCount(), 2);  // refilled
+  for (const PoolPod& e : GetPool().pods) EXPECT_NE(e.name, pod_name);
+  EXPECT_EQ(metrics_.CounterValue("coderun_pool_claims_total", {{"result", "hit"}}), 1);
+}
+
+TEST_F(WarmPoolTest, ARunWithOtherLimitsOrNoReadyPodRunsCold) {
+  CreatePool(1);
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  CreateRun("early");  // the warm Pod is not running yet
+  ASSERT_EQ(Reconcile("early").outcome, "created");
+  EXPECT_EQ(Status("early")["podName"], PodName("early", Run("early").uid));
+  EXPECT_EQ(metrics_.CounterValue("coderun_pool_claims_total", {{"result", "miss"}}), 1);
+  StartWarmPods();
+  CreateRun("big", {{"memory", "512Mi"}});
+  ASSERT_EQ(Reconcile("big").outcome, "created");
+  EXPECT_TRUE(api_.attach_calls().empty());
+}
+
+// An `edit` user can create a Pod with the pool's labels and ownerReference; it is not in
+// the ledger, so no run is ever given to it, and the pool deletes it.
+TEST_F(WarmPoolTest, ALookAlikeWarmPodIsNeverClaimedAndIsDeleted) {
+  CreatePool(0);
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  Pool pool = GetPool();
+  ValidLimits limits = std::get<ValidLimits>(ValidatePool(pool, settings_));
+  json fake = BuildWarmPod(pool, limits, settings_, "warm-attacker", 300009);
+  fake["metadata"]["creationTimestamp"] = FormatTime(
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.WallNow().time_since_epoch()).count() -
+      120);
+  ASSERT_TRUE(api_.Create({}, kube::kPods, "ns", fake).ok());
+  StartWarmPods();
+  CreateRun("victim");
+  ASSERT_EQ(Reconcile("victim").outcome, "created");  // cold
+  EXPECT_TRUE(api_.attach_calls().empty());
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  EXPECT_FALSE(api_.Get({}, kube::kPods, "ns", "warm-attacker").ok());
+  EXPECT_TRUE(events_.Has("warm Warning ForeignPod Pod warm-attacker"));
+}
+
+// Someone else attached first and delivered their own program: the report carries that
+// request's digest, not the one the controller sent, and is not taken.
+TEST_F(WarmPoolTest, AReportForAnotherRequestIsNotTheRunsResult) {
+  CreatePool(1);
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  StartWarmPods();
+  CreateRun("victim");
+  ASSERT_EQ(Reconcile("victim").outcome, "claimed");
+  api::Report forged;
+  forged.exit_code = 0;
+  forged.stdout_text = "all tests passed\n";
+  forged.input_digest = std::string(64, 'f');
+  EndWarmPod(Status("victim")["podName"], forged);
+  ASSERT_EQ(Reconcile("victim").outcome, "finished");
+  json st = Status("victim");
+  EXPECT_EQ(st["phase"], "Failed");
+  EXPECT_EQ(st["reason"], "PodFailed");
+  EXPECT_NE(st["message"].get<std::string>().find("another request"), std::string::npos);
+  EXPECT_FALSE(st.contains("stdout") && st["stdout"] == "all tests passed\n");
+}
+
+// A controller that stops after recording the claim but before the delivery is confirmed
+// cannot know whether the request arrived: the Pod goes unread and the run starts cold.
+TEST_F(WarmPoolTest, AClaimWhoseDeliveryWasNotConfirmedIsGivenUpAndTheRunStartsCold) {
+  CreatePool(1);
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  StartWarmPods();
+  CreateRun("r");
+  ASSERT_EQ(Reconcile("r").outcome, "claimed");
+  // Roll the status back to the record written before the delivery.
+  json obj = *api_.Get({}, kube::kCodeRuns, "ns", "r");
+  obj["status"]["phase"] = "Pending";
+  obj["status"]["reason"] = "PodPending";
+  api_.Put(kube::kCodeRuns, obj);
+  const std::string warm_pod = obj["status"]["podName"];
+  Restart();
+  ASSERT_EQ(Reconcile("r").outcome, "abandoned");
+  EXPECT_FALSE(api_.Get({}, kube::kPods, "ns", warm_pod).ok());
+  ASSERT_EQ(Reconcile("r").outcome, "created");
+  json st = Status("r");
+  EXPECT_EQ(st["podName"], PodName("r", Run("r").uid));
+  EXPECT_EQ(st["warmPool"], "warm");  // never claims again
+  EXPECT_EQ(api_.attach_calls().size(), 1u);
+}
+
+// The claim reached the ledger but the run's status write was lost: the run takes that
+// same Pod (the ledger gives it no other, and no other run can have it).
+TEST_F(WarmPoolTest, ALedgerClaimWithoutTheRunsRecordIsTakenUpByThatRun) {
+  CreatePool(2);
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  StartWarmPods();
+  ASSERT_TRUE(reconciler_->Reconcile(PoolKey("ns", "warm")).error.ok());
+  CreateRun("r");
+  Pool pool = GetPool();
+  std::vector<PoolPod> ledger = pool.pods;
+  ledger[1].claimed_by = "r";
+  ledger[1].claimed_by_uid = Run("r").uid;
+  ASSERT_TRUE(api_.MergePatch({}, kCodeRunPools, "ns", "warm",
+                              PoolStatusPatch(pool, ledger, 1, 0, Now()), "status")
+                  .ok());
+  Restart();
+  ASSERT_EQ(Reconcile("r").outcome, "claimed");
+  EXPECT_EQ(Status("r")["podName"], ledger[1].name);
+  ASSERT_EQ(api_.attach_calls().size(), 1u);
+  EXPECT_EQ(api_.attach_calls()[0].pod, ledger[1].name);
 }
 
 }  // namespace

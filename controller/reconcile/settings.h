@@ -48,6 +48,9 @@ struct Settings {
   // Runs labelled kueue.x-k8s.io/queue-name are admitted by Kueue (kueue.h), not by the
   // controller's own bounds; off: the label means nothing to the controller.
   bool kueue = false;
+  // Warm pools (docs/warm-pools.md): CodeRunPools are watched and kept filled, and runs
+  // they serve claim their warm Pods.
+  bool warm_pools = false;
 
   // Placement of run Pods: set by the platform, never by a CodeRun. Empty means unset.
   std::string runtime_class_name;                    // for language "python"

@@ -204,6 +204,9 @@ bool StatusDiffers(const CodeRun& run, const RunStatus& d) {
          run.queue_position != d.queue_position ||
          (!d.pod_uid.empty() && run.pod_uid != d.pod_uid) ||
          (d.next_case && run.next_case != *d.next_case) ||
+         (d.clear_pod && !run.pod_name.empty()) ||
+         (!d.warm_pool.empty() && run.warm_pool != d.warm_pool) ||
+         (!d.input_digest.empty() && run.input_digest != d.input_digest) ||
          (!d.start_time.empty() && run.start_time != ParseTime(d.start_time).value_or(-1)) ||
          run.observed_generation != run.generation ||
          run.finished_condition_status != (d.Terminal() ? "True" : "False");
@@ -219,11 +222,13 @@ json StatusPatch(const CodeRun& run, const RunStatus& d, const std::string& now)
   } else if (run.queue_position) {
     status["queuePosition"] = nullptr;  // merge patch: remove
   }
-  if (d.next_case) {
-    status["nextCase"] = *d.next_case;
+  if (d.next_case) status["nextCase"] = *d.next_case;
+  if (d.next_case || d.clear_pod) {
     status["podName"] = nullptr;  // merge patch: remove (the next Pod is not created yet)
     status["podUID"] = nullptr;
   }
+  if (!d.warm_pool.empty()) status["warmPool"] = d.warm_pool;
+  if (!d.input_digest.empty()) status["inputDigest"] = d.input_digest;
   if (!d.pod_name.empty()) status["podName"] = d.pod_name;
   if (!d.pod_uid.empty()) status["podUID"] = d.pod_uid;
   if (!d.start_time.empty()) status["startTime"] = d.start_time;

@@ -55,6 +55,10 @@ struct RunStatus {
   // A judge run going on in a new Pod from this case (status.nextCase); podName and podUID
   // are removed with it, since the next Pod is not created yet.
   std::optional<std::int64_t> next_case;
+  // Removes podName and podUID (set with next_case, and when a warm claim is abandoned).
+  bool clear_pod = false;
+  std::string warm_pool;     // status.warmPool; "" = leave as is
+  std::string input_digest;  // status.inputDigest; "" = leave as is
 
   bool Terminal() const { return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed; }
 };

@@ -120,6 +120,16 @@ const kube::DropKeys& MetadataDropKeys() {
 
 const kube::DropKeys& NetworkPolicyDropKeys() { return MetadataDropKeys(); }
 
+Limits DecodeLimits(const json& limits) {
+  Limits l;
+  l.timeout_seconds = Int(limits, "timeoutSeconds").value_or(api::kDefaultTimeoutSeconds);
+  l.cpu = QuantityText(limits, "cpu", api::kDefaultCpu);
+  l.memory = QuantityText(limits, "memory", api::kDefaultMemory);
+  l.pids = Int(limits, "pids").value_or(api::kDefaultPids);
+  l.output_bytes = Int(limits, "outputBytes").value_or(api::kDefaultOutputBytes);
+  return l;
+}
+
 absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   if (auto s = CheckMetadata(object, "CodeRun"); !s.ok()) return s;
   const json& meta = object["metadata"];
@@ -136,11 +146,7 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.deleting = meta.contains("deletionTimestamp");
   run.language = StringField(spec, "language");
   if (run.language.empty()) run.language = api::kDefaultLanguage;
-  run.limits.timeout_seconds = Int(limits, "timeoutSeconds").value_or(api::kDefaultTimeoutSeconds);
-  run.limits.cpu = QuantityText(limits, "cpu", api::kDefaultCpu);
-  run.limits.memory = QuantityText(limits, "memory", api::kDefaultMemory);
-  run.limits.pids = Int(limits, "pids").value_or(api::kDefaultPids);
-  run.limits.output_bytes = Int(limits, "outputBytes").value_or(api::kDefaultOutputBytes);
+  run.limits = DecodeLimits(limits);
   run.judge = DecodeJudge(spec, run.limits.timeout_seconds);
   run.ttl_seconds_after_finished = Int(spec, "ttlSecondsAfterFinished");
   run.queue_name = StringField(Obj(meta, "labels"), kQueueNameLabel);
@@ -152,6 +158,8 @@ absl::StatusOr<CodeRun> DecodeCodeRun(const json& object) {
   run.pod_uid = StringField(status, "podUID");
   run.queue_position = Int(status, "queuePosition");
   run.next_case = Int(status, "nextCase").value_or(0);
+  run.warm_pool = StringField(status, "warmPool");
+  run.input_digest = StringField(status, "inputDigest");
   run.start_time = Time(status, "startTime");
   run.completion_time = Time(status, "completionTime");
   run.exit_code = Int(status, "exitCode");

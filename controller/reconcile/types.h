@@ -79,6 +79,10 @@ struct CodeRun {
   // status.nextCase: a judge run whose container the kernel OOM-killed as a whole goes on in
   // a new Pod from this case (0-based); status.tests then holds the cases before it.
   std::int64_t next_case = 0;
+  // status.warmPool: the pool whose warm Pod the run claimed (kept after the run leaves it:
+  // such a run never claims again); status.inputDigest: the digest of the request the
+  // controller delivered to that Pod (the report must carry it).
+  std::string warm_pool, input_digest;
   std::int64_t start_time = 0, completion_time = 0;
   std::optional<std::int64_t> exit_code;
   std::int64_t observed_generation = 0;
@@ -87,6 +91,7 @@ struct CodeRun {
 
   bool Terminal() const { return phase == api::kPhaseSucceeded || phase == api::kPhaseFailed; }
   bool Judged() const { return judge.cases > 0; }
+
   std::string Key() const { return ns + "/" + name; }
 };
 
@@ -167,6 +172,9 @@ struct Workload {
 std::string StringField(const kube::json& obj, const char* key);
 // A full spec's `tests` array (judge mode), or an empty array.
 const kube::json& SpecTests(const kube::json& spec);
+
+// A spec.limits object (a CodeRun's or a CodeRunPool's), missing fields defaulted.
+Limits DecodeLimits(const kube::json& limits);
 
 absl::StatusOr<CodeRun> DecodeCodeRun(const kube::json& object);
 absl::StatusOr<Pod> DecodePod(const kube::json& object);

@@ -1,5 +1,6 @@
 // Test helper: runs the real coderun-runner binary (not as PID 1: it becomes a child
-// subreaper) on a temporary input directory and parses its stdout.
+// subreaper) on a temporary input directory, or with --await-request on bytes written to
+// its stdin, and parses its stdout.
 #pragma once
 
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -61,6 +63,11 @@ struct RunInput {
   std::optional<std::string> tests_json;
   // Called with the runner's pid once it runs (to signal it, say).
   std::function<void(pid_t)> on_start;
+  // --await-request in place of --input-dir (code, stdin_text, args_json and nonce unused):
+  // these bytes go to the runner's stdin, a pipe, which then reaches EOF unless
+  // keep_stdin_open (then it is closed once the runner has ended).
+  std::optional<std::string> request_stream;
+  bool keep_stdin_open = false;
 };
 
 struct RunOutput {
@@ -117,7 +124,7 @@ inline RunOutput RunRunner(const RunInput& in,
   std::vector<std::string> args = in.wrapper;
   const std::vector<std::string> runner_args = {
       CODERUN_RUNNER_PATH,
-      "--input-dir=" + dir.path(),
+      in.request_stream ? std::string("--await-request") : "--input-dir=" + dir.path(),
       "--timeout-seconds=" + std::to_string(in.timeout_seconds),
       "--pids=" + std::to_string(in.pids),
       "--output-bytes=" + std::to_string(in.output_bytes),
@@ -134,9 +141,17 @@ inline RunOutput RunRunner(const RunInput& in,
   RunOutput out;
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return out;
+  int stdin_fds[2] = {-1, -1};
+  if (in.request_stream) {
+    // The runner may stop reading before everything is written (that is tested).
+    signal(SIGPIPE, SIG_IGN);
+    if (pipe2(stdin_fds, O_CLOEXEC) != 0) return out;
+    fcntl(stdin_fds[1], F_SETFL, O_NONBLOCK);
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  if (in.request_stream) posix_spawn_file_actions_adddup2(&actions, stdin_fds[0], 0);
   const auto start = std::chrono::steady_clock::now();
   pid_t pid = -1;
   // A fixed environment, as in the container (no PYTHONUNBUFFERED from the developer's).
@@ -146,11 +161,27 @@ inline RunOutput RunRunner(const RunInput& in,
   const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp);
   posix_spawn_file_actions_destroy(&actions);
   close(pipe_fds[1]);
+  if (stdin_fds[0] >= 0) close(stdin_fds[0]);
   if (rc != 0) {
     close(pipe_fds[0]);
+    if (stdin_fds[1] >= 0) close(stdin_fds[1]);
     return out;
   }
   if (in.on_start) in.on_start(pid);
+  // The request is written as the runner takes it, while its output is read.
+  size_t written = 0;
+  const auto write_some = [&] {
+    const std::string& data = *in.request_stream;
+    if (written < data.size()) {
+      const ssize_t n = write(stdin_fds[1], data.data() + written, data.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) written = data.size();  // EPIPE
+    }
+    if (written == data.size() && !in.keep_stdin_open) {
+      close(stdin_fds[1]);
+      stdin_fds[1] = -1;
+    }
+  };
   const auto until = start + deadline;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -159,14 +190,19 @@ inline RunOutput RunRunner(const RunInput& in,
       kill(pid, SIGKILL);
       break;
     }
-    pollfd pfd = {pipe_fds[0], POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+    const bool writing = stdin_fds[1] >= 0 && written < in.request_stream->size();
+    pollfd pfds[2] = {{pipe_fds[0], POLLIN, 0}, {writing ? stdin_fds[1] : -1, POLLOUT, 0}};
+    if (stdin_fds[1] >= 0 && !writing && !in.keep_stdin_open) write_some();  // empty stream
+    if (poll(pfds, 2, static_cast<int>(left.count())) <= 0) continue;
+    if (pfds[1].revents != 0) write_some();
+    if (pfds[0].revents == 0) continue;
     char buf[65536];
     const ssize_t n = read(pipe_fds[0], buf, sizeof(buf));
     if (n <= 0) break;
     out.log.append(buf, static_cast<size_t>(n));
   }
   close(pipe_fds[0]);
+  if (stdin_fds[1] >= 0) close(stdin_fds[1]);
   waitpid(pid, &out.wait_status, 0);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.report = ParseReport(out.log, &out.parse_error);

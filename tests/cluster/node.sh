@@ -447,7 +447,8 @@ CONTROLLER_EXTRA_ARGS=()
 # RBAC) of manifests/, reaching the apiserver through the veth.
 start_controller() {
   kc apply -f "$REPO_ROOT/crds/" >/dev/null
-  kc wait --for=condition=Established --timeout=60s crd/coderuns.coderun.dev >/dev/null
+  kc wait --for=condition=Established --timeout=60s crd/coderuns.coderun.dev \
+    crd/coderunpools.coderun.dev >/dev/null
   kc apply -f "$REPO_ROOT/manifests/namespace.yaml" -f "$REPO_ROOT/manifests/rbac.yaml" \
     -f "$REPO_ROOT/manifests/admission-policy.yaml" >/dev/null
   # A token lives 48 h; reuse the kubeconfig while it has a day left, so a repeated up
@@ -468,6 +469,7 @@ start_controller() {
     --runner-image "$RUNNER_IMAGE"
     --cpu-request-ratio "$CONTROLLER_CPU_REQUEST_RATIO"
     --http-address "$CONTROLLER_HTTP"
+    --warm-pools   # as the chart's default values
     "${CONTROLLER_EXTRA_ARGS[@]}")
   local saved=("${LAUNCH[@]}")
   LAUNCH=()   # a host process: it reaches the apiserver like any client would

@@ -258,6 +258,17 @@ def test_rbac_every_rule_used_and_nothing_denied(runs_ns):
     kube.create(kube.coderun("ttl", "print(1)", ttlSecondsAfterFinished=1), runs_ns)
     kube.wait_for(lambda: kube.get("coderun", "ttl", runs_ns) is None, 90, "TTL deletion",
                   objects=[("coderun", "ttl", runs_ns)])
+    # A warm pool and a run that claims from it: the pool's ledger (status patch), the
+    # request through pods/attach.
+    kube.create({"apiVersion": "coderun.dev/v1alpha1", "kind": "CodeRunPool",
+                 "metadata": {"name": "rbac-pool"}, "spec": {"size": 1}}, runs_ns)
+    kube.wait_for(lambda: (kube.get("coderunpool", "rbac-pool", runs_ns) or {})
+                  .get("status", {}).get("ready", 0) >= 1, 120, "the warm pool to be ready",
+                  objects=[("coderunpool", "rbac-pool", runs_ns), ("pods", None, runs_ns)])
+    kube.create(kube.coderun("warm", "print('warm')"), runs_ns)
+    warm = kube.wait_for(lambda: (lambda st: st if st.get("phase") in ("Succeeded", "Failed")
+                                  else None)(kube.status_of("warm", runs_ns)), 90, "the warm run")
+    assert warm.get("warmPool") == "rbac-pool" and warm.get("stdout") == "warm\n", warm
     kube.patch("networkpolicy", kube.POLICY_NAME, runs_ns,
                {"spec": {"podSelector": {"matchLabels": {"tampered": "yes"}}}})
     kube.wait_for(lambda: kube.get("networkpolicy", kube.POLICY_NAME, runs_ns)["spec"]
@@ -280,14 +291,16 @@ def test_rbac_every_rule_used_and_nothing_denied(runs_ns):
     # (informer lag, Reconciler::PodMissing) or a create finds the name taken.
     never = {(g, r, v) for g, r, v in granted if (g, r, v) not in used}
     allowed_unseen = {("coderun.dev", "coderuns/finalizers", "update"), ("", "events", "patch"),
-                      ("", "pods", "get")}
+                      ("", "pods", "get"), ("coderun.dev", "coderunpools/finalizers", "update"),
+                      # the attach upgrade is authorized as get up to 1.34, create from 1.35
+                      ("", "pods/attach", "create"), ("", "pods/attach", "get")}
     assert never - allowed_unseen == set(), f"rules never used: {sorted(never - allowed_unseen)}"
 
 
 @pytest.mark.parametrize("verb,resource,sub,ns", [
     ("get", "secrets", None, None), ("list", "secrets", None, None),
     ("watch", "secrets", None, None), ("create", "pods", "exec", None),
-    ("get", "pods", "exec", None), ("create", "pods", "attach", None),
+    ("get", "pods", "exec", None), ("update", "pods", None, None),
     ("update", "coderuns.coderun.dev", None, None), ("delete", "namespaces", None, ""),
     ("create", "clusterroles", None, ""),
 ])

@@ -97,6 +97,11 @@ CONTROLLER_RULES = norm_rules([
     {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
      "verbs": ["create", "list", "watch", "update"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    # Warm pools (warmPools.enabled, the default): the ledger and the request through attach.
+    {"apiGroups": [""], "resources": ["pods/attach"], "verbs": ["get", "create"]},
+    {"apiGroups": ["coderun.dev"], "resources": ["coderunpools"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["coderun.dev"], "resources": ["coderunpools/status"], "verbs": ["patch"]},
+    {"apiGroups": ["coderun.dev"], "resources": ["coderunpools/finalizers"], "verbs": ["update"]},
 ])
 LEASE_RULES = norm_rules([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                            "verbs": ["get", "create", "update"]}])
@@ -407,8 +412,12 @@ def test_no_rule_reads_secrets_or_execs(helm):
                 assert "*" not in (g, res, verb), obj["metadata"]["name"]
                 if res == "secrets":
                     assert verb in ("create", "delete"), (obj["metadata"]["name"], verb)
-                assert res not in ("pods/exec", "pods/attach", "pods/portforward",
+                assert res not in ("pods/exec", "pods/portforward",
                                    "pods/status", "pods/ephemeralcontainers"), res
+                # Attach only to deliver warm Pods' requests, and only with warm pools on.
+                if res == "pods/attach":
+                    assert obj["metadata"]["name"].startswith("coderun-controller"), obj
+
 
 
 def test_namespaces_turn_the_cluster_role_into_roles(helm):
@@ -437,13 +446,21 @@ def test_submitter_roles(helm):
     assert norm_rules(edit["rules"]) == norm_rules([
         {"apiGroups": ["coderun.dev"], "resources": ["coderuns"],
          "verbs": ["create", "get", "list", "watch", "delete"]},
-        {"apiGroups": ["coderun.dev"], "resources": ["coderuns/status"], "verbs": ["get"]}])
+        {"apiGroups": ["coderun.dev"], "resources": ["coderuns/status"], "verbs": ["get"]},
+        {"apiGroups": ["coderun.dev"], "resources": ["coderunpools"],
+         "verbs": ["create", "get", "list", "watch", "update", "patch", "delete"]},
+        {"apiGroups": ["coderun.dev"], "resources": ["coderunpools/scale"],
+         "verbs": ["get", "update", "patch"]},
+        {"apiGroups": ["coderun.dev"], "resources": ["coderunpools/status"], "verbs": ["get"]}])
     assert norm_rules(view["rules"]) == norm_rules([
-        {"apiGroups": ["coderun.dev"], "resources": ["coderuns", "coderuns/status"],
+        {"apiGroups": ["coderun.dev"],
+         "resources": ["coderuns", "coderuns/status", "coderunpools", "coderunpools/status",
+                       "coderunpools/scale"],
          "verbs": ["get", "list", "watch"]}])
+    # Status (a run's result, a pool's ledger of trusted Pods) is the controller's alone.
     for role in (edit, view):
         for _, res, verb, _ in norm_rules(role["rules"]):
-            assert not (res == "coderuns/status" and verb not in ("get", "list", "watch")), \
+            assert not (res.endswith("/status") and verb not in ("get", "list", "watch")), \
                 (role["metadata"]["name"], verb)
     assert not find(render(helm, "--set", "userRoles.enabled=false"), "ClusterRole", "coderun-edit")
 
@@ -451,8 +468,11 @@ def test_submitter_roles(helm):
 # --- the CRD ----------------------------------------------------------------------------
 
 def test_crd_copy_is_identical_to_crds(helm):
-    with open(CRD, "rb") as a, open(os.path.join(CHART, "files", os.path.basename(CRD)), "rb") as b:
-        assert a.read() == b.read(), "run helm/generate-manifests"
+    for crd in (CRD, os.path.join(REPO, "crds", "coderun.dev_coderunpools.yaml")):
+        with open(crd, "rb") as a, open(os.path.join(CHART, "files", os.path.basename(crd)), "rb") as b:
+            assert a.read() == b.read(), "run helm/generate-manifests"
+    pools = one(render(helm), "CustomResourceDefinition", "coderunpools.coderun.dev")
+    assert pools["spec"]["versions"][0]["subresources"]["scale"]["specReplicasPath"] == ".spec.size"
 
 
 def test_rendered_crd_is_crds_plus_keep(helm):
@@ -461,7 +481,8 @@ def test_rendered_crd_is_crds_plus_keep(helm):
     assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
     assert want["metadata"]["labels"].items() <= crd["metadata"]["labels"].items()
     assert crd["spec"] == want["spec"]
-    crd = one(render(helm, "--set", "crds.keep=false"), "CustomResourceDefinition")
+    crd = one(render(helm, "--set", "crds.keep=false"), "CustomResourceDefinition",
+              "coderuns.coderun.dev")
     assert "annotations" not in crd["metadata"]
     assert not find(render(helm, "--set", "crds.enabled=false"), "CustomResourceDefinition")
 
@@ -699,3 +720,11 @@ def test_grafana_dashboard_configmap_queries_only_exported_metrics(helm):
     missing = used - exported_metric_names()
     assert not missing, f"the dashboard reads metrics the controller does not export: {sorted(missing)}"
     assert {"coderun_run_latency_seconds_bucket", "process_resident_memory_bytes"} <= used
+
+
+def test_warm_pools_off_drops_the_flag_and_their_rules(helm):
+    objs = render(helm, "--set", "warmPools.enabled=false")
+    assert "--warm-pools" not in args_of(objs)
+    rules = norm_rules(one(objs, "ClusterRole", "coderun-controller")["rules"])
+    assert not [r for r in rules if r[1] in ("pods/attach", "coderunpools", "coderunpools/status")]
+    assert "--warm-pools" in args_of(render(helm))

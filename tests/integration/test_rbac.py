@@ -25,6 +25,9 @@ def can(user, verb, resource, ns, subresource=None):
     ("update", "networkpolicies.networking.k8s.io", None),
     ("watch", "networkpolicies.networking.k8s.io", None),
     ("create", "events", None), ("patch", "events", None),
+    # Warm pools (docs/warm-pools.md): the ledger, and the request through attach.
+    ("watch", "coderunpools.coderun.dev", None), ("patch", "coderunpools.coderun.dev", "status"),
+    ("create", "pods", "attach"), ("get", "pods", "attach"),
 ])
 def test_controller_may(namespace, verb, resource, sub):
     assert can(CONTROLLER, verb, resource, namespace, sub)
@@ -38,6 +41,7 @@ def test_controller_may(namespace, verb, resource, sub):
     # Never used (the audit-log proof in tests/e2e/test_helm.py), so not granted.
     ("update", "coderuns.coderun.dev", "status"), ("get", "networkpolicies.networking.k8s.io", None),
     ("create", "events.events.k8s.io", None),
+    ("create", "coderunpools.coderun.dev", None), ("update", "coderunpools.coderun.dev", None),
 ])
 def test_controller_may_not(namespace, verb, resource, sub):
     assert not can(CONTROLLER, verb, resource, namespace, sub)
@@ -84,3 +88,17 @@ def test_roles_aggregate_into_builtin_edit_and_view(cluster):
     for role, label in (("coderun-edit", "aggregate-to-edit"), ("coderun-view", "aggregate-to-view")):
         labels = kube.get("clusterrole", role)["metadata"]["labels"]
         assert labels.get(f"rbac.authorization.k8s.io/{label}") == "true", labels
+
+
+def test_edit_role_manages_pools_but_never_their_ledger(namespace, submitter):
+    """A pool's status lists the Pods the controller created for it (docs/warm-pools.md):
+    an `edit` user who could write it could get a Pod of their own claimed."""
+    user = submitter("coderun-edit")
+    for verb in ("create", "get", "list", "watch", "update", "patch", "delete"):
+        assert can(user, verb, "coderunpools.coderun.dev", namespace), verb
+    assert can(user, "patch", "coderunpools.coderun.dev", namespace, "scale")
+    for verb in ("update", "patch"):
+        assert not can(user, verb, "coderunpools.coderun.dev", namespace, "status"), verb
+    viewer = submitter("coderun-view")
+    assert can(viewer, "get", "coderunpools.coderun.dev", namespace)
+    assert not can(viewer, "patch", "coderunpools.coderun.dev", namespace, "scale")

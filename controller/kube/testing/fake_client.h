@@ -1,6 +1,7 @@
 // An in-memory kube::Client for unit tests: an object store with a global resourceVersion
 // counter and an event history that watches replay, paged lists, simple label selectors
-// ("k=v,k2=v2", "k"), and knobs to make watches fail the ways a real server does.
+// ("k=v,k2=v2", "k"), knobs to make watches fail the ways a real server does, and a record of
+// what AttachStdin wrote.
 // Thread-safe. Header-only so that it stays out of the production library.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,6 +39,14 @@ class FakeClient final : public kube::Client {
  public:
   using json = kube::json;
   struct ListCall { std::string ns; kube::ListOptions options; };
+  // One AttachStdin call and how it ended.
+  struct AttachCall {
+    std::string ns, pod, container, data;
+    absl::Status status;
+    // The container had `stdin: true`. The real server cannot tell: without it the bytes are
+    // dropped and the attach still succeeds, so tests check this.
+    bool stdin_open = false;
+  };
   struct WatchCall {
     std::string ns;
     kube::WatchOptions options;
@@ -121,6 +131,21 @@ class FakeClient final : public kube::Client {
   void SetPodLogError(const std::string& ns, const std::string& pod, int code) {
     std::lock_guard lock(mu_);
     pod_log_errors_[ns + "/" + pod] = code;
+  }
+  // Attaches to this Pod fail with HTTP `code` (403 refused, 404 gone, 500 the session broke,
+  // ...), as the real client reports them; 0 lets them through again.
+  void SetAttachError(const std::string& ns, const std::string& pod, int code) {
+    std::lock_guard lock(mu_);
+    if (code == 0) {
+      attach_errors_.erase(ns + "/" + pod);
+    } else {
+      attach_errors_[ns + "/" + pod] = code;
+    }
+  }
+  // Every AttachStdin call so far, failed ones included, in order.
+  std::vector<AttachCall> attach_calls() const {
+    std::lock_guard lock(mu_);
+    return attach_calls_;
   }
   // Patches that would store an object larger than `bytes` (as nlohmann dumps it) fail as
   // etcd's size limit makes them fail; 0 = no limit.
@@ -331,6 +356,41 @@ class FakeClient final : public kube::Client {
     return it->second;
   }
 
+  // As the apiserver refuses an attach: no such Pod (404) or no such container (400). Like the
+  // real client, the data is taken whole or not at all. Does not check that the Pod is
+  // scheduled and running (tests say which Pod is warm), nor, as the real server does not,
+  // that the container has stdin (AttachCall::stdin_open records it).
+  absl::Status AttachStdin(const Context& ctx, const std::string& ns, const std::string& pod,
+                           const std::string& container, std::string_view data) override {
+    RETURN_IF_ERROR(Enter(ctx));
+    if (pod.empty()) return absl::InvalidArgumentError("AttachStdin: empty pod name");
+    std::lock_guard lock(mu_);
+    bool stdin_open = false;
+    absl::Status status = [&]() -> absl::Status {
+      const json* obj = FindLocked(kube::kPods, Key(kube::kPods, ns, pod));
+      if (!obj) return NotFound(kube::kPods, pod);
+      json containers = obj->value("spec", json::object()).value("containers", json::array());
+      if (container.empty() && containers.size() != 1) {
+        return Error(400, "BadRequest", "a container name must be specified for pod " + pod);
+      }
+      bool found = false;
+      for (const json& c : containers) {
+        if (!container.empty() && c.value("name", "") != container) continue;
+        found = true;
+        stdin_open = c.value("stdin", false);
+      }
+      if (!found) {
+        return Error(400, "BadRequest", "container " + container + " is not valid for pod " + pod);
+      }
+      if (auto e = attach_errors_.find(ns + "/" + pod); e != attach_errors_.end()) {
+        return Error(e->second, "", "attach to " + pod + " failed");
+      }
+      return absl::OkStatus();
+    }();
+    attach_calls_.push_back({ns, pod, container, std::string(data), status, stdin_open});
+    return status;
+  }
+
  private:
   // Where every call starts: the context's end, then an injected failure.
   absl::Status Enter(const Context& ctx) {
@@ -350,6 +410,8 @@ class FakeClient final : public kube::Client {
   absl::Status fail_all_;                        // guarded by mu_
   std::map<std::string, bool> gone_namespaces_;  // guarded by mu_; value: terminating
   std::map<std::string, int> pod_log_errors_;    // guarded by mu_
+  std::map<std::string, int> attach_errors_;     // guarded by mu_; "ns/pod" -> HTTP code
+  std::vector<AttachCall> attach_calls_;         // guarded by mu_
   struct Logged {
     uint64_t rv;
     std::string type;

@@ -24,6 +24,9 @@ class FakeTransport : public Transport {
   };
   // Optional: computes the reply instead of the queue.
   using Handler = std::function<Reply(const HttpRequest&)>;
+  // Answers Upgrade() (e.g. with testing::FakeUpgrade of fake_websocket.h).
+  using UpgradeHandler = std::function<absl::StatusOr<UpgradeResponse>(
+      const HttpRequest&, const std::vector<std::string>& subprotocols)>;
 
   // Queues a whole response for the next Do() or Stream().
   void Respond(int status, std::string body) {
@@ -43,6 +46,15 @@ class FakeTransport : public Transport {
   void SetHandler(Handler handler) {
     std::lock_guard<std::mutex> lock(mu_);
     handler_ = std::move(handler);
+  }
+  void SetUpgradeHandler(UpgradeHandler handler) {
+    std::lock_guard<std::mutex> lock(mu_);
+    upgrade_handler_ = std::move(handler);
+  }
+  // The subprotocols the last Upgrade() offered.
+  std::vector<std::string> last_subprotocols() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_subprotocols_;
   }
 
   // Every request received so far, in order.
@@ -89,6 +101,20 @@ class FakeTransport : public Transport {
     return reply.response;
   }
 
+  // FailedPrecondition without an upgrade handler.
+  absl::StatusOr<UpgradeResponse> Upgrade(const Context& ctx, const HttpRequest& request,
+                                          const std::vector<std::string>& subprotocols) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(request);
+    last_deadline_ = ctx.deadline();
+    last_subprotocols_ = subprotocols;
+    if (!upgrade_handler_) {
+      return absl::FailedPreconditionError("FakeTransport: no upgrade handler for " +
+                                           request.path_and_query);
+    }
+    return upgrade_handler_(request, subprotocols);
+  }
+
  private:
   Reply Next(const Context& ctx, const HttpRequest& request) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -108,6 +134,8 @@ class FakeTransport : public Transport {
   mutable std::mutex mu_;
   std::deque<Reply> replies_;         // guarded by mu_
   Handler handler_;                   // guarded by mu_
+  UpgradeHandler upgrade_handler_;    // guarded by mu_
+  std::vector<std::string> last_subprotocols_;  // guarded by mu_
   std::vector<HttpRequest> requests_;  // guarded by mu_
   size_t lines_delivered_ = 0;        // guarded by mu_
   std::optional<Deadline> last_deadline_;  // guarded by mu_

@@ -62,13 +62,30 @@ Compare controller/kube/client.h and the callers of each resource. */}}
 - apiGroups: [coderun.dev]
   resources: [coderuns/finalizers]
   verbs: [update]
-# One Pod per run; its log carries the runner's report. No exec, attach or status writes.
+# One Pod per run; its log carries the runner's report. No exec or status writes.
 - apiGroups: [""]
   resources: [pods]
   verbs: [create, get, list, watch, delete]
 - apiGroups: [""]
   resources: [pods/log]
   verbs: [get]
+{{- if .Values.warmPools.enabled }}
+# Warm pools: the request reaches a warm Pod's runner on its stdin (pods/attach); only Pods
+# the controller created with stdin open are ever attached to (docs/warm-pools.md). The
+# WebSocket upgrade is authorized as `get` (Kubernetes <= 1.34) and also as `create` (1.35+).
+- apiGroups: [""]
+  resources: [pods/attach]
+  verbs: [get, create]
+- apiGroups: [coderun.dev]
+  resources: [coderunpools]
+  verbs: [list, watch]
+- apiGroups: [coderun.dev]
+  resources: [coderunpools/status]
+  verbs: [patch]
+- apiGroups: [coderun.dev]
+  resources: [coderunpools/finalizers]
+  verbs: [update]
+{{- end }}
 # Per-run Secrets hold code, stdin and args: write-only, never read back.
 - apiGroups: [""]
   resources: [secrets]
