@@ -114,24 +114,27 @@ Result Reconciler::Reconcile(const std::string& key) {
   }
   if (absl::StartsWith(key, kPoolPrefix)) return ReconcilePool(key.substr(sizeof(kPoolPrefix) - 1));
   std::shared_ptr<const CodeRun> run = caches_.coderun(key);
-  if (CacheBehindOwnWrite(key, run.get())) return After(kStaleRecheck, "stale");
+  if (CacheBehindOwnWrite(key, run ? &run->resource_version : nullptr)) {
+    return After(kStaleRecheck, "stale");
+  }
   if (!run || run->deleting) return Done("noop");
   return ReconcileRun(*run);
 }
 
-void Reconciler::NoteWrite(const CodeRun& run, const kube::json& written) {
+void Reconciler::NoteWrite(const std::string& key, const std::string& replaced,
+                           const kube::json& written) {
   // An unchanged version (a patch that changed nothing) has no event to wait for.
   const std::string rv = kube::ResourceVersionOf(written);
-  if (rv.empty() || rv == run.resource_version) return;
+  if (rv.empty() || rv == replaced) return;
   std::lock_guard lock(writes_mu_);
-  written_over_[run.Key()] = run.resource_version;
+  written_over_[key] = replaced;
 }
 
-bool Reconciler::CacheBehindOwnWrite(const std::string& key, const CodeRun* cached) {
+bool Reconciler::CacheBehindOwnWrite(const std::string& key, const std::string* cached_version) {
   std::lock_guard lock(writes_mu_);
   auto it = written_over_.find(key);
   if (it == written_over_.end()) return false;
-  if (cached && cached->resource_version == it->second) return true;
+  if (cached_version && *cached_version == it->second) return true;
   written_over_.erase(it);
   return false;
 }
@@ -822,7 +825,7 @@ Result Reconciler::WriteStatus(const CodeRun& run, const RunStatus& desired, std
   if (!patched.ok()) {
     return kube::IsNotFound(patched.status()) ? Done("noop") : Error(patched.status());
   }
-  NoteWrite(run, *patched);
+  NoteWrite(run.Key(), run.resource_version, *patched);
   if (!desired.Terminal()) return Done(std::move(outcome));
   // Once per run: the patch carries the cached resourceVersion, so a second terminal write
   // from a stale cache is refused (409) before it gets here.

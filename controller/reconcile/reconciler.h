@@ -167,8 +167,6 @@ class Reconciler {
   // its own; a claim whose delivery was never confirmed is given up (the Pod deleted, the
   // run starts cold); a run past its deadline fails (a warm Pod has no activeDeadline).
   Result ObserveWarm(const CodeRun& run, const ValidLimits& limits);
-  void NotePoolWrite(const Pool& pool, const kube::json& written);
-  bool PoolCacheBehind(const std::string& key, const Pool* cached);
   // The Pod the status records, or the run's own name (cold runs).
   static std::string RunPodName(const CodeRun& run);
   Result PodMissing(const CodeRun& run);
@@ -217,8 +215,10 @@ class Reconciler {
   // version a write replaced would decide from a state older than that write, and its
   // patch would be refused (409) after a wasted log read; it waits for the write's watch
   // event instead, which queues the key again.
-  void NoteWrite(const CodeRun& run, const kube::json& written);
-  bool CacheBehindOwnWrite(const std::string& key, const CodeRun* cached);
+  // `key`: a CodeRun's "ns/name" or a pool's PoolKey; `replaced`: the resourceVersion the
+  // write was made over; `cached_version`: what the cache shows (null: no object).
+  void NoteWrite(const std::string& key, const std::string& replaced, const kube::json& written);
+  bool CacheBehindOwnWrite(const std::string& key, const std::string* cached_version);
 
   void Event(const CodeRun& run, const char* type, const char* reason,
              const std::string& message);
@@ -235,8 +235,8 @@ class Reconciler {
   Admission* const admission_;
 
   std::mutex writes_mu_;
-  // CodeRun key -> the resourceVersion its last status write replaced; dropped once the
-  // cache shows any other version (or no object).
+  // CodeRun key or PoolKey -> the resourceVersion its last status write replaced; dropped
+  // once the cache shows any other version (or no object).
   std::unordered_map<std::string, std::string> written_over_;
   // Guarded by writes_mu_. CodeRun UID -> metadata.uid of the Pod this process created for
   // it, until the run is terminal. Lets a reconcile whose status write failed trust the Pod
@@ -250,9 +250,7 @@ class Reconciler {
   // Guarded by writes_mu_. CodeRun UID -> metadata.uid of the Pod Cleanup deleted, until the
   // cache no longer shows a live Pod of the run (or the run expires).
   std::unordered_map<std::string, std::string> deleted_pods_;
-  // Guarded by writes_mu_. Pool key -> the resourceVersion this process's last ledger write
-  // replaced, until the pool cache shows another.
-  std::unordered_map<std::string, std::string> pool_written_over_;
+
 };
 
 }  // namespace coderun::reconcile

@@ -42,27 +42,13 @@ std::string Reconciler::RunPodName(const CodeRun& run) {
   return run.pod_name.empty() ? PodName(run.name, run.uid) : run.pod_name;
 }
 
-void Reconciler::NotePoolWrite(const Pool& pool, const kube::json& written) {
-  const std::string rv = kube::ResourceVersionOf(written);
-  if (rv.empty() || rv == pool.resource_version) return;
-  std::lock_guard lock(writes_mu_);
-  pool_written_over_[pool.Key()] = pool.resource_version;
-}
-
-bool Reconciler::PoolCacheBehind(const std::string& key, const Pool* cached) {
-  std::lock_guard lock(writes_mu_);
-  auto it = pool_written_over_.find(key);
-  if (it == pool_written_over_.end()) return false;
-  if (cached && cached->resource_version == it->second) return true;
-  pool_written_over_.erase(it);
-  return false;
-}
-
 Result Reconciler::ReconcilePool(const std::string& key) {
   if (!caches_.pool || !caches_.pool_pods) return Done("noop");
   std::shared_ptr<const Pool> pool = caches_.pool(key);
-  if (PoolCacheBehind(key, pool.get())) return After(milliseconds(200), "stale");
   if (!pool) return Done("noop");  // its Pods go with it (ownerReferences)
+  if (CacheBehindOwnWrite(PoolKey(pool->ns, pool->name), &pool->resource_version)) {
+    return After(milliseconds(200), "stale");
+  }
   std::vector<std::shared_ptr<const Pod>> owned = caches_.pool_pods(pool->uid);
   std::vector<const Pod*> pods;
   for (const auto& p : owned) pods.push_back(p.get());
@@ -137,7 +123,7 @@ Result Reconciler::ReconcilePool(const std::string& key) {
       if (kube::IsNotFound(written.status())) return Done("noop");
       return Error(written.status());
     }
-    NotePoolWrite(*pool, *written);
+    NoteWrite(PoolKey(pool->ns, pool->name), pool->resource_version, *written);
   }
   // Entries waiting for their Pod to show, and refills cut by the per-pass bound, come back.
   if (plan.create > kMaxPoolCreatesPerPass) return After(milliseconds(500), "filling");
@@ -153,7 +139,9 @@ std::optional<Result> Reconciler::TryClaim(const CodeRun& run, const ValidLimits
   if (run.Judged() || run.next_case > 0) return std::nullopt;
   bool served = false;
   for (const std::shared_ptr<const Pool>& pool : caches_.pools(run.ns)) {
-    if (PoolCacheBehind(pool->Key(), pool.get())) return After(milliseconds(100), "stale pool");
+    if (CacheBehindOwnWrite(PoolKey(pool->ns, pool->name), &pool->resource_version)) {
+      return After(milliseconds(100), "stale pool");
+    }
     auto valid = ValidatePool(*pool, settings_);
     const auto* pool_limits = std::get_if<ValidLimits>(&valid);
     if (!pool_limits || !PoolServes(*pool, *pool_limits, run, limits, settings_)) continue;
@@ -198,7 +186,7 @@ std::optional<Result> Reconciler::TryClaim(const CodeRun& run, const ValidLimits
         if (kube::IsNotFound(written.status())) continue;
         return Error(written.status());
       }
-      NotePoolWrite(*pool, *written);
+      NoteWrite(PoolKey(pool->ns, pool->name), pool->resource_version, *written);
       if (metrics_.pool_claims) metrics_.pool_claims->WithLabels({"hit"}).Inc();
       return Deliver(run, limits, *pool, *pod);
     }
@@ -248,7 +236,7 @@ Result Reconciler::Deliver(const CodeRun& run, const ValidLimits& limits, const 
     if (kube::IsConflict(written.status())) return After(milliseconds(50), "conflict");
     return kube::IsNotFound(written.status()) ? Done("noop") : Error(written.status());
   }
-  NoteWrite(run, *written);
+  NoteWrite(run.Key(), run.resource_version, *written);
   auto recorded = DecodeCodeRun(*written);
   if (!recorded.ok()) return Error(recorded.status());
 

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "kube/testing/loopback_listener.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -83,17 +84,7 @@ class AttachServer {
       tls_.set_verify_mode(boost::asio::ssl::verify_peer |
                            boost::asio::ssl::verify_fail_if_no_peer_cert);
     }
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (listener_ < 0 || bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        listen(listener_, 16) != 0 ||
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      throw std::runtime_error("AttachServer: cannot listen on 127.0.0.1");
-    }
-    port_ = ntohs(addr.sin_port);
+    listener_ = ListenOnLoopback("AttachServer", 16, &port_);
     acceptor_ = std::thread([this] { Accept(); });
   }
 

@@ -19,6 +19,7 @@
 #include "kube/client.h"
 #include "kube/config_client.h"
 #include "kube/http_client.h"
+#include "kube/testing/loopback_listener.h"
 #include "kube/testing/test_certs.h"
 
 namespace coderun::kube::testing {
@@ -26,17 +27,7 @@ namespace coderun::kube::testing {
 class SilentServer {
  public:
   SilentServer() {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (listener_ < 0 || bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        listen(listener_, 64) != 0 ||
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      throw std::runtime_error("SilentServer: cannot listen on 127.0.0.1");
-    }
-    port_ = ntohs(addr.sin_port);
+    listener_ = ListenOnLoopback("SilentServer", 64, &port_);
     thread_ = std::thread([this] { Accept(); });
   }
   ~SilentServer() {
