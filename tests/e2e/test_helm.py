@@ -27,6 +27,7 @@ SA_USER = f"system:serviceaccount:{RELEASE_NS}:{NAME}"
 HELM = os.path.join(kube.CLUSTER, "bin", "helm")
 CHART = os.path.join(kube.REPO, "helm", "coderun")
 CRD = "customresourcedefinitions/coderuns.coderun.dev"
+CRDS = (CRD, "customresourcedefinitions/coderunpools.coderun.dev")
 AUDIT_LOG = os.path.join(kube.CLUSTER, "logs", "audit.log")
 VALUES = ["--set", "image.repository=localhost/coderun/controller", "--set", "image.tag=dev",
           "--set", "runner.images.python=localhost/coderun/runner:dev",
@@ -87,19 +88,22 @@ def release(node_cluster):
     kube.kubectl("delete", "validatingadmissionpolicybinding", "coderun-run-objects",
                  "--ignore-not-found")
     cluster_controller, kube.DIAG.controller = kube.DIAG.controller, ReleaseLogs()
-    # The CRD is already installed (tests/cluster/up applies crds/); let the release adopt it.
-    kube.kubectl("annotate", CRD, f"meta.helm.sh/release-name={RELEASE}",
-                 f"meta.helm.sh/release-namespace={RELEASE_NS}", "--overwrite")
-    kube.kubectl("label", CRD, "app.kubernetes.io/managed-by=Helm", "--overwrite")
+    # The CRDs are already installed (tests/cluster/up applies crds/); let the release adopt
+    # them.
+    for crd in CRDS:
+        kube.kubectl("annotate", crd, f"meta.helm.sh/release-name={RELEASE}",
+                     f"meta.helm.sh/release-namespace={RELEASE_NS}", "--overwrite")
+        kube.kubectl("label", crd, "app.kubernetes.io/managed-by=Helm", "--overwrite")
     try:
         helm("install", RELEASE, CHART, "-n", RELEASE_NS, "--create-namespace", *VALUES,
              "--wait", "--timeout", "180s")
         yield
     finally:
         helm("uninstall", RELEASE, "-n", RELEASE_NS, "--wait", check=False)
-        kube.kubectl("annotate", CRD, "meta.helm.sh/release-name-",
-                     "meta.helm.sh/release-namespace-", check=False)
-        kube.kubectl("label", CRD, "app.kubernetes.io/managed-by-", check=False)
+        for crd in CRDS:
+            kube.kubectl("annotate", crd, "meta.helm.sh/release-name-",
+                         "meta.helm.sh/release-namespace-", check=False)
+            kube.kubectl("label", crd, "app.kubernetes.io/managed-by-", check=False)
         kube.kubectl("delete", "namespace", RELEASE_NS, "--wait=false", check=False)
         kube.DIAG.controller = cluster_controller
         kube.apply_path(os.path.join(kube.REPO, "manifests", "admission-policy.yaml"))
